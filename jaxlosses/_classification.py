@@ -1,0 +1,670 @@
+"""Cross-entropy family: softmax and sigmoid cross-entropy, NLL, label smoothing.
+
+Each loss is followed by its closed-form gradient (``_<name>_grad``): the
+analytic derivative of the *summed* loss with respect to the first argument,
+derived by hand and re-exported as :mod:`jaxlosses.closed_form`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from ._core import (
+    Axis,
+    canonical_axes,
+    canonical_axis,
+    check_same_shape,
+    floating,
+    integer,
+    mask_for,
+    upcast,
+)
+from ._primitives import _lse_of_shifted, _shift, log_softmax_parts
+
+__all__ = [
+    "binary_cross_entropy",
+    "categorical_cross_entropy",
+    "negative_log_likelihood",
+    "safe_softmax_cross_entropy",
+    "sigmoid_binary_cross_entropy",
+    "smooth_labels",
+    "softmax_cross_entropy",
+    "softmax_cross_entropy_with_integer_labels",
+]
+
+_LOG_CLAMP = -100.0  # PyTorch's floor on log(p) in binary_cross_entropy
+
+
+# --- shared input handling ----------------------------------------------------------
+
+
+def _soft_inputs(
+    logits: ArrayLike, labels: ArrayLike, axis: Axis, where: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
+    """Validates (logits, soft labels); returns (original, x, y, axes, mask)."""
+    arr = floating(logits, "logits", fn)
+    lab = floating(labels, "labels", fn)
+    if lab.shape != arr.shape:
+        check_same_shape(arr, lab, ("logits", "labels"), fn)
+        lab = jnp.broadcast_to(lab, arr.shape)
+    axes = canonical_axes(axis, arr.ndim, "logits", fn)
+    x = upcast(arr)
+    return arr, x, lab.astype(x.dtype), axes, mask_for(where, arr.shape, axes, fn)
+
+
+def _smooth(
+    y: jax.Array, alpha: ArrayLike, axes: tuple[int, ...], mask: jax.Array | None
+) -> jax.Array:
+    """``(1 - alpha) * y + alpha / K`` with ``K`` the number of unmasked classes."""
+    if isinstance(alpha, int | float) and alpha == 0:
+        return y
+    if mask is None:
+        k = jnp.asarray(math.prod(y.shape[a] for a in axes), y.dtype)
+    else:
+        k = jnp.maximum(jnp.sum(mask, axis=axes, keepdims=True), 1).astype(y.dtype)
+    a = jnp.asarray(alpha, y.dtype)
+    return (1.0 - a) * y + a / k
+
+
+def _classes_last(
+    x: jax.Array, axis: Axis, mask: jax.Array | None, name: str, fn: str
+) -> tuple[jax.Array, jax.Array | None]:
+    """Moves the class axis (or axes, flattened row-major) to the end."""
+    axes = canonical_axes(axis, x.ndim, name, fn)
+    batch = tuple(i for i in range(x.ndim) if i not in axes)
+    perm = batch + axes
+    k = math.prod(x.shape[a] for a in axes)
+    new_shape = tuple(x.shape[b] for b in batch) + (k,)
+    x = jnp.transpose(x, perm).reshape(new_shape)
+    if mask is not None:
+        mask = jnp.transpose(mask, perm).reshape(new_shape)
+    return x, mask
+
+
+def _restore_classes(g: jax.Array, shape: tuple[int, ...], axis: Axis) -> jax.Array:
+    """Inverse of :func:`_classes_last` for a gradient of the original ``shape``."""
+    axes = canonical_axes(axis, len(shape), "logits", "")
+    batch = tuple(i for i in range(len(shape)) if i not in axes)
+    perm = batch + axes
+    g = g.reshape(tuple(shape[p] for p in perm))
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return jnp.transpose(g, inv)
+
+
+def _integer_inputs(
+    logits: ArrayLike, labels: ArrayLike, axis: Axis, where: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None, jax.Array]:
+    """Validates (logits, integer labels); classes last; returns (orig, x, y, mask, in_range)."""
+    arr = floating(logits, "logits", fn)
+    lab = integer(labels, "labels", fn)
+    axes = canonical_axes(axis, arr.ndim, "logits", fn)
+    batch_shape = tuple(d for i, d in enumerate(arr.shape) if i not in axes)
+    if lab.shape != batch_shape:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape} but `logits` {arr.shape} with class "
+            f"axis {axis} needs labels of shape {batch_shape}. For one-hot labels use "
+            "softmax_cross_entropy; to drop a trailing singleton, `labels[..., 0]`."
+        )
+    mask = mask_for(where, arr.shape, axes, fn)
+    x, mask = _classes_last(upcast(arr), axis, mask, "logits", fn)
+    k = x.shape[-1]
+    in_range = (lab >= 0) & (lab < k)
+    return arr, x, jnp.where(in_range, lab, 0), mask, in_range
+
+
+def _gather_last(x: jax.Array, idx: jax.Array) -> jax.Array:
+    return jnp.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
+
+
+# --- label smoothing ----------------------------------------------------------------
+
+
+def smooth_labels(
+    labels: ArrayLike,
+    alpha: ArrayLike,
+    *,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Label smoothing: mixes the labels with the uniform distribution.
+
+    .. math:: y' = (1 - \alpha)\, y + \alpha / K
+
+    Args:
+      labels: one-hot or soft labels ``[..., K]``.
+      alpha: the smoothing factor in ``[0, 1]``.
+      axis: the class axis or axes.
+      where: optional class mask; ``K`` counts the unmasked classes.
+
+    Returns:
+      Smoothed labels, shape and dtype of ``labels``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> jl.smooth_labels(jnp.array([1.0, 0.0, 0.0, 0.0]), 0.2).tolist()  # doctest: +ELLIPSIS
+      [0.85..., 0.05..., 0.05..., 0.05...]
+
+    References:
+      Müller et al., `When does label smoothing help? <https://arxiv.org/abs/1906.02629>`_, 2019.
+    """
+    fn = "smooth_labels"
+    lab = floating(labels, "labels", fn)
+    axes = canonical_axes(axis, lab.ndim, "labels", fn)
+    mask = mask_for(where, lab.shape, axes, fn)
+    return _smooth(upcast(lab), alpha, axes, mask).astype(lab.dtype)
+
+
+# --- softmax cross-entropy ----------------------------------------------------------
+
+
+def softmax_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+    *,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    r"""Softmax cross-entropy between logits and one-hot or soft labels.
+
+    .. math:: \ell(x, y) = -\sum_k y_k \log \operatorname{softmax}(x)_k
+
+    The categorical negative log-likelihood of a softmax output layer, computed from
+    logits in log space (never ``log(softmax(x))``). Same name, arguments and values as
+    :func:`optax.losses.softmax_cross_entropy`, plus ``label_smoothing``.
+
+    Args:
+      logits: unnormalised log-probabilities ``[..., K]``.
+      labels: target distributions, same shape as ``logits``.
+      axis: the class axis or axes.
+      where: optional mask of the logits' shape (or the batch shape); masked classes are
+        left out of the normaliser and the sum, so ``-inf`` logits there are safe. A fully
+        masked row gives 0.
+      label_smoothing: ``alpha``; labels become ``(1 - alpha) y + alpha / K``.
+
+    Returns:
+      Per-example loss, shape ``logits.shape`` without ``axis``, dtype of ``logits``.
+      Unchecked behaviour: an unmasked ``-inf`` logit gives ``inf`` (label > 0) or NaN
+      (label 0); use :func:`safe_softmax_cross_entropy` or ``where`` for those.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> logits = jnp.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
+      >>> labels = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+      >>> jl.softmax_cross_entropy(logits, labels).round(4).tolist()
+      [0.2761, 2.9518]
+
+    References:
+      Goodfellow, Bengio and Courville, `Deep Learning <https://www.deeplearningbook.org>`_,
+      section 6.2.2.3, 2016.
+    """
+    fn = "softmax_cross_entropy"
+    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
+    y = _smooth(y, label_smoothing, axes, mask)
+    log_probs, _, _ = log_softmax_parts(x, axes, mask)
+    return (-jnp.sum(y * log_probs, axis=axes, where=mask)).astype(arr.dtype)
+
+
+def _softmax_cross_entropy_grad(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+    *,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    """d/dlogits of the summed loss: ``(sum_k y_k) softmax(x) - y`` (``softmax - y`` one-hot)."""
+    fn = "softmax_cross_entropy"
+    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
+    y = _smooth(y, label_smoothing, axes, mask)
+    if mask is not None:
+        y = jnp.where(mask, y, 0.0)
+    _, probs, _ = log_softmax_parts(x, axes, mask)
+    return (jnp.sum(y, axis=axes, keepdims=True) * probs - y).astype(arr.dtype)
+
+
+def safe_softmax_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    r"""Softmax cross-entropy that treats ``0 · log 0`` as 0 for ``-inf`` logits.
+
+    .. math:: \ell(x, y) = -\sum_{k: y_k \neq 0} y_k \log \operatorname{softmax}(x)_k
+
+    As :func:`optax.losses.safe_softmax_cross_entropy`: classes whose logit is ``-inf``
+    and whose label is 0 contribute 0 (not NaN) to the value and the gradient.
+
+    Args:
+      logits: ``[..., K]``, may hold ``-inf`` for impossible classes.
+      labels: target distributions, same shape; 0 wherever the logit is ``-inf``.
+      axis: the class axis or axes (keyword-only extension).
+      where: optional class mask (keyword-only extension).
+      label_smoothing: ``alpha`` (keyword-only extension). Smoothing puts mass on every
+        unmasked class, so combine it with ``where`` rather than ``-inf`` logits.
+
+    Returns:
+      Per-example loss, shape ``logits.shape`` without ``axis``. A positive label on a
+      ``-inf`` logit gives ``inf`` (the true value). The derivative with respect to a zero
+      label is taken as 0.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> logits = jnp.array([0.0, 0.0, -jnp.inf])
+      >>> labels = jnp.array([1.0, 0.0, 0.0])
+      >>> float(jl.safe_softmax_cross_entropy(logits, labels))  # doctest: +ELLIPSIS
+      0.693...
+    """
+    fn = "safe_softmax_cross_entropy"
+    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
+    y = _smooth(y, label_smoothing, axes, mask)
+    log_probs, _, _ = log_softmax_parts(x, axes, mask)
+    nz = y != 0
+    terms = jnp.where(nz, y * jnp.where(nz, log_probs, 0.0), 0.0)
+    return (-jnp.sum(terms, axis=axes, where=mask)).astype(arr.dtype)
+
+
+def softmax_cross_entropy_with_integer_labels(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+    *,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    r"""Softmax cross-entropy with integer class labels (sparse categorical cross-entropy).
+
+    .. math:: \ell(x, y) = \operatorname{lse}(x) - x_y
+
+    (with ``label_smoothing`` α: ``(1 - α)(lse(x) - x_y) + α (lse(x) - mean_k x_k)``).
+    Computed as the log-normaliser minus the gathered logit, so only one class per row
+    is touched after the ``logsumexp``. Same name, arguments and values as
+    :func:`optax.losses.softmax_cross_entropy_with_integer_labels`.
+
+    Args:
+      logits: ``[..., K]`` (or any layout with ``axis`` naming the class axis; a tuple of
+        axes is flattened row-major and labels index the flattened classes).
+      labels: integer class indices, shape ``logits.shape`` without ``axis``.
+      axis: the class axis or axes.
+      where: optional mask of the logits' shape (class mask) or of the labels' shape
+        (example mask; torch's ``ignore_index`` is ``where=labels != ignore``). Fully
+        masked rows give 0 with a zero gradient.
+      label_smoothing: α, the mass spread uniformly over the unmasked classes.
+
+    Returns:
+      Per-example loss with the labels' shape. Unchecked behaviour: a label outside
+      ``[0, K)`` gives NaN for that example (and zero gradient); a label on a masked class
+      gives ``lse - x_y`` over the unmasked classes.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> logits = jnp.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
+      >>> jl.softmax_cross_entropy_with_integer_labels(logits, jnp.array([0, 1])).round(4).tolist()
+      [0.2761, 2.9518]
+    """
+    fn = "softmax_cross_entropy_with_integer_labels"
+    arr, x, y, mask, in_range = _integer_inputs(logits, labels, axis, where, fn)
+    shifted, _ = _shift(x, (x.ndim - 1,), mask)
+    lse = _lse_of_shifted(shifted, (x.ndim - 1,))[..., 0]
+    nonempty = jnp.isfinite(lse)
+    lse = jnp.where(nonempty, lse, 0.0)
+    target = _gather_last(shifted, y)
+    loss = lse - target
+    if not (isinstance(label_smoothing, int | float) and label_smoothing == 0):
+        a = jnp.asarray(label_smoothing, x.dtype)
+        valid = jnp.isfinite(shifted)
+        count = jnp.maximum(jnp.sum(valid, axis=-1), 1)
+        mean = jnp.sum(jnp.where(valid, shifted, 0.0), axis=-1) / count
+        loss = (1.0 - a) * loss + a * (lse - mean)
+    loss = jnp.where(nonempty, loss, 0.0)
+    return jnp.where(in_range, loss, jnp.nan).astype(arr.dtype)
+
+
+def _softmax_cross_entropy_with_integer_labels_grad(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+    *,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    """``softmax(x) - y'`` with ``y'`` the (smoothed) one-hot label; 0 for invalid rows."""
+    fn = "softmax_cross_entropy_with_integer_labels"
+    arr, x, y, mask, in_range = _integer_inputs(logits, labels, axis, where, fn)
+    last = (x.ndim - 1,)
+    _, probs, _ = log_softmax_parts(x, last, mask)
+    onehot = jax.nn.one_hot(y, x.shape[-1], dtype=x.dtype)
+    valid = jnp.isfinite(x) if mask is None else mask & jnp.isfinite(x)
+    target = _smooth(onehot, label_smoothing, last, valid)
+    g = probs - jnp.where(valid, target, 0.0)
+    nonempty = jnp.any(valid, axis=-1, keepdims=True)
+    g = jnp.where(in_range[..., None] & nonempty, g, 0.0)
+    return _restore_classes(g, arr.shape, axis).astype(arr.dtype)
+
+
+def negative_log_likelihood(
+    log_probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Negative log-likelihood of integer labels under given log-probabilities.
+
+    .. math:: \ell(\log p, y) = -w_y \log p_y
+
+    The maximum-likelihood loss for a model that already outputs log-probabilities
+    (e.g. a ``log_softmax`` output layer); ``torch.nn.functional.nll_loss`` with
+    ``reduction='none'``. ``softmax_cross_entropy_with_integer_labels(x, y)`` equals
+    ``negative_log_likelihood(log_softmax(x), y)``.
+
+    Args:
+      log_probs: ``[..., K]`` log-probabilities.
+      labels: integer class indices, shape ``log_probs.shape`` without ``axis``.
+      axis: the class axis.
+      where: optional example mask with the labels' shape; masked examples give 0
+        (torch's ``ignore_index``).
+      weights: optional per-class weights ``[K]`` (torch's ``weight``).
+
+    Returns:
+      Per-example loss with the labels' shape; NaN for a label outside ``[0, K)``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> lp = jnp.log(jnp.array([[0.5, 0.25, 0.25]]))
+      >>> jl.negative_log_likelihood(lp, jnp.array([1])).round(4).tolist()
+      [1.3863]
+    """
+    fn = "negative_log_likelihood"
+    arr, x, y, w, keep, in_range = _nll_inputs(log_probs, labels, axis, where, weights, fn)
+    loss = -w * _gather_last(x, y)
+    loss = jnp.where(keep, loss, 0.0)
+    return jnp.where(in_range, loss, jnp.nan).astype(arr.dtype)
+
+
+def _nll_inputs(
+    log_probs: ArrayLike,
+    labels: ArrayLike,
+    axis: int,
+    where: ArrayLike | None,
+    weights: ArrayLike | None,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    arr = floating(log_probs, "log_probs", fn)
+    ax = canonical_axis(axis, arr.ndim, "log_probs", fn)
+    lab = integer(labels, "labels", fn)
+    batch_shape = arr.shape[:ax] + arr.shape[ax + 1 :]
+    if lab.shape != batch_shape:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape} but `log_probs` {arr.shape} with class "
+            f"axis {axis} needs labels of shape {batch_shape}."
+        )
+    x = jnp.moveaxis(upcast(arr), ax, -1)
+    k = x.shape[-1]
+    in_range = (lab >= 0) & (lab < k)
+    y = jnp.where(in_range, lab, 0)
+    if weights is None:
+        w = jnp.ones(lab.shape, x.dtype)
+    else:
+        wv = floating(weights, "weights", fn)
+        if wv.shape != (k,):
+            raise ValueError(f"{fn}: `weights` has shape {wv.shape}; expected ({k},), one per class.")
+        w = wv.astype(x.dtype)[y]
+    keep = jnp.ones(lab.shape, bool)
+    if where is not None:
+        keep = jnp.broadcast_to(jnp.asarray(where), lab.shape).astype(bool)
+    return arr, x, y, w, keep, in_range
+
+
+def _negative_log_likelihood_grad(
+    log_probs: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    where: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
+) -> jax.Array:
+    """``-w_y`` at the label's class, 0 elsewhere."""
+    fn = "negative_log_likelihood"
+    arr, x, y, w, keep, in_range = _nll_inputs(log_probs, labels, axis, where, weights, fn)
+    scale = jnp.where(keep & in_range, -w, 0.0)
+    g = jax.nn.one_hot(y, x.shape[-1], dtype=x.dtype) * scale[..., None]
+    ax = canonical_axis(axis, arr.ndim, "log_probs", fn)
+    return jnp.moveaxis(g, -1, ax).astype(arr.dtype)
+
+
+# --- sigmoid / binary cross-entropy -------------------------------------------------
+
+
+def _binary_inputs(
+    first: ArrayLike, labels: ArrayLike, first_name: str, label_smoothing: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    arr = floating(first, first_name, fn)
+    lab = jnp.asarray(labels)
+    check_same_shape(arr, lab, (first_name, "labels"), fn)
+    x = upcast(arr)
+    y = jnp.broadcast_to(lab.astype(x.dtype), x.shape)
+    if not (isinstance(label_smoothing, int | float) and label_smoothing == 0):
+        a = jnp.asarray(label_smoothing, x.dtype)
+        y = (1.0 - a) * y + 0.5 * a
+    return arr, x, y
+
+
+def _pos_weight(pos_weight: ArrayLike | None, x: jax.Array, fn: str) -> jax.Array:
+    if pos_weight is None:
+        return jnp.ones((), x.dtype)
+    w = floating(pos_weight, "pos_weight", fn)
+    try:
+        jnp.broadcast_shapes(w.shape, x.shape)
+    except ValueError:
+        raise ValueError(
+            f"{fn}: `pos_weight` with shape {w.shape} does not broadcast to `logits` "
+            f"{x.shape}; pass a scalar or one weight per class ({x.shape[-1:]})."
+        ) from None
+    return w.astype(x.dtype)
+
+
+def sigmoid_binary_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    pos_weight: ArrayLike | None = None,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    r"""Element-wise sigmoid (binary) cross-entropy from logits.
+
+    .. math:: \ell(x, y) = -\,[\,w\, y \log \sigma(x) + (1 - y) \log \sigma(-x)\,]
+
+    The Bernoulli negative log-likelihood of a sigmoid output layer, using
+    ``log σ(-x)`` for ``log(1 - σ(x))`` so it is exact for logits of any magnitude.
+    :func:`optax.losses.sigmoid_binary_cross_entropy` plus PyTorch's ``pos_weight``
+    (``BCEWithLogitsLoss``) and Keras-style ``label_smoothing``.
+
+    Args:
+      logits: any shape.
+      labels: targets in ``[0, 1]``, same shape as ``logits`` (or a scalar).
+      pos_weight: ``w``, weight of the positive term; broadcast against ``logits``
+        (e.g. one per class ``[K]``).
+      label_smoothing: α; labels become ``(1 - α) y + α / 2``.
+
+    Returns:
+      Element-wise loss, shape and dtype of ``logits``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> jl.sigmoid_binary_cross_entropy(jnp.array([0.0, 1e4]), jnp.array([1.0, 0.0])).tolist()
+      [0.6931471824645996, 10000.0]
+    """
+    fn = "sigmoid_binary_cross_entropy"
+    arr, x, y = _binary_inputs(logits, labels, "logits", label_smoothing, fn)
+    w = _pos_weight(pos_weight, x, fn)
+    log_p = -jnp.logaddexp(-x, 0.0)
+    log_not_p = -jnp.logaddexp(x, 0.0)
+    return (-(w * y * log_p + (1.0 - y) * log_not_p)).astype(arr.dtype)
+
+
+def _sigmoid_binary_cross_entropy_grad(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    pos_weight: ArrayLike | None = None,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    """``σ(x)(1 + (w - 1) y) - w y``, which is ``σ(x) - y`` for ``w = 1``."""
+    fn = "sigmoid_binary_cross_entropy"
+    arr, x, y = _binary_inputs(logits, labels, "logits", label_smoothing, fn)
+    w = _pos_weight(pos_weight, x, fn)
+    s = jax.lax.logistic(x)
+    return (s * (1.0 + (w - 1.0) * y) - w * y).astype(arr.dtype)
+
+
+def _clamped_log(p: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``max(log p, -100)`` with a zero (not NaN) gradient where clamped; and the mask."""
+    lp = jnp.log(jnp.where(p > 0, p, 1.0))
+    ok = (p > 0) & (lp > _LOG_CLAMP)
+    return jnp.where(ok, lp, _LOG_CLAMP), ok
+
+
+def binary_cross_entropy(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    *,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    r"""Binary cross-entropy from probabilities (models that end in a sigmoid).
+
+    .. math:: \ell(p, y) = -\,[\,y \log p + (1 - y) \log (1 - p)\,]
+
+    with each log clamped below at -100, exactly as
+    ``torch.nn.functional.binary_cross_entropy(p, y, reduction='none')``.
+    This is the less stable path: ``σ`` saturates to exactly 0 or 1 in floating point
+    for ``|x| > ~17`` (float32), after which the loss is clamped and the gradient is
+    lost. Prefer :func:`sigmoid_binary_cross_entropy` on logits.
+
+    Args:
+      probabilities: ``p`` in ``[0, 1]``, any shape.
+      labels: targets in ``[0, 1]``, same shape (or a scalar).
+      label_smoothing: α; labels become ``(1 - α) y + α / 2``.
+
+    Returns:
+      Element-wise loss, shape and dtype of ``probabilities``; at most 100 per element.
+      Unchecked behaviour: ``p`` outside ``[0, 1]`` gives NaN.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> jl.binary_cross_entropy(jnp.array([0.5, 0.0]), jnp.array([1.0, 1.0])).tolist()
+      [0.6931471824645996, 100.0]
+    """
+    fn = "binary_cross_entropy"
+    arr, p, y = _binary_inputs(probabilities, labels, "probabilities", label_smoothing, fn)
+    log_p, _ = _clamped_log(p)
+    log_q, _ = _clamped_log(1.0 - p)
+    return (-(y * log_p + (1.0 - y) * log_q)).astype(arr.dtype)
+
+
+def _binary_cross_entropy_grad(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    *,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    """``-y/p + (1 - y)/(1 - p)``, each term 0 where its log is clamped."""
+    fn = "binary_cross_entropy"
+    arr, p, y = _binary_inputs(probabilities, labels, "probabilities", label_smoothing, fn)
+    _, ok_p = _clamped_log(p)
+    _, ok_q = _clamped_log(1.0 - p)
+    g = jnp.where(ok_p, -y / jnp.where(ok_p, p, 1.0), 0.0) + jnp.where(
+        ok_q, (1.0 - y) / jnp.where(ok_q, 1.0 - p, 1.0), 0.0
+    )
+    return g.astype(arr.dtype)
+
+
+def _categorical_inputs(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    axis: int,
+    eps: float,
+    label_smoothing: ArrayLike,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, tuple[int, ...]]:
+    arr = floating(probabilities, "probabilities", fn)
+    lab = floating(labels, "labels", fn)
+    check_same_shape(arr, lab, ("probabilities", "labels"), fn)
+    axes = (canonical_axis(axis, arr.ndim, "probabilities", fn),)
+    p = upcast(arr)
+    y = _smooth(jnp.broadcast_to(lab.astype(p.dtype), p.shape), label_smoothing, axes, None)
+    total = jnp.sum(p, axis=axes, keepdims=True)
+    q = p / total
+    inside = (q > eps) & (q < 1.0 - eps)
+    return arr, y, total, q, inside, axes
+
+
+def categorical_cross_entropy(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    eps: float = 1e-7,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    r"""Categorical cross-entropy from probabilities (models that end in a softmax).
+
+    .. math:: \ell(p, y) = -\sum_k y_k \log \operatorname{clip}(p_k / \textstyle\sum_j p_j,
+       \epsilon, 1 - \epsilon)
+
+    Keras' ``categorical_crossentropy(y_true, y_pred, from_logits=False)`` math (note the
+    swapped argument order): the probabilities are renormalised along ``axis`` and clipped.
+    This is the less stable path: probabilities below ``eps`` lose their gradient. Prefer
+    :func:`softmax_cross_entropy` on logits.
+
+    Args:
+      probabilities: non-negative ``[..., K]``.
+      labels: target distributions, same shape.
+      axis: the class axis.
+      eps: the clipping threshold (Keras' backend epsilon).
+      label_smoothing: α; labels become ``(1 - α) y + α / K``.
+
+    Returns:
+      Per-example loss, shape without ``axis``, dtype of ``probabilities``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> p = jnp.array([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
+      >>> y = jnp.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+      >>> jl.categorical_cross_entropy(p, y).round(4).tolist()
+      [0.0513, 2.3026]
+    """
+    fn = "categorical_cross_entropy"
+    arr, y, _, q, _, axes = _categorical_inputs(
+        probabilities, labels, axis, eps, label_smoothing, fn
+    )
+    logq = jnp.log(jnp.clip(q, eps, 1.0 - eps))
+    return (-jnp.sum(y * logq, axis=axes)).astype(arr.dtype)
+
+
+def _categorical_cross_entropy_grad(
+    probabilities: ArrayLike,
+    labels: ArrayLike,
+    *,
+    axis: int = -1,
+    eps: float = 1e-7,
+    label_smoothing: ArrayLike = 0.0,
+) -> jax.Array:
+    """With ``q = p / S`` and ``m`` the unclipped indicator: ``(-y m / q + sum(y m)) / S``."""
+    fn = "categorical_cross_entropy"
+    arr, y, total, q, inside, axes = _categorical_inputs(
+        probabilities, labels, axis, eps, label_smoothing, fn
+    )
+    ym = jnp.where(inside, y, 0.0)
+    g = (-ym / jnp.where(inside, q, 1.0) + jnp.sum(ym, axis=axes, keepdims=True)) / total
+    return g.astype(arr.dtype)

@@ -1,0 +1,161 @@
+"""Shared internals: input conversion, the dtype policy, axis and mask handling.
+
+The dtype policy (one rule for every function in the package):
+
+* floating inputs are computed in at least float32 (bf16/f16 are upcast);
+* the result has the floating dtype of the *first* argument (the prediction),
+  so ``bf16`` logits give a ``bf16`` loss whatever the dtype of the labels;
+* integer predictions are rejected with a ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.typing import ArrayLike, DTypeLike
+
+Axis = int | tuple[int, ...]
+
+
+def floating(x: ArrayLike, name: str, fn: str) -> jax.Array:
+    """Converts ``x`` to an array and checks that it has a floating dtype."""
+    arr = jnp.asarray(x)
+    if not jnp.issubdtype(arr.dtype, jnp.floating):
+        raise TypeError(
+            f"{fn}: `{name}` must have a floating dtype, got {arr.dtype} with shape "
+            f"{arr.shape}. Cast it first, e.g. `{name}.astype(jnp.float32)`."
+        )
+    return arr
+
+
+def integer(x: ArrayLike, name: str, fn: str) -> jax.Array:
+    """Converts ``x`` to an array and checks that it has an integer dtype."""
+    arr = jnp.asarray(x)
+    if not jnp.issubdtype(arr.dtype, jnp.integer):
+        raise TypeError(
+            f"{fn}: `{name}` must hold integer class indices, got dtype {arr.dtype} with "
+            f"shape {arr.shape}. For one-hot or soft labels use the soft-label variant; "
+            f"to convert, `{name}.astype(jnp.int32)`."
+        )
+    return arr
+
+
+def compute_dtype(dtype: DTypeLike) -> np.dtype:
+    """The dtype to compute in: at least float32."""
+    return np.dtype(jnp.promote_types(dtype, jnp.float32))
+
+
+def upcast(x: jax.Array) -> jax.Array:
+    """Upcasts a floating array to at least float32."""
+    return x.astype(compute_dtype(x.dtype))
+
+
+def as_compute(x: ArrayLike, like: jax.Array) -> jax.Array:
+    """Converts a secondary input to the compute dtype of ``like``."""
+    return jnp.asarray(x).astype(like.dtype)
+
+
+def canonical_axis(axis: int, ndim: int, name: str, fn: str) -> int:
+    """Normalises ``axis`` into ``[0, ndim)`` or raises a ValueError naming it."""
+    try:
+        ax = operator.index(axis)
+    except TypeError:
+        raise TypeError(
+            f"{fn}: `axis` must be an int, got {axis!r} of type {type(axis).__name__}."
+        ) from None
+    if -ndim <= ax < ndim:
+        return ax % ndim
+    raise ValueError(
+        f"{fn}: `axis`={axis} is out of range for `{name}` with {ndim} dimension(s); "
+        f"pass an axis in [{-ndim}, {ndim - 1}]."
+    )
+
+
+def canonical_axes(axis: Axis, ndim: int, name: str, fn: str) -> tuple[int, ...]:
+    """Normalises an int or a tuple of ints into sorted non-negative axes."""
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    out = tuple(sorted({canonical_axis(a, ndim, name, fn) for a in axes}))
+    if len(out) != len(axes):
+        raise ValueError(f"{fn}: `axis`={axis} repeats an axis.")
+    return out
+
+
+def check_same_shape(a: jax.Array, b: jax.Array, names: tuple[str, str], fn: str) -> None:
+    """Raises a ValueError unless two inputs have the same shape (or ``b`` is a scalar)."""
+    if a.shape != b.shape and b.ndim != 0:
+        raise ValueError(
+            f"{fn}: `{names[0]}` has shape {a.shape} but `{names[1]}` has shape {b.shape}; "
+            "they must be equal (no implicit broadcasting, which would silently compute "
+            "an outer difference). Reshape one of them, e.g. with `jnp.squeeze` or "
+            "`[..., None]`."
+        )
+
+
+def mask_for(
+    where: ArrayLike | None, shape: tuple[int, ...], axes: tuple[int, ...], fn: str
+) -> jax.Array | None:
+    """Broadcasts ``where`` to ``shape``.
+
+    ``where`` may have the full shape, or the shape with the reduced ``axes``
+    removed (a per-example mask), as in optax.
+    """
+    if where is None:
+        return None
+    w = jnp.asarray(where)
+    if w.dtype != jnp.bool_:
+        w = w != 0
+    if w.ndim == len(shape) - len(axes) and w.ndim != len(shape):
+        w = jnp.expand_dims(w, axes)
+    try:
+        return jnp.broadcast_to(w, shape)
+    except ValueError:
+        raise ValueError(
+            f"{fn}: `where` with shape {jnp.shape(where)} does not broadcast to the "
+            f"input shape {shape}. Pass a boolean mask of shape {shape} or of the batch "
+            f"shape {tuple(d for i, d in enumerate(shape) if i not in axes)}."
+        ) from None
+
+
+def safe_log(x: jax.Array) -> jax.Array:
+    """``log(x)`` for ``x > 0`` and 0 elsewhere, with a finite gradient (double where)."""
+    pos = x > 0
+    return jnp.where(pos, jnp.log(jnp.where(pos, x, 1.0)), 0.0)
+
+
+def xlogx(x: jax.Array) -> jax.Array:
+    """``x * log(x)`` with the convention ``0 log 0 = 0`` and finite gradients."""
+    return x * safe_log(x)
+
+
+def safe_div(num: jax.Array, den: jax.Array) -> jax.Array:
+    """``num / den`` where ``den != 0`` and 0 elsewhere, with finite gradients."""
+    nz = den != 0
+    return jnp.where(nz, num / jnp.where(nz, den, 1.0), 0.0)
+
+
+def unbroadcast(g: jax.Array, shape: Sequence[int]) -> jax.Array:
+    """Sums a broadcast gradient back down to ``shape``."""
+    shape = tuple(shape)
+    extra = g.ndim - len(shape)
+    if extra:
+        g = g.sum(axis=tuple(range(extra)))
+    keep = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[i] != 1)
+    if keep:
+        g = g.sum(axis=keep, keepdims=True)
+    return g
+
+
+def targets_or_zeros(
+    predictions: jax.Array, targets: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """The residual ``predictions - targets`` (targets default to zero), upcast."""
+    p = upcast(predictions)
+    if targets is None:
+        return p, jnp.zeros_like(p)
+    t = jnp.asarray(targets)
+    check_same_shape(predictions, t, ("predictions", "targets"), fn)
+    return p, jnp.broadcast_to(t.astype(p.dtype), p.shape)

@@ -1,0 +1,254 @@
+"""Divergences between distributions: KL (probability or log targets), generalized KL, JS.
+
+All take the convention ``0 log 0 = 0`` with finite gradients, so zero targets
+(one-hot distributions, sparse histograms) are safe.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from ._core import Axis, canonical_axes, check_same_shape, floating, mask_for, safe_log, xlogx
+from ._core import upcast as _upcast
+
+__all__ = [
+    "convex_kl_divergence",
+    "generalized_kl_divergence",
+    "js_divergence",
+    "kl_divergence",
+    "kl_divergence_with_log_targets",
+]
+
+
+def _pair(
+    first: ArrayLike,
+    second: ArrayLike,
+    names: tuple[str, str],
+    axis: Axis,
+    where: ArrayLike | None,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
+    arr = floating(first, names[0], fn)
+    other = floating(second, names[1], fn)
+    check_same_shape(arr, other, names, fn)
+    axes = canonical_axes(axis, arr.ndim, names[0], fn)
+    x = _upcast(arr)
+    return (
+        arr,
+        x,
+        jnp.broadcast_to(other.astype(x.dtype), x.shape),
+        axes,
+        mask_for(where, arr.shape, axes, fn),
+    )
+
+
+def _masked(g: jax.Array, mask: jax.Array | None) -> jax.Array:
+    return g if mask is None else jnp.where(mask, g, 0.0)
+
+
+def kl_divergence(
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""KL divergence of the predicted distribution from the targets, ``KL(t ‖ p)``.
+
+    .. math:: \mathrm{KL}(t \,\|\, p) = \sum_k t_k (\log t_k - \log p_k)
+
+    As :func:`optax.losses.kl_divergence`: predictions as log-probabilities, targets as
+    probabilities. Minimising it over ``p`` equals minimising the cross-entropy; it
+    differs by the target entropy, so it is 0 at a perfect fit.
+
+    Args:
+      log_predictions: ``[..., K]`` log-probabilities.
+      targets: ``[..., K]`` probabilities (zeros allowed), same shape.
+      axis: the class axis or axes.
+      where: optional class mask.
+
+    Returns:
+      Per-example divergence, shape without ``axis``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> t = jnp.array([0.5, 0.5, 0.0])
+      >>> float(jl.kl_divergence(jnp.log(jnp.array([0.25, 0.5, 0.25])), t))  # doctest: +ELLIPSIS
+      0.1732...
+    """
+    arr, lp, t, axes, mask = _pair(
+        log_predictions, targets, ("log_predictions", "targets"), axis, where, "kl_divergence"
+    )
+    return jnp.sum(xlogx(t) - t * lp, axis=axes, where=mask).astype(arr.dtype)
+
+
+def _kl_divergence_grad(
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    """``-t``."""
+    arr, _, t, _, mask = _pair(
+        log_predictions, targets, ("log_predictions", "targets"), axis, where, "kl_divergence"
+    )
+    return _masked(-t, mask).astype(arr.dtype)
+
+
+def kl_divergence_with_log_targets(
+    log_predictions: ArrayLike,
+    log_targets: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""``KL(t ‖ p)`` with both distributions given as log-probabilities.
+
+    .. math:: \mathrm{KL} = \sum_k e^{\log t_k} (\log t_k - \log p_k)
+
+    As :func:`optax.losses.kl_divergence_with_log_targets`.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> lt = jnp.log(jnp.array([0.5, 0.5]))
+      >>> float(jl.kl_divergence_with_log_targets(lt, lt))
+      0.0
+    """
+    fn = "kl_divergence_with_log_targets"
+    arr, lp, lt, axes, mask = _pair(
+        log_predictions, log_targets, ("log_predictions", "log_targets"), axis, where, fn
+    )
+    finite = lt > -jnp.inf
+    lt_safe = jnp.where(finite, lt, 0.0)
+    terms = jnp.where(finite, jnp.exp(lt_safe) * (lt_safe - lp), 0.0)
+    return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)
+
+
+def _kl_divergence_with_log_targets_grad(
+    log_predictions: ArrayLike,
+    log_targets: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    """``-exp(log t)``."""
+    fn = "kl_divergence_with_log_targets"
+    arr, _, lt, _, mask = _pair(
+        log_predictions, log_targets, ("log_predictions", "log_targets"), axis, where, fn
+    )
+    return _masked(-jnp.exp(lt), mask).astype(arr.dtype)
+
+
+def generalized_kl_divergence(
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Generalized KL divergence between non-negative measures (not necessarily normalised).
+
+    .. math:: D(t \,\|\, p) = \sum_k t_k (\log t_k - \log p_k) - t_k + p_k
+
+    As :func:`optax.losses.generalized_kl_divergence`; convex in ``p`` and 0 iff ``p = t``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> float(jl.generalized_kl_divergence(jnp.log(jnp.array([2.0])), jnp.array([2.0])))
+      0.0
+    """
+    fn = "generalized_kl_divergence"
+    arr, lp, t, axes, mask = _pair(
+        log_predictions, targets, ("log_predictions", "targets"), axis, where, fn
+    )
+    terms = xlogx(t) - t * lp - t + jnp.exp(lp)
+    return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)
+
+
+def _generalized_kl_divergence_grad(
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    """``exp(log p) - t``."""
+    fn = "generalized_kl_divergence"
+    arr, lp, t, _, mask = _pair(
+        log_predictions, targets, ("log_predictions", "targets"), axis, where, fn
+    )
+    return _masked(jnp.exp(lp) - t, mask).astype(arr.dtype)
+
+
+def convex_kl_divergence(
+    log_predictions: ArrayLike,
+    targets: ArrayLike,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Convex KL divergence: optax's (deprecated) name for :func:`generalized_kl_divergence`.
+
+    .. math:: \sum_k t_k (\log t_k - \log p_k) - t_k + p_k
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> float(jl.convex_kl_divergence(jnp.log(jnp.array([1.0])), jnp.array([1.0])))
+      0.0
+    """
+    return generalized_kl_divergence(log_predictions, targets, axis, where)
+
+
+_convex_kl_divergence_grad = _generalized_kl_divergence_grad
+
+
+def js_divergence(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Jensen-Shannon divergence between two probability distributions (natural log).
+
+    .. math:: \mathrm{JS}(p, t) = \tfrac12 \mathrm{KL}(p \,\|\, m) + \tfrac12 \mathrm{KL}(t \,\|\, m),
+       \quad m = \tfrac12 (p + t)
+
+    Symmetric, bounded by ``log 2``, finite for disjoint supports.
+
+    Args:
+      predictions: ``[..., K]`` probabilities.
+      targets: ``[..., K]`` probabilities, same shape; zeros allowed in either.
+      axis: the class axis or axes.
+      where: optional class mask.
+
+    Returns:
+      Per-example divergence in ``[0, log 2]``. At a zero prediction the derivative of
+      ``p log p`` is taken as 0 (its one-sided value is ``-inf``).
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> float(jl.js_divergence(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])))  # doctest: +ELLIPSIS
+      0.6931...
+    """
+    arr, p, t, axes, mask = _pair(
+        predictions, targets, ("predictions", "targets"), axis, where, "js_divergence"
+    )
+    m = 0.5 * (p + t)
+    terms = 0.5 * xlogx(p) + 0.5 * xlogx(t) - xlogx(m)
+    return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)
+
+
+def _js_divergence_grad(
+    predictions: ArrayLike,
+    targets: ArrayLike,
+    *,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    """``½ (log p - log m)``, with ``d(x log x)/dx = log x + 1`` replaced by 0 at ``x = 0``."""
+    arr, p, t, _, mask = _pair(
+        predictions, targets, ("predictions", "targets"), axis, where, "js_divergence"
+    )
+    m = 0.5 * (p + t)
+
+    def dxlogx(v: jax.Array) -> jax.Array:
+        return jnp.where(v > 0, safe_log(v) + 1.0, 0.0)
+
+    return _masked(0.5 * (dxlogx(p) - dxlogx(m)), mask).astype(arr.dtype)
