@@ -45,6 +45,10 @@ from ._regression import log_cosh as log_cosh
 from ._regression import smooth_l1_loss as smooth_l1_loss
 from ._regression import squared_error as squared_error
 
+# -- issue 3, flat margin losses, Fenchel-Young, CTC (re-exports from ._margin / ._ctc) --
+# -- issue 3, linear-chain CRF and structured sequence losses (re-exports from ._structured) --
+# -- issue 4, focal/poly, embeddings, contrastive, ranking, segmentation, GAN re-exports --
+
 __version__ = "0.1.0.dev0"
 
 #: Public names that are not losses (primitives, output layers and helpers); every
@@ -61,5 +65,7 @@ NOT_LOSSES = frozenset(
         "softmax",
         "softplus",
         "tanh",
+        # -- issue 3 non-loss helpers --
+        # -- issue 4 non-loss helpers --
     }
 )

@@ -78,7 +78,7 @@ def _classes_last(
     batch = tuple(i for i in range(x.ndim) if i not in axes)
     perm = batch + axes
     k = math.prod(x.shape[a] for a in axes)
-    new_shape = tuple(x.shape[b] for b in batch) + (k,)
+    new_shape = (*tuple(x.shape[b] for b in batch), k)
     x = jnp.transpose(x, perm).reshape(new_shape)
     if mask is not None:
         mask = jnp.transpose(mask, perm).reshape(new_shape)
@@ -418,7 +418,9 @@ def _nll_inputs(
     else:
         wv = floating(weights, "weights", fn)
         if wv.shape != (k,):
-            raise ValueError(f"{fn}: `weights` has shape {wv.shape}; expected ({k},), one per class.")
+            raise ValueError(
+                f"{fn}: `weights` has shape {wv.shape}; expected ({k},), one per class."
+            )
         w = wv.astype(x.dtype)[y]
     keep = jnp.ones(lab.shape, bool)
     if where is not None:

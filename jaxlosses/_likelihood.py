@@ -245,4 +245,3 @@ def _gaussian_kl_divergence_grad(
     return mu.astype(arr.dtype), (0.5 * (jnp.exp(lv) - 1.0)).astype(
         jnp.asarray(log_variances).dtype
     )
-

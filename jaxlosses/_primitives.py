@@ -276,4 +276,3 @@ def linear(inputs: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) 
             )
         y = y + b.astype(y.dtype)
     return y.astype(x.dtype)
-

@@ -143,7 +143,8 @@ def _huber_loss_grad(
 ) -> jax.Array:
     """``clip(p - t, -δ, δ)``."""
     arr, r = _residual(predictions, targets, "huber_loss")
-    return jnp.clip(r, -delta, delta).astype(arr.dtype)
+    d = jnp.asarray(delta, r.dtype)
+    return jnp.clip(r, -d, d).astype(arr.dtype)
 
 
 def smooth_l1_loss(
@@ -282,8 +283,8 @@ def _cosine_similarity_grad(
     floored = n2 <= epsilon
     g = (ub - jnp.where(floored, 0.0, cos) * ua) / na
     g = jnp.where(jnp.maximum(n2, epsilon) > 0, g, 0.0)  # a zero vector: zero gradient
-    if where is not None:
-        mask = mask_for(where, arr.shape, axes, "cosine_similarity")
+    mask = mask_for(where, arr.shape, axes, "cosine_similarity")
+    if mask is not None:
         g = jnp.where(mask, g, 0.0)
     return g.astype(arr.dtype)
 
@@ -319,5 +320,3 @@ def _cosine_distance_grad(
 ) -> jax.Array:
     """The negated cosine-similarity gradient."""
     return -_cosine_similarity_grad(predictions, targets, epsilon=epsilon, axis=axis, where=where)
-
-

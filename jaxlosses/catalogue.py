@@ -22,92 +22,12 @@ from . import _classification as cls
 from . import _divergence as div
 from . import _likelihood as lik
 from . import _regression as reg
+from ._catalogue_margin import ENTRIES as _MARGIN_ENTRIES
+from ._catalogue_metric import ENTRIES as _METRIC_ENTRIES
+from ._catalogue_structured import ENTRIES as _STRUCTURED_ENTRIES
+from ._entry import B, Case, Entry, K, huge_logits, ints, masked_logits, normal, simplex
 
 __all__ = ["CATALOGUE", "Case", "Entry"]
-
-B, K = 3, 5  # batch size and number of classes of the sampled examples
-
-
-@dataclasses.dataclass(frozen=True)
-class Case:
-    """One example: positional args, keyword args and how to vmap them."""
-
-    label: str
-    args: tuple[Any, ...]
-    kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-    in_axes: int | tuple[int | None, ...] | None = 0
-    kw_axes: Mapping[str, int | None] = dataclasses.field(default_factory=dict)
-
-
-@dataclasses.dataclass(frozen=True)
-class Entry:
-    """A loss with everything needed to prove it right.
-
-    Attributes:
-      name: the public name (``jaxlosses.<name>`` and ``jaxlosses.closed_form.<name>``).
-      family: a heading for tables and docs.
-      fn: the loss.
-      grad: the closed-form gradient of the summed loss w.r.t. ``argnums``.
-      reference: an independent NumPy/SciPy implementation with the loss's signature.
-      sample: ``rng -> [Case]`` valid float64 examples, batched along axis 0.
-      stress: ``() -> [Case]`` extreme or masked inputs in float32 (finite value/grad).
-      argnums: the differentiated (learned) inputs.
-      smooth: twice differentiable at sampled points (else piecewise: order-1 checks).
-      class_args: positional args whose last axis is the ``axis`` the loss reduces
-        over (empty when the loss is element-wise or has no ``axis``).
-      where_slices: a class mask equals slicing the classes away.
-      optax: the optax function of the same name and semantics, if any.
-      torch: the PyTorch function whose math this follows, if any.
-    """
-
-    name: str
-    family: str
-    fn: Callable[..., Any]
-    grad: Callable[..., Any]
-    reference: Callable[..., Any]
-    sample: Callable[[np.random.Generator], list[Case]]
-    stress: Callable[[], list[Case]] | None = None
-    argnums: tuple[int, ...] = (0,)
-    smooth: bool = True
-    class_args: tuple[int, ...] = ()
-    where_slices: bool = False
-    optax: str | None = None
-    torch: str | None = None
-
-
-# --- samplers ---------------------------------------------------------------------
-
-
-def _normal(rng: np.random.Generator, *shape: int, scale: float = 1.0) -> np.ndarray:
-    return scale * rng.standard_normal(shape)
-
-
-def _simplex(rng: np.random.Generator, *shape: int) -> np.ndarray:
-    return special.softmax(rng.standard_normal(shape), axis=-1)
-
-
-def _ints(rng: np.random.Generator, n: int, k: int = K) -> np.ndarray:
-    return rng.integers(0, k, size=n).astype(np.int32)
-
-
-def _f32(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-    return tuple(np.asarray(a, np.float32) if a.dtype.kind == "f" else a for a in arrays)
-
-
-def _huge_logits() -> np.ndarray:
-    return np.array(
-        [[1e4, -1e4, 0.0, 3.0, -2.0], [-1e4, -1e4, -1e4, -1e4, 1e4], [5e3, 5e3, -5e3, 1.0, 1e4]],
-        np.float32,
-    )
-
-
-def _masked_logits() -> tuple[np.ndarray, np.ndarray]:
-    """Logits with ``-inf`` on masked classes, including a fully masked row."""
-    x = np.array(
-        [[1.0, -np.inf, 2.0, -np.inf, 0.5], [-np.inf] * 5, [1e4, -1e4, -np.inf, 0.0, 2.0]],
-        np.float32,
-    )
-    return x, np.isfinite(x)
 
 
 # --- cross-entropy family -----------------------------------------------------------
@@ -132,8 +52,8 @@ def _ref_safe_softmax_ce(x, y, *, axis=-1, where=None, label_smoothing=0.0):
 
 
 def _sample_soft(rng: np.random.Generator) -> list[Case]:
-    x, y = _normal(rng, B, K, scale=2.0), _simplex(rng, B, K)
-    onehot = np.eye(K)[_ints(rng, B)]
+    x, y = normal(rng, B, K, scale=2.0), simplex(rng, B, K)
+    onehot = np.eye(K)[ints(rng, B)]
     return [
         Case("soft labels", (x, y)),
         Case("one-hot labels", (x, onehot)),
@@ -142,19 +62,19 @@ def _sample_soft(rng: np.random.Generator) -> list[Case]:
 
 
 def _stress_soft() -> list[Case]:
-    x, mask = _masked_logits()
+    x, mask = masked_logits()
     y = np.where(mask, 1.0, 0.0).astype(np.float32)
     y = y / np.maximum(y.sum(-1, keepdims=True), 1.0)
     onehot = np.eye(K, dtype=np.float32)[[1, 4, 0]]
     return [
-        Case("huge logits", (_huge_logits(), onehot)),
+        Case("huge logits", (huge_logits(), onehot)),
         Case("-inf masked", (x, y), {"where": mask}),
         Case("-inf masked, smoothed", (x, y), {"where": mask, "label_smoothing": 0.1}),
     ]
 
 
 def _stress_safe() -> list[Case]:
-    x, mask = _masked_logits()
+    x, _mask = masked_logits()
     x[1] = np.array([0.0, -np.inf, 1.0, -np.inf, -np.inf], np.float32)
     y = np.where(np.isfinite(x), 1.0, 0.0).astype(np.float32)
     y = y / y.sum(-1, keepdims=True)
@@ -169,7 +89,7 @@ def _ref_integer_ce(x, labels, axis=-1, where=None, *, label_smoothing=0.0):
 
 
 def _sample_integer(rng: np.random.Generator) -> list[Case]:
-    x, labels = _normal(rng, B, K, scale=2.0), _ints(rng, B)
+    x, labels = normal(rng, B, K, scale=2.0), ints(rng, B)
     return [
         Case("integer labels", (x, labels)),
         Case("label_smoothing=0.1", (x, labels), {"label_smoothing": 0.1}),
@@ -177,13 +97,13 @@ def _sample_integer(rng: np.random.Generator) -> list[Case]:
 
 
 def _stress_integer() -> list[Case]:
-    x, mask = _masked_logits()
+    x, mask = masked_logits()
     labels = np.array([2, 0, 0], np.int32)
     return [
-        Case("huge logits", (_huge_logits(), np.array([1, 4, 2], np.int32))),
+        Case("huge logits", (huge_logits(), np.array([1, 4, 2], np.int32))),
         Case("-inf masked", (x, labels), {"where": mask}),
         Case("-inf masked, smoothed", (x, labels), {"where": mask, "label_smoothing": 0.1}),
-        Case("ignored examples", (_huge_logits(), labels), {"where": np.array([1, 0, 1], bool)}),
+        Case("ignored examples", (huge_logits(), labels), {"where": np.array([1, 0, 1], bool)}),
     ]
 
 
@@ -194,12 +114,18 @@ def _ref_nll(log_probs, labels, *, axis=-1, where=None, weights=None):
 
 
 def _sample_nll(rng: np.random.Generator) -> list[Case]:
-    lp, labels = _ref_log_softmax(_normal(rng, B, K)), _ints(rng, B)
+    lp, labels = _ref_log_softmax(normal(rng, B, K)), ints(rng, B)
     w = rng.uniform(0.5, 2.0, K)
     return [
         Case("log-probabilities", (lp, labels)),
         Case("class weights", (lp, labels), {"weights": w}),
-        Case("ignored example", (lp, labels), {"where": np.array([True, False, True])}, 0, {"where": 0}),
+        Case(
+            "ignored example",
+            (lp, labels),
+            {"where": np.array([True, False, True])},
+            0,
+            {"where": 0},
+        ),
     ]
 
 
@@ -217,7 +143,7 @@ def _ref_sigmoid_bce(x, y, *, pos_weight=None, label_smoothing=0.0):
 
 
 def _sample_sigmoid_bce(rng: np.random.Generator) -> list[Case]:
-    x = _normal(rng, B, K, scale=2.0)
+    x = normal(rng, B, K, scale=2.0)
     y = rng.integers(0, 2, (B, K)).astype(np.float64)
     soft = rng.uniform(0, 1, (B, K))
     pw = rng.uniform(0.5, 3.0, K)
@@ -232,8 +158,8 @@ def _sample_sigmoid_bce(rng: np.random.Generator) -> list[Case]:
 def _stress_sigmoid() -> list[Case]:
     y = np.array([[1, 0, 1, 0, 1], [0, 1, 0, 1, 0], [1, 1, 0, 0, 1]], np.float32)
     return [
-        Case("huge logits", (_huge_logits(), y)),
-        Case("huge logits, pos_weight", (_huge_logits(), y), {"pos_weight": np.float32(3.0)}),
+        Case("huge logits", (huge_logits(), y)),
+        Case("huge logits, pos_weight", (huge_logits(), y), {"pos_weight": np.float32(3.0)}),
     ]
 
 
@@ -266,11 +192,11 @@ def _ref_cce(p, y, *, axis=-1, eps=1e-7, label_smoothing=0.0):
 
 
 def _sample_cce(rng: np.random.Generator) -> list[Case]:
-    p, y = _simplex(rng, B, K), np.eye(K)[_ints(rng, B)]
+    p, y = simplex(rng, B, K), np.eye(K)[ints(rng, B)]
     unnorm = rng.uniform(0.1, 2.0, (B, K))
     return [
         Case("probabilities", (p, y)),
-        Case("unnormalised, soft labels", (unnorm, _simplex(rng, B, K))),
+        Case("unnormalised, soft labels", (unnorm, simplex(rng, B, K))),
         Case("label_smoothing=0.1", (p, y), {"label_smoothing": 0.1}),
     ]
 
@@ -294,7 +220,7 @@ def _ref_gaussian_nll(mu, y, var, *, full=False, eps=1e-6):
 
 def _sample_gaussian_nll(rng: np.random.Generator) -> list[Case]:
     d = 4
-    mu, y = _normal(rng, B, d), _normal(rng, B, d)
+    mu, y = normal(rng, B, d), normal(rng, B, d)
     var = rng.uniform(0.2, 3.0, (B, d))
     return [
         Case("variance per output dimension", (mu, y, var)),
@@ -320,7 +246,7 @@ def _ref_poisson_nll(x, y, *, log_input=True, full=False, eps=1e-8):
 
 
 def _sample_poisson_nll(rng: np.random.Generator) -> list[Case]:
-    x = _normal(rng, B, K)
+    x = normal(rng, B, K)
     counts = rng.poisson(3.0, (B, K)).astype(np.float64)
     rate = rng.uniform(0.3, 5.0, (B, K))
     return [
@@ -347,7 +273,7 @@ def _ref_gaussian_kl(mu, lv, *, axis=-1):
 
 
 def _sample_gaussian_kl(rng: np.random.Generator) -> list[Case]:
-    return [Case("diagonal posterior", (_normal(rng, B, 4), _normal(rng, B, 4, scale=0.5)))]
+    return [Case("diagonal posterior", (normal(rng, B, 4), normal(rng, B, 4, scale=0.5)))]
 
 
 def _stress_gaussian_kl() -> list[Case]:
@@ -360,7 +286,7 @@ def _stress_gaussian_kl() -> list[Case]:
 
 
 def _sample_regression(rng: np.random.Generator) -> list[Case]:
-    p, t = _normal(rng, B, K, scale=2.0), _normal(rng, B, K, scale=2.0)
+    p, t = normal(rng, B, K, scale=2.0), normal(rng, B, K, scale=2.0)
     return [Case("predictions, targets", (p, t)), Case("targets=None", (p,))]
 
 
@@ -388,7 +314,10 @@ def _ref_smooth_l1(p, t=None, *, beta=1.0):
 def _with_kw(sampler: Callable[[np.random.Generator], list[Case]], **kw: Any):
     def sample(rng: np.random.Generator) -> list[Case]:
         cases = sampler(rng)
-        extra = [dataclasses.replace(c, label=f"{c.label}, {kw}", kwargs={**c.kwargs, **kw}) for c in cases]
+        extra = [
+            dataclasses.replace(c, label=f"{c.label}, {kw}", kwargs={**c.kwargs, **kw})
+            for c in cases
+        ]
         return cases + extra
 
     return sample
@@ -402,7 +331,7 @@ def _ref_cosine(p, t, *, epsilon=0.0, axis=-1, where=None):
 
 
 def _sample_cosine(rng: np.random.Generator) -> list[Case]:
-    p, t = _normal(rng, B, K), _normal(rng, B, K)
+    p, t = normal(rng, B, K), normal(rng, B, K)
     return [
         Case("vectors", (p, t)),
         Case("epsilon floor active", (0.1 * p, t), {"epsilon": 1.0}),
@@ -440,26 +369,26 @@ def _ref_js(p, t, *, axis=-1, where=None):
 
 
 def _sparse_simplex(rng: np.random.Generator) -> np.ndarray:
-    t = _simplex(rng, B, K)
+    t = simplex(rng, B, K)
     t[:, 0] = 0.0
     return t / t.sum(-1, keepdims=True)
 
 
 def _sample_kl(rng: np.random.Generator) -> list[Case]:
-    lp = _ref_log_softmax(_normal(rng, B, K))
+    lp = _ref_log_softmax(normal(rng, B, K))
     return [
-        Case("distributions", (lp, _simplex(rng, B, K))),
+        Case("distributions", (lp, simplex(rng, B, K))),
         Case("zero targets", (lp, _sparse_simplex(rng))),
     ]
 
 
 def _sample_kl_log_targets(rng: np.random.Generator) -> list[Case]:
-    lp = _ref_log_softmax(_normal(rng, B, K))
-    return [Case("distributions", (lp, _ref_log_softmax(_normal(rng, B, K))))]
+    lp = _ref_log_softmax(normal(rng, B, K))
+    return [Case("distributions", (lp, _ref_log_softmax(normal(rng, B, K))))]
 
 
 def _sample_generalized_kl(rng: np.random.Generator) -> list[Case]:
-    lp = _normal(rng, B, K)
+    lp = normal(rng, B, K)
     return [
         Case("positive measures", (lp, rng.uniform(0.1, 3.0, (B, K)))),
         Case("zero targets", (lp, _sparse_simplex(rng))),
@@ -468,8 +397,8 @@ def _sample_generalized_kl(rng: np.random.Generator) -> list[Case]:
 
 def _sample_js(rng: np.random.Generator) -> list[Case]:
     return [
-        Case("distributions", (_simplex(rng, B, K), _simplex(rng, B, K))),
-        Case("zero targets", (_simplex(rng, B, K), _sparse_simplex(rng))),
+        Case("distributions", (simplex(rng, B, K), simplex(rng, B, K))),
+        Case("zero targets", (simplex(rng, B, K), _sparse_simplex(rng))),
     ]
 
 
@@ -568,6 +497,8 @@ _ENTRIES = [
     Entry("js_divergence", _DIV, div.js_divergence, div._js_divergence_grad, _ref_js, _sample_js,
           _stress_js, class_args=(0, 1), where_slices=True),
 ]  # fmt: skip
+
+_ENTRIES += _MARGIN_ENTRIES + _STRUCTURED_ENTRIES + _METRIC_ENTRIES
 
 #: name -> :class:`Entry`, in presentation order.
 CATALOGUE: Mapping[str, Entry] = {e.name: e for e in _ENTRIES}

@@ -40,6 +40,10 @@ from ._regression import _log_cosh_grad as log_cosh
 from ._regression import _smooth_l1_loss_grad as smooth_l1_loss
 from ._regression import _squared_error_grad as squared_error
 
+# -- issue 3, flat margin losses, Fenchel-Young, CTC --
+# -- issue 3, linear-chain CRF and structured sequence losses --
+# -- issue 4, focal/poly, embeddings, contrastive, ranking, segmentation, GAN --
+
 __all__ = [
     "absolute_error",
     "binary_cross_entropy",

@@ -182,7 +182,10 @@ def _as_tuple(argnums: int | Sequence[int]) -> tuple[int, ...]:
 
 
 def _summed(
-    loss_fn: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, Any], argnums: tuple[int, ...]
+    loss_fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    argnums: tuple[int, ...],
 ) -> Callable[..., jax.Array]:
     """``diff_args -> loss_fn(*args with diff_args substituted).sum()``."""
 
@@ -218,7 +221,7 @@ def check(
     in_axes: int | Sequence[int | None] = 0,
     kw_axes: Mapping[str, int | None] | None = None,
     label: str = "example",
-    tolerances: Tolerances = Tolerances(),  # noqa: B008
+    tolerances: Tolerances = Tolerances(),
     seed: int = 0,
 ) -> CaseReport:
     """Checks a loss and its claimed gradient on one example; see the module docstring.
@@ -307,7 +310,9 @@ def check(
     return report
 
 
-def _fd_error(f: Callable[..., jax.Array], diff: tuple[Any, ...], claimed: tuple[Any, ...], seed: int) -> float:
+def _fd_error(
+    f: Callable[..., jax.Array], diff: tuple[Any, ...], claimed: tuple[Any, ...], seed: int
+) -> float:
     """Central difference along a random direction vs ``<claimed, direction>``.
 
     Scaled by ``‖claimed‖ ‖direction‖`` so that a near-zero projection does not inflate it.

@@ -1,0 +1,7 @@
+"""Catalogue entries for the metric losses (assembled into :data:`jaxlosses.catalogue.CATALOGUE`)."""
+
+from __future__ import annotations
+
+from ._entry import Entry
+
+ENTRIES: list[Entry] = []
