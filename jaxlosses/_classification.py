@@ -301,9 +301,9 @@ def softmax_cross_entropy_with_integer_labels(
       label_smoothing: α, the mass spread uniformly over the unmasked classes.
 
     Returns:
-      Per-example loss with the labels' shape. Unchecked behaviour: a label outside
-      ``[0, K)`` gives NaN for that example (and zero gradient); a label on a masked class
-      gives ``lse - x_y`` over the unmasked classes.
+      Per-example loss with the labels' shape. Unchecked behaviour: an unmasked label
+      outside ``[0, K)`` gives NaN for that example (and zero gradient); a masked example
+      gives 0 whatever its label (so ``-100`` padding labels are fine under ``where``).
 
     Example:
       >>> import jaxlosses as jl
@@ -325,8 +325,9 @@ def softmax_cross_entropy_with_integer_labels(
         count = jnp.maximum(jnp.sum(valid, axis=-1), 1)
         mean = jnp.sum(jnp.where(valid, shifted, 0.0), axis=-1) / count
         loss = (1.0 - a) * loss + a * (lse - mean)
-    loss = jnp.where(nonempty, loss, 0.0)
-    return jnp.where(in_range, loss, jnp.nan).astype(arr.dtype)
+    # A masked (ignored) example is 0 whatever its label; an unmasked invalid label is NaN.
+    loss = jnp.where(in_range, loss, jnp.nan)
+    return jnp.where(nonempty, loss, 0.0).astype(arr.dtype)
 
 
 def _softmax_cross_entropy_with_integer_labels_grad(
@@ -377,7 +378,8 @@ def negative_log_likelihood(
       weights: optional per-class weights ``[K]`` (torch's ``weight``).
 
     Returns:
-      Per-example loss with the labels' shape; NaN for a label outside ``[0, K)``.
+      Per-example loss with the labels' shape; NaN for an unmasked label outside ``[0, K)``,
+      0 for a masked one whatever its value.
 
     Example:
       >>> import jaxlosses as jl
@@ -387,9 +389,8 @@ def negative_log_likelihood(
     """
     fn = "negative_log_likelihood"
     arr, x, y, w, keep, in_range = _nll_inputs(log_probs, labels, axis, where, weights, fn)
-    loss = -w * _gather_last(x, y)
-    loss = jnp.where(keep, loss, 0.0)
-    return jnp.where(in_range, loss, jnp.nan).astype(arr.dtype)
+    loss = jnp.where(in_range, -w * _gather_last(x, y), jnp.nan)
+    return jnp.where(keep, loss, 0.0).astype(arr.dtype)
 
 
 def _nll_inputs(
@@ -467,13 +468,12 @@ def _pos_weight(pos_weight: ArrayLike | None, x: jax.Array, fn: str) -> jax.Arra
         return jnp.ones((), x.dtype)
     w = floating(pos_weight, "pos_weight", fn)
     try:
-        jnp.broadcast_shapes(w.shape, x.shape)
+        return jnp.broadcast_to(w.astype(x.dtype), x.shape)
     except ValueError:
         raise ValueError(
             f"{fn}: `pos_weight` with shape {w.shape} does not broadcast to `logits` "
             f"{x.shape}; pass a scalar or one weight per class ({x.shape[-1:]})."
         ) from None
-    return w.astype(x.dtype)
 
 
 def sigmoid_binary_cross_entropy(

@@ -75,7 +75,7 @@ def kl_divergence(
       >>> import jaxlosses as jl
       >>> t = jnp.array([0.5, 0.5, 0.0])
       >>> float(jl.kl_divergence(jnp.log(jnp.array([0.25, 0.5, 0.25])), t))  # doctest: +ELLIPSIS
-      0.1732...
+      0.3465...
     """
     arr, lp, t, axes, mask = _pair(
         log_predictions, targets, ("log_predictions", "targets"), axis, where, "kl_divergence"

@@ -274,5 +274,5 @@ def linear(inputs: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) 
                 f"linear: `bias` has shape {b.shape}; expected ({w.shape[1]},) to match "
                 f"`weight` {w.shape}."
             )
-        y = y + b.astype(y.dtype)
+        y = y + jnp.broadcast_to(b.astype(y.dtype), y.shape)
     return y.astype(x.dtype)
