@@ -81,7 +81,8 @@ def _verify(args: argparse.Namespace) -> int:
                 _fmt(report.value_error),
                 _fmt(report.autodiff_error),
                 _fmt(report.fd_error),
-                f"order {order} " + ("ok" if all(c.check_grads_ok for c in report.cases) else "FAIL"),
+                f"order {order} "
+                + ("ok" if all(c.check_grads_ok for c in report.cases) else "FAIL"),
                 f"{report.stress_cases} ok"
                 if all(c.stress_ok for c in report.cases)
                 else f"{report.stress_cases} FAIL",

@@ -74,9 +74,7 @@ def test_likelihood_hand_values(x64):
     # Variance below eps is clamped to eps.
     assert float(jl.gaussian_nll(1.0, 1.0, 0.0, eps=1e-6)) == pytest.approx(0.5 * math.log(1e-6))
     assert float(jl.poisson_nll(0.0, 3.0)) == 1.0  # e^0 - 3·0
-    assert float(jl.poisson_nll(2.0, 3.0, log_input=False, eps=0.0)) == pytest.approx(
-        2 - 3 * LOG2
-    )
+    assert float(jl.poisson_nll(2.0, 3.0, log_input=False, eps=0.0)) == pytest.approx(2 - 3 * LOG2)
     kl = jl.gaussian_kl_divergence(jnp.array([1.0, 0.0]), jnp.array([0.0, math.log(2.0)]))
     assert float(kl) == pytest.approx(0.5 * (1.0 + (2.0 - 1.0 - math.log(2.0))))
 
@@ -253,9 +251,7 @@ def test_where_matches_optax(rng, x64):
     )
     np.testing.assert_allclose(
         jl.softmax_cross_entropy_with_integer_labels(x, np.array([0, 2, 1]), where=mask2),
-        optax.losses.softmax_cross_entropy_with_integer_labels(
-            x, np.array([0, 2, 1]), where=mask2
-        ),
+        optax.losses.softmax_cross_entropy_with_integer_labels(x, np.array([0, 2, 1]), where=mask2),
         rtol=1e-12,
     )
 
