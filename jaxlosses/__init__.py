@@ -9,6 +9,7 @@ differences agree.
 """
 
 from . import closed_form as closed_form
+from . import parallel as parallel
 from ._classification import binary_cross_entropy as binary_cross_entropy
 from ._classification import categorical_cross_entropy as categorical_cross_entropy
 from ._classification import negative_log_likelihood as negative_log_likelihood
@@ -19,14 +20,42 @@ from ._classification import softmax_cross_entropy as softmax_cross_entropy
 from ._classification import (
     softmax_cross_entropy_with_integer_labels as softmax_cross_entropy_with_integer_labels,
 )
+from ._contrastive import info_nce_loss as info_nce_loss
+from ._contrastive import multiple_negatives_ranking_loss as multiple_negatives_ranking_loss
+from ._contrastive import ntxent as ntxent
+from ._ctc import ctc_loss as ctc_loss
+from ._ctc import ctc_loss_with_forward_probs as ctc_loss_with_forward_probs
 from ._divergence import convex_kl_divergence as convex_kl_divergence
 from ._divergence import generalized_kl_divergence as generalized_kl_divergence
 from ._divergence import js_divergence as js_divergence
 from ._divergence import kl_divergence as kl_divergence
 from ._divergence import kl_divergence_with_log_targets as kl_divergence_with_log_targets
+from ._embedding import arcface_loss as arcface_loss
+from ._embedding import contrastive_loss as contrastive_loss
+from ._embedding import cosface_loss as cosface_loss
+from ._embedding import ge2e_loss as ge2e_loss
+from ._embedding import margin_ranking_loss as margin_ranking_loss
+from ._embedding import triplet_margin_loss as triplet_margin_loss
+from ._focal import poly_loss_cross_entropy as poly_loss_cross_entropy
+from ._focal import sigmoid_focal_loss as sigmoid_focal_loss
+from ._focal import softmax_focal_loss as softmax_focal_loss
+from ._fused import linear_softmax_cross_entropy as linear_softmax_cross_entropy
+from ._gan import gan_discriminator_loss as gan_discriminator_loss
+from ._gan import gan_generator_loss as gan_generator_loss
 from ._likelihood import gaussian_kl_divergence as gaussian_kl_divergence
 from ._likelihood import gaussian_nll as gaussian_nll
 from ._likelihood import poisson_nll as poisson_nll
+from ._margin import cost_augmented_hinge_loss as cost_augmented_hinge_loss
+from ._margin import hinge_loss as hinge_loss
+from ._margin import make_fenchel_young_loss as make_fenchel_young_loss
+from ._margin import multiclass_hinge_loss as multiclass_hinge_loss
+from ._margin import multiclass_perceptron_loss as multiclass_perceptron_loss
+from ._margin import multiclass_sparsemax_loss as multiclass_sparsemax_loss
+from ._margin import perceptron_loss as perceptron_loss
+from ._margin import risk_loss as risk_loss
+from ._margin import softmax_margin_loss as softmax_margin_loss
+from ._margin import sparsemax_loss as sparsemax_loss
+from ._margin import squared_hinge_loss as squared_hinge_loss
 from ._primitives import linear as linear
 from ._primitives import log_sigmoid as log_sigmoid
 from ._primitives import log_softmax as log_softmax
@@ -35,6 +64,7 @@ from ._primitives import sigmoid as sigmoid
 from ._primitives import softmax as softmax
 from ._primitives import softplus as softplus
 from ._primitives import tanh as tanh
+from ._ranking import ranking_softmax_loss as ranking_softmax_loss
 from ._reduction import masked_mean as masked_mean
 from ._regression import absolute_error as absolute_error
 from ._regression import cosine_distance as cosine_distance
@@ -44,10 +74,19 @@ from ._regression import l2_loss as l2_loss
 from ._regression import log_cosh as log_cosh
 from ._regression import smooth_l1_loss as smooth_l1_loss
 from ._regression import squared_error as squared_error
-
-# -- issue 3, flat margin losses, Fenchel-Young, CTC (re-exports from ._margin / ._ctc) --
-# -- issue 3, linear-chain CRF and structured sequence losses (re-exports from ._structured) --
-# -- issue 4, focal/poly, embeddings, contrastive, ranking, segmentation, GAN re-exports --
+from ._segmentation import binary_dice_loss as binary_dice_loss
+from ._segmentation import dice_loss as dice_loss
+from ._segmentation import multiclass_generalized_dice_loss as multiclass_generalized_dice_loss
+from ._segmentation import tversky_loss as tversky_loss
+from ._structured import crf_decode as crf_decode
+from ._structured import crf_log_likelihood as crf_log_likelihood
+from ._structured import crf_log_partition as crf_log_partition
+from ._structured import crf_loss as crf_loss
+from ._structured import crf_marginals as crf_marginals
+from ._structured import structured_hinge_loss as structured_hinge_loss
+from ._structured import structured_perceptron_loss as structured_perceptron_loss
+from ._structured import structured_risk_loss as structured_risk_loss
+from ._structured import structured_softmax_margin_loss as structured_softmax_margin_loss
 
 __version__ = "0.1.0.dev0"
 
@@ -65,7 +104,9 @@ NOT_LOSSES = frozenset(
         "softmax",
         "softplus",
         "tanh",
-        # -- issue 3 non-loss helpers --
-        # -- issue 4 non-loss helpers --
+        "ctc_loss_with_forward_probs",  # (loss, alphas) tuple; its loss is ctc_loss
+        "make_fenchel_young_loss",  # builds a loss from a max function
+        "crf_decode",
+        "crf_marginals",
     }
 )

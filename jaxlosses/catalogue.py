@@ -22,6 +22,7 @@ from . import _classification as cls
 from . import _divergence as div
 from . import _likelihood as lik
 from . import _regression as reg
+from ._catalogue_fused import ENTRIES as _FUSED_ENTRIES
 from ._catalogue_margin import ENTRIES as _MARGIN_ENTRIES
 from ._catalogue_metric import ENTRIES as _METRIC_ENTRIES
 from ._catalogue_structured import ENTRIES as _STRUCTURED_ENTRIES
@@ -498,7 +499,7 @@ _ENTRIES = [
           _stress_js, class_args=(0, 1), where_slices=True),
 ]  # fmt: skip
 
-_ENTRIES += _MARGIN_ENTRIES + _STRUCTURED_ENTRIES + _METRIC_ENTRIES
+_ENTRIES += _MARGIN_ENTRIES + _STRUCTURED_ENTRIES + _METRIC_ENTRIES + _FUSED_ENTRIES
 
 #: name -> :class:`Entry`, in presentation order.
 CATALOGUE: Mapping[str, Entry] = {e.name: e for e in _ENTRIES}

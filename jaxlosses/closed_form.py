@@ -23,14 +23,41 @@ from ._classification import _softmax_cross_entropy_grad as softmax_cross_entrop
 from ._classification import (
     _softmax_cross_entropy_with_integer_labels_grad as softmax_cross_entropy_with_integer_labels,
 )
+from ._contrastive import _info_nce_loss_grad as info_nce_loss
+from ._contrastive import _multiple_negatives_ranking_loss_grad as multiple_negatives_ranking_loss
+from ._contrastive import _ntxent_grad as ntxent
+from ._ctc import _ctc_loss_grad as ctc_loss
 from ._divergence import _convex_kl_divergence_grad as convex_kl_divergence
 from ._divergence import _generalized_kl_divergence_grad as generalized_kl_divergence
 from ._divergence import _js_divergence_grad as js_divergence
 from ._divergence import _kl_divergence_grad as kl_divergence
 from ._divergence import _kl_divergence_with_log_targets_grad as kl_divergence_with_log_targets
+from ._embedding import _arcface_loss_grad as arcface_loss
+from ._embedding import _contrastive_loss_grad as contrastive_loss
+from ._embedding import _cosface_loss_grad as cosface_loss
+from ._embedding import _ge2e_loss_grad as ge2e_loss
+from ._embedding import _margin_ranking_loss_grad as margin_ranking_loss
+from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
+from ._focal import _poly_loss_cross_entropy_grad as poly_loss_cross_entropy
+from ._focal import _sigmoid_focal_loss_grad as sigmoid_focal_loss
+from ._focal import _softmax_focal_loss_grad as softmax_focal_loss
+from ._fused import _linear_softmax_cross_entropy_grad as linear_softmax_cross_entropy
+from ._gan import _gan_discriminator_loss_grad as gan_discriminator_loss
+from ._gan import _gan_generator_loss_grad as gan_generator_loss
 from ._likelihood import _gaussian_kl_divergence_grad as gaussian_kl_divergence
 from ._likelihood import _gaussian_nll_grad as gaussian_nll
 from ._likelihood import _poisson_nll_grad as poisson_nll
+from ._margin import _cost_augmented_hinge_loss_grad as cost_augmented_hinge_loss
+from ._margin import _hinge_loss_grad as hinge_loss
+from ._margin import _multiclass_hinge_loss_grad as multiclass_hinge_loss
+from ._margin import _multiclass_perceptron_loss_grad as multiclass_perceptron_loss
+from ._margin import _multiclass_sparsemax_loss_grad as multiclass_sparsemax_loss
+from ._margin import _perceptron_loss_grad as perceptron_loss
+from ._margin import _risk_loss_grad as risk_loss
+from ._margin import _softmax_margin_loss_grad as softmax_margin_loss
+from ._margin import _sparsemax_loss_grad as sparsemax_loss
+from ._margin import _squared_hinge_loss_grad as squared_hinge_loss
+from ._ranking import _ranking_softmax_loss_grad as ranking_softmax_loss
 from ._regression import _absolute_error_grad as absolute_error
 from ._regression import _cosine_distance_grad as cosine_distance
 from ._regression import _cosine_similarity_grad as cosine_similarity
@@ -39,33 +66,80 @@ from ._regression import _l2_loss_grad as l2_loss
 from ._regression import _log_cosh_grad as log_cosh
 from ._regression import _smooth_l1_loss_grad as smooth_l1_loss
 from ._regression import _squared_error_grad as squared_error
-
-# -- issue 3, flat margin losses, Fenchel-Young, CTC --
-# -- issue 3, linear-chain CRF and structured sequence losses --
-# -- issue 4, focal/poly, embeddings, contrastive, ranking, segmentation, GAN --
+from ._segmentation import _binary_dice_loss_grad as binary_dice_loss
+from ._segmentation import _dice_loss_grad as dice_loss
+from ._segmentation import (
+    _multiclass_generalized_dice_loss_grad as multiclass_generalized_dice_loss,
+)
+from ._segmentation import _tversky_loss_grad as tversky_loss
+from ._structured import _crf_log_likelihood_grad as crf_log_likelihood
+from ._structured import _crf_log_partition_grad as crf_log_partition
+from ._structured import _crf_loss_grad as crf_loss
+from ._structured import _structured_hinge_loss_grad as structured_hinge_loss
+from ._structured import _structured_perceptron_loss_grad as structured_perceptron_loss
+from ._structured import _structured_risk_loss_grad as structured_risk_loss
+from ._structured import _structured_softmax_margin_loss_grad as structured_softmax_margin_loss
 
 __all__ = [
     "absolute_error",
+    "arcface_loss",
     "binary_cross_entropy",
+    "binary_dice_loss",
     "categorical_cross_entropy",
+    "contrastive_loss",
     "convex_kl_divergence",
+    "cosface_loss",
     "cosine_distance",
     "cosine_similarity",
+    "cost_augmented_hinge_loss",
+    "crf_log_likelihood",
+    "crf_log_partition",
+    "crf_loss",
+    "ctc_loss",
+    "dice_loss",
+    "gan_discriminator_loss",
+    "gan_generator_loss",
     "gaussian_kl_divergence",
     "gaussian_nll",
+    "ge2e_loss",
     "generalized_kl_divergence",
+    "hinge_loss",
     "huber_loss",
+    "info_nce_loss",
     "js_divergence",
     "kl_divergence",
     "kl_divergence_with_log_targets",
     "l2_loss",
+    "linear_softmax_cross_entropy",
     "log_cosh",
+    "margin_ranking_loss",
+    "multiclass_generalized_dice_loss",
+    "multiclass_hinge_loss",
+    "multiclass_perceptron_loss",
+    "multiclass_sparsemax_loss",
+    "multiple_negatives_ranking_loss",
     "negative_log_likelihood",
+    "ntxent",
+    "perceptron_loss",
     "poisson_nll",
+    "poly_loss_cross_entropy",
+    "ranking_softmax_loss",
+    "risk_loss",
     "safe_softmax_cross_entropy",
     "sigmoid_binary_cross_entropy",
+    "sigmoid_focal_loss",
     "smooth_l1_loss",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
+    "softmax_focal_loss",
+    "softmax_margin_loss",
+    "sparsemax_loss",
     "squared_error",
+    "squared_hinge_loss",
+    "structured_hinge_loss",
+    "structured_perceptron_loss",
+    "structured_risk_loss",
+    "structured_softmax_margin_loss",
+    "triplet_margin_loss",
+    "tversky_loss",
 ]

@@ -16,7 +16,9 @@ from jaxlosses.verify import rel_error, verify_entry
 
 NAMES = list(CATALOGUE)
 WHERE = [n for n, e in CATALOGUE.items() if e.where_slices]
-AXIS = [n for n, e in CATALOGUE.items() if e.class_args]
+AXIS = [
+    n for n, e in CATALOGUE.items() if e.class_args and "axis" in inspect.signature(e.fn).parameters
+]
 
 
 def _public_functions() -> set[str]:

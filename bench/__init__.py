@@ -1,0 +1,1 @@
+"""Benchmarks for jaxlosses: run ``python -m bench --help``."""

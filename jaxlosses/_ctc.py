@@ -1,0 +1,364 @@
+"""Connectionist temporal classification (CTC): alignment-free sequence NLL.
+
+The loss is the forward algorithm in log space over the blank-augmented label
+sequence; its closed-form gradient (``_ctc_loss_grad``) is
+``softmax(logits) - gamma`` where ``gamma[t, k]`` is the posterior probability that
+frame ``t`` emits class ``k`` (the CTC occupation probabilities), computed by a
+second, backward pass (forward-backward), never by :func:`jax.grad`.
+
+States, as in optax: ``phi[n]`` (``n = 0..N``) is "``n`` labels emitted, now on a
+blank" and ``emit[n]`` (``n = 0..N-1``) is "now emitting label ``n``". The
+transitions are ``phi[n] -> phi[n]``, ``phi[n] -> emit[n]``, ``emit[n] -> emit[n]``,
+``emit[n] -> phi[n + 1]`` and ``emit[n] -> emit[n + 1]`` unless the two labels are
+equal. ``log_epsilon`` stands for ``log 0`` (initial and forbidden states), exactly
+as in :func:`optax.losses.ctc_loss`, so values and gradients stay finite.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+
+import jax
+import jax.numpy as jnp
+from jax import lax
+from jax.typing import ArrayLike
+
+from ._core import floating, integer, upcast
+from ._primitives import log_softmax_parts
+
+__all__ = ["ctc_loss", "ctc_loss_with_forward_probs"]
+
+
+def _ctc_inputs(
+    logits: ArrayLike,
+    logit_paddings: ArrayLike,
+    labels: ArrayLike,
+    label_paddings: ArrayLike,
+    blank_id: int,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, tuple[int, ...]]:
+    """Validates the CTC inputs and flattens the batch.
+
+    Returns ``(orig, x [B, T, K], pad [B, T] bool, labels [B, N], label_lengths [B],
+    batch_shape)``.
+    """
+    arr = floating(logits, "logits", fn)
+    if arr.ndim < 2:
+        raise ValueError(
+            f"{fn}: `logits` must be [..., T, K] (frames, classes including the blank), got "
+            f"shape {arr.shape}. Add a frame axis, e.g. `logits[None]`."
+        )
+    lab = integer(labels, "labels", fn)
+    batch, (t_len, k) = arr.shape[:-2], arr.shape[-2:]
+    if lab.ndim < 1 or lab.shape[:-1] != batch:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape} but `logits` {arr.shape} needs labels of "
+            f"shape {(*batch, 'N')} (batch shape {batch} then the padded label length)."
+        )
+    lpad = jnp.asarray(logit_paddings)
+    if lpad.shape != arr.shape[:-1]:
+        raise ValueError(
+            f"{fn}: `logit_paddings` has shape {lpad.shape}; expected {arr.shape[:-1]} "
+            "(`logits.shape[:-1]`, 1 for padded frames and 0 elsewhere). For no padding, "
+            "`jnp.zeros(logits.shape[:-1])`."
+        )
+    ypad = jnp.asarray(label_paddings)
+    if ypad.shape != lab.shape:
+        raise ValueError(
+            f"{fn}: `label_paddings` has shape {ypad.shape}; expected {lab.shape} (the "
+            "shape of `labels`, 1 for padded labels and 0 elsewhere, right-padded)."
+        )
+    try:
+        blank = operator.index(blank_id)
+    except TypeError:
+        raise TypeError(f"{fn}: `blank_id` must be a Python int, got {blank_id!r}.") from None
+    if not 0 <= blank < k:
+        raise ValueError(
+            f"{fn}: `blank_id`={blank_id} is out of range for {k} classes; pass an id in "
+            f"[0, {k - 1}]."
+        )
+    b = math.prod(batch)
+    n = lab.shape[-1]
+    x = upcast(arr).reshape(b, t_len, k)
+    pad = (lpad != 0).reshape(b, t_len)
+    lab = lab.reshape(b, n)
+    lengths = n - jnp.sum(ypad.reshape(b, n) != 0, axis=-1)
+    return arr, x, pad, lab, lengths, batch
+
+
+class _Lattice:
+    """Per-frame log-probabilities on the CTC lattice of a flattened batch."""
+
+    def __init__(
+        self, x: jax.Array, lab: jax.Array, lengths: jax.Array, blank: int, eps: jax.Array
+    ):
+        b, t_len, k = x.shape
+        n = lab.shape[-1]
+        self.k, self.n, self.eps = k, n, eps
+        in_range = (lab >= 0) & (lab < k)
+        used = jnp.arange(n)[None, :] < lengths[:, None]
+        self.ok = jnp.all(in_range | ~used, axis=-1)  # [B]: every used label valid
+        self.lab = jnp.where(in_range, lab, 0)
+        self.log_probs, self.probs, _ = log_softmax_parts(x, (2,), None)
+        self.lp_blank = self.log_probs[:, :, blank]  # [B, T]
+        idx = jnp.broadcast_to(self.lab[:, None, :], (b, t_len, n))
+        self.lp_emit = jnp.take_along_axis(self.log_probs, idx, axis=2)  # [B, T, N]
+        # repeat[:, m]: label m equals label m - 1, so emit[m-1] -> emit[m] is forbidden.
+        same = self.lab[:, 1:] == self.lab[:, :-1]
+        self.repeat = jnp.concatenate([jnp.zeros((b, 1), bool), same], axis=1)
+        self.lengths = lengths
+
+    def forward(self, pad: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """Forward pass: ``(log_alpha_phi [T, B, N+1], log_alpha_emit [T, B, N], log Z [B])``.
+
+        ``log_alpha`` at frame ``t`` includes frame ``t``'s emission; padded frames
+        repeat the previous values.
+        """
+        b = pad.shape[0]
+        eps = self.eps
+        phi0 = jnp.full((b, self.n + 1), eps).at[:, 0].set(0.0)
+        emit0 = jnp.full((b, self.n), eps)
+
+        def step(
+            carry: tuple[jax.Array, jax.Array],
+            xs: tuple[jax.Array, jax.Array, jax.Array],
+        ) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+            phi, emit = carry
+            lp_emit, lp_blank, is_pad = xs
+            into_phi = _absorb(phi, emit)
+            # emit[m-1] -> emit[m] skips the blank, unless label m repeats label m - 1.
+            prev_label = jnp.concatenate([jnp.full_like(emit[:, :1], eps), emit[:, :-1]], 1)
+            skip = jnp.where(self.repeat, eps, prev_label)
+            into_emit = jnp.logaddexp(jnp.logaddexp(phi[:, :-1], skip), emit)
+            new_emit = into_emit + lp_emit
+            new_phi = into_phi + lp_blank[:, None]
+            new_phi = jnp.where(is_pad[:, None], phi, new_phi)
+            new_emit = jnp.where(is_pad[:, None], emit, new_emit)
+            return (new_phi, new_emit), (new_phi, new_emit)
+
+        xs = (
+            jnp.swapaxes(self.lp_emit, 0, 1),
+            jnp.swapaxes(self.lp_blank, 0, 1),
+            jnp.swapaxes(pad, 0, 1),
+        )
+        (phi_t, emit_t), (alpha_phi, alpha_emit) = lax.scan(step, (phi0, emit0), xs)
+        final = _absorb(phi_t, emit_t)
+        log_z = jnp.take_along_axis(final, self.lengths[:, None], axis=1)[:, 0]
+        return alpha_phi, alpha_emit, log_z
+
+    def backward(self, pad: jax.Array) -> tuple[jax.Array, jax.Array]:
+        """Backward pass: log-probability of completing the labels *after* frame ``t``.
+
+        Returns ``(log_beta_phi [T, B, N+1], log_beta_emit [T, B, N])``.
+        """
+        eps = self.eps
+        pos = jnp.arange(self.n + 1)
+        bphi0 = jnp.where(pos[None, :] == self.lengths[:, None], 0.0, eps)
+        bemit0 = jnp.where(pos[None, :-1] == self.lengths[:, None] - 1, 0.0, eps)
+        no_next = jnp.full((pad.shape[0], 1), eps)
+
+        def step(
+            carry: tuple[jax.Array, jax.Array],
+            xs: tuple[jax.Array, jax.Array, jax.Array],
+        ) -> tuple[tuple[jax.Array, jax.Array], tuple[jax.Array, jax.Array]]:
+            bphi, bemit = carry
+            lp_emit, lp_blank, is_pad = xs
+            stay_emit = lp_emit + bemit  # [B, N]: emit label m at this frame, then go on
+            stay_phi = lp_blank[:, None] + bphi  # [B, N+1]: a blank at this frame
+            # phi[m] -> phi[m] or emit[m]
+            to_emit = jnp.concatenate([stay_emit, no_next], axis=1)
+            new_bphi = jnp.logaddexp(stay_phi, to_emit)
+            # emit[m] -> emit[m], phi[m+1], or emit[m+1] unless it repeats label m
+            nxt = jnp.where(self.repeat[:, 1:], eps, stay_emit[:, 1:])
+            nxt = jnp.concatenate([nxt, no_next], axis=1)
+            new_bemit = jnp.logaddexp(jnp.logaddexp(stay_emit, stay_phi[:, 1:]), nxt)
+            new_bphi = jnp.where(is_pad[:, None], bphi, new_bphi)
+            new_bemit = jnp.where(is_pad[:, None], bemit, new_bemit)
+            return (new_bphi, new_bemit), (bphi, bemit)
+
+        xs = (
+            jnp.swapaxes(self.lp_emit, 0, 1),
+            jnp.swapaxes(self.lp_blank, 0, 1),
+            jnp.swapaxes(pad, 0, 1),
+        )
+        _, (beta_phi, beta_emit) = lax.scan(step, (bphi0, bemit0), xs, reverse=True)
+        return beta_phi, beta_emit
+
+
+def _absorb(phi: jax.Array, emit: jax.Array) -> jax.Array:
+    """``phi[n] (+) emit[n-1]``: after label ``n - 1`` ends, ``n`` labels are done."""
+    return jnp.concatenate([phi[:, :1], jnp.logaddexp(phi[:, 1:], emit)], axis=1)
+
+
+@functools.partial(jax.jit, static_argnums=5)
+def _ctc_forward(
+    x: jax.Array, pad: jax.Array, lab: jax.Array, lengths: jax.Array, eps: jax.Array, blank: int
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(loss [B], log_alpha_phi [T, B, N+1], log_alpha_emit [T, B, N])``, compiled once."""
+    lattice = _Lattice(x, lab, lengths, blank, eps)
+    alpha_phi, alpha_emit, log_z = lattice.forward(pad)
+    alpha_phi = alpha_phi.at[-1].set(_absorb(alpha_phi[-1], alpha_emit[-1]))
+    return jnp.where(lattice.ok, -log_z, jnp.nan), alpha_phi, alpha_emit
+
+
+def ctc_loss_with_forward_probs(
+    logits: ArrayLike,
+    logit_paddings: ArrayLike,
+    labels: ArrayLike,
+    label_paddings: ArrayLike,
+    *,
+    blank_id: int = 0,
+    log_epsilon: ArrayLike = -1e5,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    r"""CTC loss and the CTC forward (alpha) log-probabilities.
+
+    .. math:: \ell = -\log \sum_{\pi \in \mathcal{B}^{-1}(y)} \prod_t
+       \operatorname{softmax}(x_t)_{\pi_t}
+
+    where ``B`` collapses repeated symbols and then removes blanks. Same name, arguments
+    and values as :func:`optax.losses.ctc_loss_with_forward_probs`, plus any batch shape.
+
+    Args:
+      logits: ``[..., T, K]`` unnormalised log-probabilities per frame, ``K`` classes
+        including the blank.
+      logit_paddings: ``[..., T]``; nonzero (1.0) marks a padded frame, which is skipped.
+      labels: ``[..., N]`` integer labels, right-padded.
+      label_paddings: ``[..., N]``; nonzero (1.0) marks a padded label. The label length
+        is ``N`` minus the number of padded labels (right padding is assumed).
+      blank_id: the class id of the blank.
+      log_epsilon: the stand-in for ``log 0`` (unreachable states); a loss near
+        ``-log_epsilon`` means the labels cannot be aligned to the frames.
+
+    Returns:
+      ``(loss, logalpha_blank, logalpha_nonblank)``: the loss with the batch shape, and
+      ``[T, ..., N+1]`` / ``[T, ..., N]`` log forward probabilities of being on a blank
+      after ``n`` labels / emitting label ``n`` at frame ``t`` (the last blank row also
+      counts paths that just finished label ``n - 1``). NaN loss for an example whose
+      unpadded labels are outside ``[0, K)``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> logits = jnp.zeros((1, 2, 2))  # two frames, uniform over {blank, a}
+      >>> loss, a_blank, a_emit = jl.ctc_loss_with_forward_probs(
+      ...     logits, jnp.zeros((1, 2)), jnp.array([[1]]), jnp.zeros((1, 1)))
+      >>> loss.tolist()  # -log(3/4): a-a, a-blank, blank-a  # doctest: +ELLIPSIS
+      [0.28768...]
+      >>> a_blank.shape, a_emit.shape
+      ((2, 1, 2), (2, 1, 1))
+
+    References:
+      Graves et al., `Connectionist temporal classification: labelling unsegmented
+      sequence data with recurrent neural networks <https://doi.org/10.1145/1143844.1143891>`_,
+      ICML 2006.
+    """
+    fn = "ctc_loss_with_forward_probs"
+    arr, x, pad, lab, lengths, batch = _ctc_inputs(
+        logits, logit_paddings, labels, label_paddings, blank_id, fn
+    )
+    eps = jnp.asarray(log_epsilon, x.dtype)
+    loss, alpha_phi, alpha_emit = _ctc_forward(x, pad, lab, lengths, eps, blank_id)
+    t_len, n = x.shape[1], lab.shape[-1]
+    return (
+        loss.reshape(batch).astype(arr.dtype),
+        alpha_phi.reshape(t_len, *batch, n + 1).astype(arr.dtype),
+        alpha_emit.reshape(t_len, *batch, n).astype(arr.dtype),
+    )
+
+
+def ctc_loss(
+    logits: ArrayLike,
+    logit_paddings: ArrayLike,
+    labels: ArrayLike,
+    label_paddings: ArrayLike,
+    *,
+    blank_id: int = 0,
+    log_epsilon: ArrayLike = -1e5,
+) -> jax.Array:
+    r"""CTC loss: the negative log-probability of the labels, summed over alignments.
+
+    .. math:: \ell = -\log \sum_{\pi \in \mathcal{B}^{-1}(y)} \prod_t
+       \operatorname{softmax}(x_t)_{\pi_t}
+
+    Same name, arguments and values as :func:`optax.losses.ctc_loss` (see
+    :func:`ctc_loss_with_forward_probs`), plus any batch shape. PyTorch's
+    ``ctc_loss(log_softmax(x), ..., reduction='none')`` with time-major inputs computes
+    the same value.
+
+    Args:
+      logits: ``[..., T, K]`` unnormalised log-probabilities per frame.
+      logit_paddings: ``[..., T]``; nonzero marks a padded frame.
+      labels: ``[..., N]`` integer labels, right-padded.
+      label_paddings: ``[..., N]``; nonzero marks a padded label.
+      blank_id: the class id of the blank.
+      log_epsilon: the stand-in for ``log 0``.
+
+    Returns:
+      Per-sequence loss with the batch shape, dtype of ``logits``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> logits = jnp.log(jnp.array([[[0.5, 0.5], [0.8, 0.2]]]))  # P(blank), P(a)
+      >>> labels, no_pad = jnp.array([[1]]), jnp.zeros((1, 1))
+      >>> jl.ctc_loss(logits, jnp.zeros((1, 2)), labels, no_pad).tolist()  # doctest: +ELLIPSIS
+      [0.51082...]
+
+    References:
+      Graves et al., `Connectionist temporal classification
+      <https://doi.org/10.1145/1143844.1143891>`_, ICML 2006.
+    """
+    loss, _, _ = ctc_loss_with_forward_probs(
+        logits,
+        logit_paddings,
+        labels,
+        label_paddings,
+        blank_id=blank_id,
+        log_epsilon=log_epsilon,
+    )
+    return loss
+
+
+def _ctc_loss_grad(
+    logits: ArrayLike,
+    logit_paddings: ArrayLike,
+    labels: ArrayLike,
+    label_paddings: ArrayLike,
+    *,
+    blank_id: int = 0,
+    log_epsilon: ArrayLike = -1e5,
+) -> jax.Array:
+    """``softmax(x_t) - gamma_t`` on unpadded frames, 0 on padded ones.
+
+    ``gamma_t(k)`` sums the state posteriors ``exp(alpha_t + beta_t - log Z)`` of the states
+    that emit ``k`` at frame ``t`` (the blank states for ``k = blank``).
+    """
+    fn = "ctc_loss"
+    arr, x, pad, lab, lengths, _ = _ctc_inputs(
+        logits, logit_paddings, labels, label_paddings, blank_id, fn
+    )
+    eps = jnp.asarray(log_epsilon, x.dtype)
+    return _ctc_grad(x, pad, lab, lengths, eps, blank_id).reshape(arr.shape).astype(arr.dtype)
+
+
+@functools.partial(jax.jit, static_argnums=5)
+def _ctc_grad(
+    x: jax.Array, pad: jax.Array, lab: jax.Array, lengths: jax.Array, eps: jax.Array, blank: int
+) -> jax.Array:
+    """``softmax - gamma`` for the flattened batch ``[B, T, K]``."""
+    lattice = _Lattice(x, lab, lengths, blank, eps)
+    alpha_phi, alpha_emit, log_z = lattice.forward(pad)
+    beta_phi, beta_emit = lattice.backward(pad)
+
+    def posterior(log_alpha: jax.Array, log_beta: jax.Array) -> jax.Array:
+        # Occupation probabilities are at most 1; the clip only matters when the labels
+        # cannot be aligned (log Z is then a log_epsilon artefact).
+        return jnp.exp(jnp.minimum(log_alpha + log_beta - log_z[None, :, None], 0.0))
+
+    gamma_blank = jnp.sum(posterior(alpha_phi, beta_phi), axis=-1)  # [T, B]
+    gamma_emit = posterior(alpha_emit, beta_emit)  # [T, B, N]
+    onehot = jax.nn.one_hot(lattice.lab, lattice.k, dtype=x.dtype)  # [B, N, K]
+    gamma = jnp.einsum("tbn,bnk->btk", gamma_emit, onehot)
+    gamma = gamma.at[:, :, blank].add(gamma_blank.T)
+    keep = ~pad[:, :, None] & lattice.ok[:, None, None]
+    return jnp.where(keep, lattice.probs - gamma, 0.0)

@@ -1,0 +1,648 @@
+"""Metric-learning losses: triplet, contrastive, margin ranking, ArcFace, CosFace, GE2E.
+
+Each loss is followed by its closed-form gradient (``_<name>_grad``) of the *summed*
+loss, derived by hand: a tuple in argument order over the learned inputs (the
+embeddings, the class centres, GE2E's ``w`` and ``b``). Distances use
+double-``where`` square roots (or optax's ``eps`` inside the root), and
+normalisations map a zero vector to zero, so coinciding pairs (``d = 0``) and
+zero-norm embeddings give finite values and gradients.
+"""
+
+from __future__ import annotations
+
+import math
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from ._core import floating, integer, upcast
+
+__all__ = [
+    "arcface_loss",
+    "contrastive_loss",
+    "cosface_loss",
+    "ge2e_loss",
+    "margin_ranking_loss",
+    "triplet_margin_loss",
+]
+
+
+# --- shared helpers (also used by _contrastive) -----------------------------------------
+
+
+def unit(v: jax.Array, axis: int = -1) -> tuple[jax.Array, jax.Array]:
+    """``(v / ‖v‖, ‖v‖)`` along ``axis`` (keepdims); a zero vector maps to 0 with a 0 gradient."""
+    sq = jnp.sum(v * v, axis=axis, keepdims=True)
+    pos = sq > 0
+    n = jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0)
+    return jnp.where(pos, v / jnp.where(pos, n, 1.0), 0.0), n
+
+
+def unit_backward(g: jax.Array, u: jax.Array, n: jax.Array, axis: int = -1) -> jax.Array:
+    """Pulls ``g = ∂L/∂u`` back through ``u = v/‖v‖``: ``(g - u ⟨u, g⟩) / ‖v‖`` (0 at ``v = 0``)."""
+    pos = n > 0
+    out = (g - u * jnp.sum(u * g, axis=axis, keepdims=True)) / jnp.where(pos, n, 1.0)
+    return jnp.where(pos, out, 0.0)
+
+
+def _same_shape(arrays: dict[str, jax.Array], fn: str) -> None:
+    shapes = {k: v.shape for k, v in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"`{k}` {s}" for k, s in shapes.items())
+        raise ValueError(
+            f"{fn}: {listed} must have the same shape [..., dim] (one row per example); "
+            "broadcasting is not applied here, reshape or tile explicitly."
+        )
+
+
+# --- triplet margin loss ---------------------------------------------------------------
+
+
+def _pnorm(diff: jax.Array, p: jax.Array, eps: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
+    """``(Σ|diff|^p + eps)^(1/p)`` and its gradient w.r.t. ``diff``."""
+    s = jnp.sum(jnp.abs(diff) ** p, axis=axis, keepdims=True) + eps
+    pos = s > 0
+    d = jnp.where(pos, jnp.where(pos, s, 1.0) ** (1.0 / p), 0.0)
+    g = jnp.where(
+        pos,
+        jnp.where(pos, d, 1.0) ** (1.0 - p) * jnp.abs(diff) ** (p - 1.0) * jnp.sign(diff),
+        0.0,
+    )
+    return jnp.squeeze(d, axis), g
+
+
+def _triplet_parts(
+    anchors: ArrayLike,
+    positives: ArrayLike,
+    negatives: ArrayLike,
+    axis: int,
+    norm_degree: ArrayLike,
+    margin: ArrayLike,
+    eps: ArrayLike,
+    swap: bool,
+) -> tuple[jax.Array, jax.Array, tuple[jax.Array, jax.Array, jax.Array]]:
+    """Returns (orig anchors, loss, (∂/∂a, ∂/∂p, ∂/∂n) of the summed loss)."""
+    fn = "triplet_margin_loss"
+    a0 = floating(anchors, "anchors", fn)
+    p0 = floating(positives, "positives", fn)
+    n0 = floating(negatives, "negatives", fn)
+    _same_shape({"anchors": a0, "positives": p0, "negatives": n0}, fn)
+    if a0.ndim < 1:
+        raise ValueError(f"{fn}: `anchors` must be [..., dim]; got a scalar.")
+    a = upcast(a0)
+    p, n = p0.astype(a.dtype), n0.astype(a.dtype)
+    deg = jnp.asarray(norm_degree, a.dtype)
+    e = jnp.asarray(eps, a.dtype)
+    d_pos, g_pos = _pnorm(a - p, deg, e, axis)
+    d_neg, g_neg = _pnorm(a - n, deg, e, axis)
+    use_swap = jnp.zeros(d_neg.shape, bool)
+    g_swap = jnp.zeros_like(g_neg)
+    if swap:
+        d_swap, g_swap = _pnorm(p - n, deg, e, axis)
+        use_swap = d_swap < d_neg
+        d_neg = jnp.where(use_swap, d_swap, d_neg)
+    raw = d_pos - d_neg + jnp.asarray(margin, a.dtype)
+    loss = jnp.maximum(raw, 0.0)
+    act = jnp.expand_dims((raw > 0).astype(a.dtype), axis)
+    sw = jnp.expand_dims(use_swap, axis)
+    g_n_part = jnp.where(sw, 0.0, g_neg)
+    g_s_part = jnp.where(sw, g_swap, 0.0)
+    ga = act * (g_pos - g_n_part)
+    gp = act * (-g_pos - g_s_part)
+    gn = act * (g_n_part + g_s_part)
+    return a0, loss, (ga, gp, gn)
+
+
+def triplet_margin_loss(
+    anchors: ArrayLike,
+    positives: ArrayLike,
+    negatives: ArrayLike,
+    axis: int = -1,
+    norm_degree: ArrayLike = 2,
+    margin: ArrayLike = 1.0,
+    eps: ArrayLike = 1e-6,
+    *,
+    swap: bool = False,
+) -> jax.Array:
+    r"""Triplet margin loss: the positive must be closer than the negative by ``margin``.
+
+    .. math:: \ell(a, p, n) = \max(0,\ d(a, p) - d(a, n) + m),
+       \quad d(u, v) = \Big(\sum_i |u_i - v_i|^q + \epsilon\Big)^{1/q}
+
+    Same name, arguments and values as :func:`optax.losses.triplet_margin_loss` (with
+    ``|·|`` in the norm, which optax omits; identical for the even default ``q = 2``),
+    plus PyTorch's ``swap`` (``torch.nn.functional.triplet_margin_loss``): the distance
+    swap of Balntas et al. uses ``min(d(a, n), d(p, n))``. ``ε`` inside the root keeps
+    the gradient finite when a pair coincides.
+
+    Args:
+      anchors: ``[..., dim]``.
+      positives: ``[..., dim]``, same shape.
+      negatives: ``[..., dim]``, same shape.
+      axis: the feature axis.
+      norm_degree: ``q`` of the distance.
+      margin: ``m``.
+      eps: ``ε`` added inside the root.
+      swap: use the positive-negative distance when it is smaller.
+
+    Returns:
+      Per-triplet loss ``[...]``, dtype of ``anchors``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> a, p = jnp.array([[0.0, 0.0], [1.0, 1.0]]), jnp.array([[0.1, 0.1], [1.1, 1.1]])
+      >>> n = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> jl.triplet_margin_loss(a, p, n).round(4).tolist()
+      [0.1414, 0.1414]
+
+    References:
+      Balntas et al., `Learning local feature descriptors with triplets and shallow
+      convolutional neural networks <https://bmva-archive.org.uk/bmvc/2016/papers/paper119/>`_,
+      2016.
+    """
+    a0, loss, _ = _triplet_parts(
+        anchors, positives, negatives, axis, norm_degree, margin, eps, swap
+    )
+    return loss.astype(a0.dtype)
+
+
+def _triplet_margin_loss_grad(
+    anchors: ArrayLike,
+    positives: ArrayLike,
+    negatives: ArrayLike,
+    axis: int = -1,
+    norm_degree: ArrayLike = 2,
+    margin: ArrayLike = 1.0,
+    eps: ArrayLike = 1e-6,
+    *,
+    swap: bool = False,
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    r"""``[ℓ > 0] (∇d(a,p) - ∇d(a,n), -∇d(a,p), ∇d(a,n))`` w.r.t. ``(a, p, n)``.
+
+    ``∂d/∂u = d^{1-q} |u - v|^{q-1} sign(u - v)`` (``(u - v)/d`` for ``q = 2``); with
+    ``swap`` and ``d(p, n) < d(a, n)`` the negative term moves to ``(p, n)``.
+    """
+    a0, _, (ga, gp, gn) = _triplet_parts(
+        anchors, positives, negatives, axis, norm_degree, margin, eps, swap
+    )
+    return ga.astype(a0.dtype), gp.astype(a0.dtype), gn.astype(a0.dtype)
+
+
+# --- contrastive loss --------------------------------------------------------------------
+
+
+def _contrastive_parts(
+    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, margin: ArrayLike
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    fn = "contrastive_loss"
+    a0 = floating(embeddings_a, "embeddings_a", fn)
+    b0 = floating(embeddings_b, "embeddings_b", fn)
+    _same_shape({"embeddings_a": a0, "embeddings_b": b0}, fn)
+    if a0.ndim < 1:
+        raise ValueError(f"{fn}: `embeddings_a` must be [..., dim]; got a scalar.")
+    lab = jnp.asarray(labels)
+    if lab.shape != a0.shape[:-1]:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape} but the embeddings {a0.shape} need one "
+            f"label per pair, shape {a0.shape[:-1]} (1 = similar, 0 = dissimilar)."
+        )
+    a = upcast(a0)
+    diff = a - b0.astype(a.dtype)
+    y = lab.astype(a.dtype)
+    sq = jnp.sum(diff * diff, axis=-1)
+    pos = sq > 0
+    d = jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0)
+    hinge = jnp.maximum(jnp.asarray(margin, a.dtype) - d, 0.0)
+    loss = 0.5 * (y * sq + (1.0 - y) * hinge**2)
+    # ∂/∂a: y diff - (1 - y) [m - d]_+ diff / d, the second term 0 at d = 0.
+    coef = y - (1.0 - y) * hinge / jnp.where(pos, d, 1.0) * pos
+    return a0, loss, coef[..., None] * diff
+
+
+def contrastive_loss(
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+) -> jax.Array:
+    r"""Contrastive (siamese) loss: pull similar pairs together, push others past ``margin``.
+
+    .. math:: \ell(a, b, y) = \tfrac12 \big[\, y\, d^2 + (1 - y) \max(0, m - d)^2 \,\big],
+       \quad d = \lVert a - b \rVert_2
+
+    Hadsell, Chopra and LeCun (2006) with ``y = 1`` for similar pairs. ``d²`` is used
+    directly and ``d`` is a double-``where`` root, so the value is exact and the gradient
+    is finite (zero) when a pair coincides.
+
+    Args:
+      embeddings_a: ``[..., dim]``.
+      embeddings_b: ``[..., dim]``, same shape.
+      labels: ``[...]``: 1 for similar pairs, 0 for dissimilar ones (bool, int or float).
+      margin: ``m``.
+
+    Returns:
+      Per-pair loss ``[...]``, dtype of ``embeddings_a``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> a, b = jnp.array([[0.0, 0.0], [0.0, 0.0]]), jnp.array([[0.6, 0.8], [0.3, 0.4]])
+      >>> jl.contrastive_loss(a, b, jnp.array([1, 0])).round(4).tolist()  # d = 1 and 0.5
+      [0.5, 0.125]
+
+    References:
+      Hadsell, Chopra and LeCun, `Dimensionality Reduction by Learning an Invariant Mapping
+      <https://doi.org/10.1109/CVPR.2006.100>`_, 2006.
+    """
+    a0, loss, _ = _contrastive_parts(embeddings_a, embeddings_b, labels, margin)
+    return loss.astype(a0.dtype)
+
+
+def _contrastive_loss_grad(
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+) -> tuple[jax.Array, jax.Array]:
+    """``(c (a - b), -c (a - b))`` with ``c = y - (1 - y) [m - d]_+ / d`` (0 for ``d = 0``)."""
+    a0, _, g = _contrastive_parts(embeddings_a, embeddings_b, labels, margin)
+    return g.astype(a0.dtype), (-g).astype(a0.dtype)
+
+
+# --- margin ranking loss -----------------------------------------------------------------
+
+
+def _margin_ranking_parts(
+    scores_a: ArrayLike, scores_b: ArrayLike, targets: ArrayLike, margin: ArrayLike
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    fn = "margin_ranking_loss"
+    a0 = floating(scores_a, "scores_a", fn)
+    b0 = floating(scores_b, "scores_b", fn)
+    t = jnp.asarray(targets)
+    _same_shape({"scores_a": a0, "scores_b": b0, "targets": t}, fn)
+    a = upcast(a0)
+    y = t.astype(a.dtype)
+    raw = -y * (a - b0.astype(a.dtype)) + jnp.asarray(margin, a.dtype)
+    return a0, y, raw, jnp.maximum(raw, 0.0)
+
+
+def margin_ranking_loss(
+    scores_a: ArrayLike,
+    scores_b: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 0.0,
+) -> jax.Array:
+    r"""Pairwise margin ranking loss: ``targets`` says which score should be larger.
+
+    .. math:: \ell(x_1, x_2, y) = \max(0,\ -y (x_1 - x_2) + m)
+
+    ``torch.nn.functional.margin_ranking_loss(x1, x2, y, margin, reduction='none')``.
+
+    Args:
+      scores_a: ``x_1``, any shape.
+      scores_b: ``x_2``, same shape.
+      targets: ``y`` in ``{1, -1}``, same shape (1: ``x_1`` should rank higher).
+      margin: ``m``.
+
+    Returns:
+      Element-wise loss, shape and dtype of ``scores_a``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> jl.margin_ranking_loss(jnp.array([1.0, 1.0]), jnp.array([0.0, 0.0]), jnp.array([1, -1]),
+      ...                        margin=0.5).tolist()
+      [0.0, 1.5]
+    """
+    a0, _, _, loss = _margin_ranking_parts(scores_a, scores_b, targets, margin)
+    return loss.astype(a0.dtype)
+
+
+def _margin_ranking_loss_grad(
+    scores_a: ArrayLike,
+    scores_b: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 0.0,
+) -> tuple[jax.Array, jax.Array]:
+    """``([ℓ > 0] (-y), [ℓ > 0] y)`` w.r.t. ``(x_1, x_2)``."""
+    a0, y, raw, _ = _margin_ranking_parts(scores_a, scores_b, targets, margin)
+    g = jnp.where(raw > 0, -y, 0.0)
+    return g.astype(a0.dtype), (-g).astype(a0.dtype)
+
+
+# --- ArcFace and CosFace ------------------------------------------------------------------
+
+
+def _margin_softmax(
+    embeddings: ArrayLike,
+    class_centers: ArrayLike,
+    labels: ArrayLike,
+    scale: ArrayLike,
+    margin: float,
+    arc: bool,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, tuple[jax.Array, jax.Array]]:
+    """Returns (orig embeddings, loss, (∂/∂embeddings, ∂/∂class_centers))."""
+    e0 = floating(embeddings, "embeddings", fn)
+    w0 = floating(class_centers, "class_centers", fn)
+    lab = integer(labels, "labels", fn)
+    if w0.ndim != 2 or e0.ndim < 1 or e0.shape[-1] != w0.shape[1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `class_centers` {w0.shape}; "
+            "expected embeddings [..., dim] and class_centers [num_classes, dim] (a "
+            "PyTorch-style [dim, num_classes] weight needs `.T`)."
+        )
+    if lab.shape != e0.shape[:-1]:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape}; expected one integer class index per "
+            f"embedding, shape {e0.shape[:-1]}."
+        )
+    e = upcast(e0)
+    w = w0.astype(e.dtype)
+    k = w.shape[0]
+    s = jnp.asarray(scale, e.dtype)
+    eh, ne = unit(e)
+    wh, nw = unit(w)
+    cos = eh @ wh.T  # [..., K]
+    onehot = jax.nn.one_hot(lab, k, dtype=e.dtype)
+    c_y = jnp.sum(cos * onehot, axis=-1)
+    if arc:
+        cm, sm = math.cos(margin), math.sin(margin)
+        t = 1.0 - c_y * c_y
+        pos = t > 0
+        sin = jnp.where(pos, jnp.sqrt(jnp.where(pos, t, 1.0)), 0.0)
+        fallback = c_y <= math.cos(math.pi - margin)
+        phi = jnp.where(fallback, c_y - margin * sm, c_y * cm - sin * sm)
+        dphi = jnp.where(
+            fallback, 1.0, cm + jnp.where(pos, c_y / jnp.where(pos, sin, 1.0), 0.0) * sm
+        )
+    else:
+        phi = c_y - margin
+        dphi = jnp.ones_like(c_y)
+    z = s * (cos + onehot * (phi - c_y)[..., None])
+    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    lse = jnp.log(jnp.sum(jnp.exp(z - m), axis=-1, keepdims=True)) + m
+    loss = lse[..., 0] - s * phi
+    # ∂L/∂z = softmax(z) - e_y; z_j = s cos_j (j ≠ y), z_y = s φ(cos_y).
+    delta = jnp.exp(z - lse) - onehot
+    dcos = s * delta * (1.0 + onehot * (dphi[..., None] - 1.0))
+    flat_dcos = dcos.reshape(-1, k)
+    flat_eh = eh.reshape(-1, eh.shape[-1])
+    g_eh = dcos @ wh
+    g_wh = flat_dcos.T @ flat_eh
+    valid = (lab >= 0) & (lab < k)
+    loss = jnp.where(valid, loss, jnp.nan)
+    return e0, loss, (unit_backward(g_eh, eh, ne), unit_backward(g_wh, wh, nw))
+
+
+def arcface_loss(
+    embeddings: ArrayLike,
+    class_centers: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 64.0,
+    margin: float = 0.5,
+) -> jax.Array:
+    r"""ArcFace (additive angular margin) loss: softmax over ``s cos θ`` with ``θ_y + m``.
+
+    .. math:: \ell = -\log \frac{e^{s\,\psi(\theta_y)}}{e^{s\,\psi(\theta_y)}
+       + \sum_{j \neq y} e^{s \cos\theta_j}},
+       \quad \psi(\theta) = \begin{cases} \cos(\theta + m) & \theta + m \le \pi \\
+       \cos\theta - m \sin m & \text{otherwise} \end{cases}
+
+    ``cos θ_j`` is the cosine between the normalised embedding and the normalised class
+    centre ``j``; the fallback (InsightFace's, applied when ``θ ≥ π - m``) keeps the
+    target logit monotonic in ``θ``. ``sin θ`` is a double-``where`` root and a zero-norm
+    embedding or centre normalises to 0, so the loss stays finite there. Gradients flow
+    to both the embeddings and the class centres.
+
+    Args:
+      embeddings: ``[..., dim]``.
+      class_centers: ``[num_classes, dim]`` (learned).
+      labels: integer class indices ``[...]``.
+      scale: ``s``, the logit scale.
+      margin: ``m`` in radians (a Python float).
+
+    Returns:
+      Per-embedding loss ``[...]``, dtype of ``embeddings``; NaN for a label outside
+      ``[0, num_classes)`` (unchecked).
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> e, w = jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> # cos θ = (1, 0); ψ(0) = cos 0.5: log(1 + exp(-s cos 0.5)) with s = 1
+      >>> jl.arcface_loss(e, w, jnp.array([0]), scale=1.0).round(4).tolist()
+      [0.3477]
+
+    References:
+      Deng et al., `ArcFace: Additive Angular Margin Loss for Deep Face Recognition
+      <https://arxiv.org/abs/1801.07698>`_, 2019.
+    """
+    e0, loss, _ = _margin_softmax(
+        embeddings, class_centers, labels, scale, margin, True, "arcface_loss"
+    )
+    return loss.astype(e0.dtype)
+
+
+def _arcface_loss_grad(
+    embeddings: ArrayLike,
+    class_centers: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 64.0,
+    margin: float = 0.5,
+) -> tuple[jax.Array, jax.Array]:
+    r"""Through ``cos = ê Ŵᵀ``: ``∂L/∂cos_j = s (softmax(z) - e_y)_j``, times ``ψ'`` at ``y``.
+
+    ``ψ'(cos) = cos m + cos θ sin m / sin θ`` (``1`` on the fallback branch); then
+    ``∂/∂ê = (∂L/∂cos) Ŵ``, ``∂/∂Ŵ = (∂L/∂cos)ᵀ ê`` and ``∂/∂v = (g - v̂⟨v̂, g⟩)/‖v‖``.
+    """
+    e0, _, (ge, gw) = _margin_softmax(
+        embeddings, class_centers, labels, scale, margin, True, "arcface_loss"
+    )
+    return ge.astype(e0.dtype), gw.astype(jnp.asarray(class_centers).dtype)
+
+
+def cosface_loss(
+    embeddings: ArrayLike,
+    class_centers: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 64.0,
+    margin: float = 0.35,
+) -> jax.Array:
+    r"""CosFace (large margin cosine) loss: softmax over ``s cos θ`` with ``cos θ_y - m``.
+
+    .. math:: \ell = -\log \frac{e^{s(\cos\theta_y - m)}}{e^{s(\cos\theta_y - m)}
+       + \sum_{j \neq y} e^{s \cos\theta_j}}
+
+    Cosines between the normalised embedding and the normalised class centres; zero-norm
+    vectors normalise to 0. Gradients flow to both inputs.
+
+    Args:
+      embeddings: ``[..., dim]``.
+      class_centers: ``[num_classes, dim]`` (learned).
+      labels: integer class indices ``[...]``.
+      scale: ``s``.
+      margin: ``m``, subtracted from the target cosine.
+
+    Returns:
+      Per-embedding loss ``[...]``, dtype of ``embeddings``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> e, w = jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> jl.cosface_loss(e, w, jnp.array([0]), scale=1.0, margin=1.0).round(4).tolist()  # log 2
+      [0.6931]
+
+    References:
+      Wang et al., `CosFace: Large Margin Cosine Loss for Deep Face Recognition
+      <https://arxiv.org/abs/1801.09414>`_, 2018.
+    """
+    e0, loss, _ = _margin_softmax(
+        embeddings, class_centers, labels, scale, margin, False, "cosface_loss"
+    )
+    return loss.astype(e0.dtype)
+
+
+def _cosface_loss_grad(
+    embeddings: ArrayLike,
+    class_centers: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 64.0,
+    margin: float = 0.35,
+) -> tuple[jax.Array, jax.Array]:
+    """As ArcFace with ``ψ' = 1``: ``∂L/∂cos = s (softmax(z) - e_y)``, through the norms."""
+    e0, _, (ge, gw) = _margin_softmax(
+        embeddings, class_centers, labels, scale, margin, False, "cosface_loss"
+    )
+    return ge.astype(e0.dtype), gw.astype(jnp.asarray(class_centers).dtype)
+
+
+# --- GE2E --------------------------------------------------------------------------------
+
+
+def _ge2e_parts(
+    embeddings: ArrayLike, w: ArrayLike, b: ArrayLike, method: str
+) -> tuple[jax.Array, jax.Array, tuple[jax.Array, jax.Array, jax.Array]]:
+    fn = "ge2e_loss"
+    e0 = floating(embeddings, "embeddings", fn)
+    if e0.ndim != 3 or e0.shape[1] < 2:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape}; expected [speakers, utterances, "
+            "dim] with at least 2 utterances per speaker (each centroid leaves one out)."
+        )
+    if method not in ("softmax", "contrast"):
+        raise ValueError(f"{fn}: `method`={method!r}; expected 'softmax' or 'contrast'.")
+    n_spk, m_utt, _ = e0.shape
+    if method == "contrast" and n_spk < 2:
+        raise ValueError(f"{fn}: method='contrast' needs at least 2 speakers, got {n_spk}.")
+    e = upcast(e0)
+    ww = jnp.asarray(w, e.dtype)
+    bb = jnp.asarray(b, e.dtype)
+    if ww.ndim or bb.ndim:
+        raise ValueError(f"{fn}: `w` and `b` must be scalars, got shapes {ww.shape}, {bb.shape}.")
+    total = jnp.sum(e, axis=1)  # [N, D]
+    full = total / m_utt  # centroid of each speaker
+    excl = (total[:, None, :] - e) / (m_utt - 1)  # [N, M, D]: own centroid without e_ji
+    own = jnp.eye(n_spk, dtype=bool)[:, None, :, None]  # [N(j), 1, N(k), 1]
+    v = jnp.where(own, excl[:, :, None, :], full[None, None, :, :])  # [N, M, N, D]
+    eh, ne = unit(e)
+    vh, nv = unit(v)
+    cos = jnp.sum(eh[:, :, None, :] * vh, axis=-1)  # [N, M, N]
+    # The softmax loss is invariant to b, so it is left out there (exact zero gradient).
+    sim = ww * cos + (bb if method == "contrast" else 0.0)
+    own3 = jnp.eye(n_spk, dtype=bool)[:, None, :]  # [N, 1, N]
+    if method == "softmax":
+        m = jax.lax.stop_gradient(jnp.max(sim, axis=-1, keepdims=True))
+        lse = jnp.log(jnp.sum(jnp.exp(sim - m), axis=-1, keepdims=True)) + m
+        target = jnp.sum(jnp.where(own3, sim, 0.0), axis=-1)
+        loss = lse[..., 0] - target
+        dsim = jnp.exp(sim - lse) - own3
+    else:
+        sig = jax.nn.sigmoid(sim)
+        target = jnp.sum(jnp.where(own3, sig, 0.0), axis=-1)
+        others = jnp.where(own3, -jnp.inf, sim)
+        best = jnp.argmax(others, axis=-1)
+        hard = jax.nn.one_hot(best, n_spk, dtype=e.dtype)
+        loss = 1.0 - target + jnp.sum(hard * sig, axis=-1)
+        dsig = sig * (1.0 - sig)
+        dsim = dsig * (hard - own3)
+    g_w = jnp.sum(dsim * cos)
+    g_b = jnp.sum(dsim) if method == "contrast" else jnp.zeros((), e.dtype)
+    gcos = ww * dsim
+    g_eh = jnp.sum(gcos[..., None] * vh, axis=2)
+    g_v = unit_backward(gcos[..., None] * eh[:, :, None, :], vh, nv)
+    g_e = unit_backward(g_eh, eh, ne)
+    # full centroids (k ≠ j): c_k = mean_m e_km
+    g_full = jnp.sum(jnp.where(own, 0.0, g_v), axis=(0, 1))  # [N(k), D]
+    g_e = g_e + g_full[:, None, :] / m_utt
+    # own centroid without e_ji: (Σ_m e_jm - e_ji) / (M - 1)
+    g_x = jnp.sum(jnp.where(own, g_v, 0.0), axis=2)  # [N, M, D]
+    g_e = g_e + (jnp.sum(g_x, axis=1, keepdims=True) - g_x) / (m_utt - 1)
+    return e0, loss, (g_e, g_w, g_b)
+
+
+def ge2e_loss(
+    embeddings: ArrayLike,
+    w: ArrayLike = 10.0,
+    b: ArrayLike = -5.0,
+    *,
+    method: str = "softmax",
+) -> jax.Array:
+    r"""Generalized end-to-end (GE2E) speaker-verification loss, per utterance.
+
+    .. math:: S_{ji,k} = w \cos(e_{ji}, c_k^{(-i)}) + b, \qquad
+       \ell_{ji}^{\text{softmax}} = -S_{ji,j} + \log \sum_k e^{S_{ji,k}}, \qquad
+       \ell_{ji}^{\text{contrast}} = 1 - \sigma(S_{ji,j}) + \max_{k \neq j} \sigma(S_{ji,k})
+
+    ``c_k`` is the mean embedding of speaker ``k``; for the utterance's own speaker the
+    centroid leaves the utterance out (``c_j^{(-i)}``), as in the paper. ``w`` and ``b``
+    are learned (the paper keeps ``w > 0``, e.g. by clipping, and initialises them to
+    10 and -5); they are positional-or-keyword so that they can be differentiated like
+    the embeddings. Zero-norm embeddings and centroids normalise to 0.
+
+    Args:
+      embeddings: ``[speakers, utterances, dim]`` with at least 2 utterances.
+      w: the similarity scale (scalar).
+      b: the similarity bias (scalar; it cancels in the softmax method).
+      method: ``"softmax"`` or ``"contrast"`` (at least 2 speakers).
+
+    Returns:
+      Per-utterance loss ``[speakers, utterances]``, dtype of ``embeddings``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[[1.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]]])
+      >>> # S = (w + b, b) for every utterance: log(1 + e^{-w}) with w = 1
+      >>> jl.ge2e_loss(e, w=1.0).round(4).tolist()
+      [[0.3133, 0.3133], [0.3133, 0.3133]]
+
+    References:
+      Wan et al., `Generalized End-to-End Loss for Speaker Verification
+      <https://arxiv.org/abs/1710.10467>`_, 2018.
+    """
+    e0, loss, _ = _ge2e_parts(embeddings, w, b, method)
+    return loss.astype(e0.dtype)
+
+
+def _ge2e_loss_grad(
+    embeddings: ArrayLike,
+    w: ArrayLike = 10.0,
+    b: ArrayLike = -5.0,
+    *,
+    method: str = "softmax",
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    r"""``(∂/∂embeddings, ∂/∂w, ∂/∂b)`` from ``D = ∂L/∂S``.
+
+    ``D = softmax_k(S) - e_j`` (softmax) or ``σ'(S)`` on the hardest other speaker minus
+    ``σ'(S)`` on the own one (contrast); ``∂/∂w = Σ D cos``, ``∂/∂b = Σ D``; ``w D`` goes
+    through the cosine to ``e_ji`` and to the centroids, each centroid handing ``1/M``
+    (others) or ``1/(M - 1)`` (own, leave-one-out) to its utterances.
+    """
+    e0, _, (g_e, g_w, g_b) = _ge2e_parts(embeddings, w, b, method)
+    return g_e.astype(e0.dtype), g_w.astype(e0.dtype), g_b.astype(e0.dtype)

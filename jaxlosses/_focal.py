@@ -1,0 +1,289 @@
+"""Focal losses and PolyLoss: cross-entropy reweighted towards hard examples.
+
+Each loss is followed by its closed-form gradient (``_<name>_grad``): the
+analytic derivative of the *summed* loss with respect to the logits, derived by
+hand and re-exported as :mod:`jaxlosses.closed_form`.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+from jax.typing import ArrayLike
+
+from ._classification import _integer_inputs, _restore_classes, _soft_inputs
+from ._core import Axis, check_same_shape, floating
+from ._core import upcast as _upcast
+from ._primitives import log_softmax_parts
+
+__all__ = ["poly_loss_cross_entropy", "sigmoid_focal_loss", "softmax_focal_loss"]
+
+
+# --- sigmoid focal loss ---------------------------------------------------------------
+
+
+def _sigmoid_focal_parts(
+    logits: ArrayLike, labels: ArrayLike, alpha: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Returns (orig, y, alpha_t, log σ(x), log σ(-x), log(1 - p_t), bce), all upcast."""
+    arr = floating(logits, "logits", fn)
+    lab = jnp.asarray(labels)
+    check_same_shape(arr, lab, ("logits", "labels"), fn)
+    x = _upcast(arr)
+    y = jnp.broadcast_to(lab.astype(x.dtype), x.shape)
+    log_p = -jnp.logaddexp(-x, 0.0)
+    log_q = -jnp.logaddexp(x, 0.0)
+    # 1 - p_t = (1 - y) σ(x) + y σ(-x), in log space; a zero weight gives a -inf term.
+    one = jnp.ones((), x.dtype)
+    log_w0 = jnp.where(y < 1, jnp.log(jnp.where(y < 1, one - y, one)), -jnp.inf)
+    log_w1 = jnp.where(y > 0, jnp.log(jnp.where(y > 0, y, one)), -jnp.inf)
+    log_1m_pt = jnp.logaddexp(log_w0 + log_p, log_w1 + log_q)
+    bce = -(y * log_p + (1.0 - y) * log_q)
+    if alpha is None:
+        a_t = jnp.ones((), x.dtype)
+    else:
+        a = jnp.asarray(alpha, x.dtype)
+        a_t = a * y + (1.0 - a) * (1.0 - y)
+    return arr, y, a_t, log_p, log_q, log_1m_pt, bce
+
+
+def sigmoid_focal_loss(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: ArrayLike | None = None,
+    gamma: ArrayLike = 2.0,
+) -> jax.Array:
+    r"""Sigmoid focal loss: binary cross-entropy scaled by ``(1 - p_t)^γ``.
+
+    .. math:: \ell(x, y) = \alpha_t\, (1 - p_t)^\gamma\, \mathrm{BCE}(x, y),
+       \quad 1 - p_t = (1 - y)\,\sigma(x) + y\,\sigma(-x),
+       \quad \alpha_t = \alpha y + (1 - \alpha)(1 - y)
+
+    Same name, arguments and values as :func:`optax.losses.sigmoid_focal_loss` (soft
+    labels in ``[0, 1]`` included). ``(1 - p_t)^γ`` is computed as
+    ``exp(γ log(1 - p_t))`` with ``log(1 - p_t)`` a log-sum-exp of log-sigmoids, so it is
+    exact for logits of any magnitude; ``γ = 0`` (and ``alpha=None``) is exactly
+    :func:`sigmoid_binary_cross_entropy`.
+
+    Args:
+      logits: any shape.
+      labels: targets in ``[0, 1]``, same shape as ``logits`` (or a scalar).
+      alpha: optional weight of the positive class in ``(0, 1)``; ``None`` weighs
+        both classes 1.
+      gamma: the focusing exponent ``γ ≥ 0``.
+
+    Returns:
+      Element-wise loss, shape and dtype of ``logits``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> jl.sigmoid_focal_loss(jnp.array([0.0, 2.0]), jnp.array([1.0, 1.0])).round(4).tolist()
+      [0.1733, 0.0018]
+
+    References:
+      Lin et al., `Focal Loss for Dense Object Detection <https://arxiv.org/abs/1708.02002>`_,
+      2017.
+    """
+    arr, _, a_t, _, _, log_1m_pt, bce = _sigmoid_focal_parts(
+        logits, labels, alpha, "sigmoid_focal_loss"
+    )
+    g = jnp.asarray(gamma, bce.dtype)
+    return (a_t * jnp.exp(g * log_1m_pt) * bce).astype(arr.dtype)
+
+
+def _sigmoid_focal_loss_grad(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: ArrayLike | None = None,
+    gamma: ArrayLike = 2.0,
+) -> jax.Array:
+    r"""``α_t [(σ(x) - y) u^γ + γ (1 - 2y) BCE σ(x) σ(-x) u^{γ-1}]`` with ``u = 1 - p_t``.
+
+    From ``du/dx = (1 - 2y) σ(x) σ(-x)`` and ``dBCE/dx = σ(x) - y``; the second term is
+    evaluated as ``exp(log σ(x) + log σ(-x) + (γ - 1) log u)`` so that it stays finite
+    where ``u`` underflows (for binary labels the exponent is ``≤ γ log u``).
+    """
+    arr, y, a_t, log_p, log_q, log_u, bce = _sigmoid_focal_parts(
+        logits, labels, alpha, "sigmoid_focal_loss"
+    )
+    g = jnp.asarray(gamma, bce.dtype)
+    s = jnp.exp(log_p)
+    first = (s - y) * jnp.exp(g * log_u)
+    second = g * (1.0 - 2.0 * y) * bce * jnp.exp(log_p + log_q + (g - 1.0) * log_u)
+    return (a_t * (first + second)).astype(arr.dtype)
+
+
+# --- PolyLoss ------------------------------------------------------------------------
+
+
+def poly_loss_cross_entropy(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    epsilon: ArrayLike = 2.0,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Poly-1 loss: softmax cross-entropy plus ``ε`` times the first polynomial term.
+
+    .. math:: \ell(x, y) = -\sum_k y_k \log p_k + \epsilon \sum_k y_k (1 - p_k),
+       \quad p = \operatorname{softmax}(x)
+
+    Same name, arguments and values as :func:`optax.losses.poly_loss_cross_entropy`;
+    ``ε = 0`` is exactly :func:`softmax_cross_entropy`.
+
+    Args:
+      logits: unnormalised log-probabilities ``[..., K]``.
+      labels: target distributions, same shape as ``logits``.
+      epsilon: coefficient of ``(1 - p_t)``; the paper recommends 2 for ImageNet
+        classification and -1 for detection.
+      axis: the class axis or axes.
+      where: optional class mask of the logits' shape (or the batch shape); masked
+        classes leave both the softmax and the sums.
+
+    Returns:
+      Per-example loss, shape ``logits.shape`` without ``axis``, dtype of ``logits``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> logits, labels = jnp.array([0.0, 0.0]), jnp.array([1.0, 0.0])
+      >>> float(jl.poly_loss_cross_entropy(logits, labels, epsilon=1.0))  # log 2 + 0.5
+      1.1931471824645996
+
+    References:
+      Leng et al., `PolyLoss: A Polynomial Expansion Perspective of Classification Loss
+      Functions <https://arxiv.org/abs/2204.12511>`_, 2022.
+    """
+    fn = "poly_loss_cross_entropy"
+    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
+    log_probs, probs, _ = log_softmax_parts(x, axes, mask)
+    ce = -jnp.sum(y * log_probs, axis=axes, where=mask)
+    one_minus_pt = jnp.sum(y * (1.0 - probs), axis=axes, where=mask)
+    return (ce + jnp.asarray(epsilon, x.dtype) * one_minus_pt).astype(arr.dtype)
+
+
+def _poly_loss_cross_entropy_grad(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    epsilon: ArrayLike = 2.0,
+    axis: Axis = -1,
+    where: ArrayLike | None = None,
+) -> jax.Array:
+    r"""``(Σ y) p - y + ε p (⟨y, p⟩ - y)``, from ``∂p_k/∂x_j = p_k (δ_kj - p_j)``."""
+    fn = "poly_loss_cross_entropy"
+    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
+    if mask is not None:
+        y = jnp.where(mask, y, 0.0)
+    _, probs, _ = log_softmax_parts(x, axes, mask)
+    total = jnp.sum(y, axis=axes, keepdims=True)
+    yp = jnp.sum(y * probs, axis=axes, keepdims=True)
+    eps = jnp.asarray(epsilon, x.dtype)
+    return (total * probs - y + eps * probs * (yp - y)).astype(arr.dtype)
+
+
+# --- softmax focal loss --------------------------------------------------------------
+
+
+def _softmax_focal_parts(
+    logits: ArrayLike, labels: ArrayLike, alpha: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Returns (orig, probs, one-hot, alpha_y, log p_t, log(1 - p_t)); classes last."""
+    arr, x, y, _, _ = _integer_inputs(logits, labels, -1, None, fn)
+    k = x.shape[-1]
+    log_probs, probs, lse = log_softmax_parts(x, (x.ndim - 1,), None)
+    onehot = jax.nn.one_hot(y, k, dtype=x.dtype)
+    log_pt = jnp.sum(jnp.where(onehot > 0, log_probs, 0.0), axis=-1)
+    # log(1 - p_t) as the log-sum-exp of the other classes minus the normaliser: exact
+    # even when p_t rounds to 1.
+    others = jnp.where(onehot > 0, -jnp.inf, x)
+    m = jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True))
+    s = jnp.sum(jnp.exp(others - m), axis=-1)
+    pos = s > 0
+    log_1m_pt = jnp.where(pos, jnp.log(jnp.where(pos, s, 1.0)) + m[..., 0] - lse[..., 0], -jnp.inf)
+    if alpha is None:
+        a_y = jnp.ones(y.shape, x.dtype)
+    else:
+        a = floating(alpha, "alpha", fn)
+        if a.shape not in ((), (k,)):
+            raise ValueError(
+                f"{fn}: `alpha` has shape {a.shape}; pass a scalar or one weight per class ({k},)."
+            )
+        a = a.astype(x.dtype)
+        a_y = jnp.broadcast_to(a, y.shape) if a.ndim == 0 else a[y]
+    return arr, probs, onehot, a_y, log_pt, log_1m_pt
+
+
+def softmax_focal_loss(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    gamma: ArrayLike = 2.0,
+    alpha: ArrayLike | None = None,
+) -> jax.Array:
+    r"""Multi-class focal loss on softmax probabilities with integer labels.
+
+    .. math:: \ell(x, y) = -\alpha_y\, (1 - p_y)^\gamma \log p_y,
+       \quad p = \operatorname{softmax}(x)
+
+    ``log p_y`` is the log-softmax of the label's class and ``1 - p_y`` is computed as
+    the softmax mass of the other classes (never ``1 - p``), so the loss is exact for
+    logits of any magnitude. ``γ = 0`` with ``alpha=None`` is exactly
+    :func:`softmax_cross_entropy_with_integer_labels`.
+
+    Args:
+      logits: ``[..., K]``.
+      labels: integer class indices ``[...]`` in ``[0, K)``.
+      gamma: the focusing exponent ``γ ≥ 0``.
+      alpha: optional class weights: a scalar or one per class ``[K]``.
+
+    Returns:
+      Per-example loss with the labels' shape, dtype of ``logits``. Unchecked behaviour:
+      a label outside ``[0, K)`` gives NaN for that example.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> logits = jnp.array([[0.0, 0.0]])  # p_y = 1/2: 0.25 log 2
+      >>> jl.softmax_focal_loss(logits, jnp.array([0])).round(4).tolist()
+      [0.1733]
+
+    References:
+      Lin et al., `Focal Loss for Dense Object Detection <https://arxiv.org/abs/1708.02002>`_,
+      2017.
+    """
+    fn = "softmax_focal_loss"
+    arr, _, _, a_y, log_pt, log_1m_pt = _softmax_focal_parts(logits, labels, alpha, fn)
+    g = jnp.asarray(gamma, log_pt.dtype)
+    loss = -a_y * jnp.exp(g * log_1m_pt) * log_pt
+    in_range = (jnp.asarray(labels) >= 0) & (jnp.asarray(labels) < arr.shape[-1])
+    return jnp.where(in_range, loss, jnp.nan).astype(arr.dtype)
+
+
+def _softmax_focal_loss_grad(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    gamma: ArrayLike = 2.0,
+    alpha: ArrayLike | None = None,
+) -> jax.Array:
+    r"""``α_y c (p - e_y)`` with ``c = (1 - p_y)^γ - γ p_y (1 - p_y)^{γ-1} log p_y``.
+
+    From ``∂ log p_y/∂x = e_y - p`` and ``∂p_y/∂x = p_y (e_y - p)``. The second term of
+    ``c`` is evaluated as ``exp(log p_y + (γ - 1) log(1 - p_y) + log(-log p_y))``, finite
+    where ``1 - p_y`` underflows (``-log p_y ≈ 1 - p_y`` there).
+    """
+    fn = "softmax_focal_loss"
+    arr, probs, onehot, a_y, log_pt, log_1m_pt = _softmax_focal_parts(logits, labels, alpha, fn)
+    g = jnp.asarray(gamma, log_pt.dtype)
+    nlp = -log_pt
+    pos = nlp > 0
+    second = jnp.where(
+        pos,
+        jnp.exp(log_pt + (g - 1.0) * log_1m_pt + jnp.log(jnp.where(pos, nlp, 1.0))),
+        0.0,
+    )
+    c = jnp.exp(g * log_1m_pt) + g * second
+    grad = (a_y * c)[..., None] * (probs - onehot)
+    return _restore_classes(grad, arr.shape, -1).astype(arr.dtype)

@@ -1,0 +1,263 @@
+"""Per-example, batched and multi-device evaluation of any loss.
+
+Every loss in the package returns unreduced per-example values, so running it on one
+example, a batch, or a batch split across devices only changes *where the reduction
+happens*. This module provides the three wrappers:
+
+* :func:`per_example` — ``jax.vmap`` over a leading batch axis, for a loss written for
+  one example;
+* :func:`sharded_mean` — ``jax.shard_map`` over a device mesh, returning the **exact**
+  global mean over valid entries (the masked sums and the counts are ``psum``-ed
+  separately, so shards with different numbers of valid entries are weighted right);
+* :func:`pmap_mean` — the same reduction for code still written with ``jax.pmap``.
+
+``jax.pmap`` is in maintenance mode in current JAX; new code should use
+:func:`sharded_mean` (``jax.shard_map``) or plain ``jax.jit`` with sharded inputs.
+
+How masks and weights are passed: the functions returned by :func:`sharded_mean` and
+:func:`pmap_mean` take keyword-only ``where=`` (boolean, the shape of the loss output)
+and ``weights=`` (same shape); they are used by the *reduction*, with the semantics of
+:func:`jaxlosses.masked_mean`:
+
+.. math:: \\bar\\ell = \\frac{\\sum_i w_i m_i \\ell_i}{\\sum_i w_i m_i}
+
+and are sharded along the batch axis like the inputs. With ``forward_where=True`` the
+mask is also passed to the loss as its own ``where=`` keyword (for losses whose
+``where`` is a per-example mask, such as
+:func:`jaxlosses.linear_softmax_cross_entropy`, where that enables the fast gradient).
+Every other keyword argument is forwarded to the loss.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Collection
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+from jax.sharding import Mesh
+from jax.sharding import PartitionSpec as P
+from jax.typing import ArrayLike
+
+__all__ = ["per_example", "pmap_mean", "sharded_mean"]
+
+LossFn = Callable[..., Any]
+
+
+def per_example(
+    loss_fn: LossFn,
+    *,
+    in_axes: int | tuple[int | None, ...] = 0,
+    kw_axes: dict[str, int | None] | None = None,
+) -> Callable[..., jax.Array]:
+    """Maps a loss written for one example over a leading batch axis (``jax.vmap``).
+
+    Args:
+      loss_fn: ``loss_fn(*args, **kwargs)`` for **one** example (e.g. a scalar loss of a
+        ``[D]`` prediction).
+      in_axes: the batch axis of each positional argument, as in :func:`jax.vmap`
+        (``None`` broadcasts the argument, e.g. shared parameters).
+      kw_axes: batch axes of array keyword arguments; keyword arguments not named here
+        are broadcast (hyperparameters, shared masks).
+
+    Returns:
+      ``batched(*args, **kwargs)`` returning the stacked per-example losses ``[B, ...]``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> from jaxlosses.parallel import per_example
+      >>> def one(x, y):  # written for a single example
+      ...     return jnp.sum((x - y) ** 2)
+      >>> per_example(one)(jnp.ones((3, 2)), jnp.zeros((3, 2))).tolist()
+      [2.0, 2.0, 2.0]
+    """
+    mapped_names = dict(kw_axes or {})
+
+    @functools.wraps(loss_fn)
+    def batched(*args: Any, **kwargs: Any) -> jax.Array:
+        mapped = {k: v for k, v in kwargs.items() if mapped_names.get(k) is not None}
+        static = {k: v for k, v in kwargs.items() if k not in mapped}
+
+        def one(pos: tuple[Any, ...], kw: dict[str, Any]) -> jax.Array:
+            return loss_fn(*pos, **kw, **static)
+
+        axes = in_axes if isinstance(in_axes, int) else tuple(in_axes)
+        return jax.vmap(one, in_axes=(axes, {k: mapped_names[k] for k in mapped}))(
+            tuple(args), mapped
+        )
+
+    return batched
+
+
+def _local_sums(
+    losses: jax.Array, where: jax.Array | None, weights: jax.Array | None
+) -> tuple[jax.Array, jax.Array]:
+    """``(sum w m l, sum w m)`` in at least float32; masked entries never leak (double where)."""
+    x = losses.astype(jnp.promote_types(losses.dtype, jnp.float32))
+    w = jnp.ones_like(x) if weights is None else jnp.broadcast_to(weights, x.shape).astype(x.dtype)
+    if where is not None:
+        w = jnp.where(jnp.broadcast_to(where, x.shape), w, 0.0)
+    use = w != 0
+    num = jnp.sum(jnp.where(use, w * jnp.where(use, x, 0.0), 0.0))
+    return num, jnp.sum(w)
+
+
+def _ratio(num: jax.Array, den: jax.Array) -> jax.Array:
+    nz = den != 0
+    return jnp.where(nz, num / jnp.where(nz, den, 1.0), 0.0)
+
+
+def sharded_mean(
+    loss_fn: LossFn,
+    mesh: Mesh,
+    *,
+    batch_axis: str = "data",
+    replicated: Collection[int | str] = (),
+    forward_where: bool = False,
+) -> Callable[..., jax.Array]:
+    """The exact global mean of a loss over a batch sharded across a device mesh.
+
+    Each device evaluates ``loss_fn`` on its shard and reduces it to a masked sum and a
+    count; both are ``psum``-ed over ``batch_axis`` and divided once, so the result is
+    the mean over every valid entry of the global batch however unevenly the mask falls
+    on the shards (a mean of per-shard means would not be). A fully masked global batch
+    gives 0 with a zero gradient. The wrapper is differentiable (gradients of
+    replicated parameters come back already summed over the devices) and jit-able, so
+    it drops into a data-parallel optax training step::
+
+        loss = sharded_mean(model_loss, mesh, replicated=(0,))
+        grads = jax.grad(loss)(params, inputs, labels, where=valid)
+
+    Args:
+      loss_fn: ``loss_fn(*args, **kwargs)`` returning per-example losses whose leading
+        axis is the batch axis.
+      mesh: the device mesh; it may have other axes (a model axis), over which the
+        inputs are replicated.
+      batch_axis: the mesh axis the batch is split over. The global batch size must be
+        divisible by the size of this axis (pad and mask the remainder).
+      replicated: positions (ints) or keyword names (strs) of array arguments that are
+        not split (parameters, a shared weight matrix). All other array arguments, and
+        ``where``/``weights``, are split along their leading axis; non-array keyword
+        arguments (hyperparameters) are passed through unchanged.
+      forward_where: also pass ``where`` to ``loss_fn`` as its ``where=`` keyword.
+
+    Returns:
+      ``mean_fn(*args, where=None, weights=None, **kwargs)`` returning a scalar, the
+      dtype of the loss computed in at least float32.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> from jax.sharding import Mesh
+      >>> from jaxlosses.parallel import sharded_mean
+      >>> mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
+      >>> loss = sharded_mean(jl.squared_error, mesh)
+      >>> float(loss(jnp.array([1.0, 2.0, 3.0, 4.0]), jnp.zeros(4),
+      ...            where=jnp.array([True, True, False, False])))
+      2.5
+    """
+    rep = set(replicated)
+
+    def mean_fn(
+        *args: Any, where: ArrayLike | None = None, weights: ArrayLike | None = None, **kwargs: Any
+    ) -> jax.Array:
+        pos = [jnp.asarray(a) if _is_array(a) else a for a in args]
+        arr_kw = {k: jnp.asarray(v) for k, v in kwargs.items() if _is_array(v)}
+        static_kw = {k: v for k, v in kwargs.items() if k not in arr_kw}
+        arr_pos = [i for i, a in enumerate(pos) if isinstance(a, jax.Array)]
+        red = {
+            k: jnp.asarray(v) for k, v in (("where", where), ("weights", weights)) if v is not None
+        }
+        n_dev = mesh.shape[batch_axis]
+        split: list[tuple[str, jax.Array]] = [
+            *((f"argument {i}", pos[i]) for i in arr_pos if i not in rep),
+            *((f"`{k}`", v) for k, v in arr_kw.items() if k not in rep),
+            *((f"`{k}`", v) for k, v in red.items()),
+        ]
+        for label, a in split:
+            if a.ndim == 0 or a.shape[0] % n_dev:
+                raise ValueError(
+                    f"sharded_mean: {label} with shape {a.shape} cannot be split along its "
+                    f"leading axis over the {n_dev} devices of mesh axis '{batch_axis}'. Pad "
+                    "the batch to a multiple and mask the padding with `where=`, or list "
+                    "the argument in `replicated=` if it is not batched."
+                )
+
+        def spec(key: int | str) -> P:
+            return P() if key in rep else P(batch_axis)
+
+        pos_arrays = tuple(pos[i] for i in arr_pos)
+        in_specs = (
+            tuple(spec(i) for i in arr_pos),
+            {k: spec(k) for k in arr_kw},
+            {k: P(batch_axis) for k in red},
+        )
+
+        def local(
+            pa: tuple[jax.Array, ...], kw: dict[str, jax.Array], r: dict[str, jax.Array]
+        ) -> jax.Array:
+            full = list(pos)
+            for i, a in zip(arr_pos, pa):
+                full[i] = a
+            extra = {"where": r["where"]} if forward_where and "where" in r else {}
+            losses = jnp.asarray(loss_fn(*full, **kw, **static_kw, **extra))
+            num, den = _local_sums(losses, r.get("where"), r.get("weights"))
+            num, den = lax.psum((num, den), batch_axis)
+            return _ratio(num, den)
+
+        sharded = jax.shard_map(local, mesh=mesh, in_specs=in_specs, out_specs=P())
+        return sharded(pos_arrays, arr_kw, red)
+
+    return mean_fn
+
+
+def _is_array(x: Any) -> bool:
+    """Arrays (jax or NumPy) are data; Python scalars and other objects are hyperparameters."""
+    return isinstance(x, jax.Array | np.ndarray)
+
+
+def pmap_mean(loss_fn: LossFn, axis_name: str) -> Callable[..., jax.Array]:
+    """The exact global mean over valid entries, for a loss called inside ``jax.pmap``.
+
+    ``jax.pmap`` is in maintenance mode; prefer :func:`sharded_mean`, which does the
+    same over a :class:`jax.sharding.Mesh` with ``jax.shard_map``. This wrapper keeps
+    ``pmap`` code correct meanwhile: the value on every device is the global mean
+    ``psum(sum w m l) / psum(sum w m)``, and the gradient on each device is *that
+    device's share* of the global gradient, so the data-parallel step sums them::
+
+        def step(params, x, y, valid):
+            loss = pmap_mean(model_loss, "batch")
+            value, grads = jax.value_and_grad(loss)(params, x, y, where=valid)
+            grads = jax.lax.psum(grads, "batch")  # the exact global gradient
+            ...
+        jax.pmap(step, axis_name="batch")
+
+    (The share is taken explicitly, with ``stop_gradient`` on the global terms, so
+    the result does not depend on how a JAX version transposes ``psum`` under
+    ``pmap``.)
+
+    Args:
+      loss_fn: returns per-example losses for the device's shard.
+      axis_name: the ``axis_name`` given to :func:`jax.pmap`.
+
+    Returns:
+      ``mean_fn(*args, where=None, weights=None, **kwargs)`` to call inside ``pmap``;
+      ``where``/``weights`` are the per-example mask and weights of the shard.
+    """
+
+    def mean_fn(
+        *args: Any, where: ArrayLike | None = None, weights: ArrayLike | None = None, **kwargs: Any
+    ) -> jax.Array:
+        losses = jnp.asarray(loss_fn(*args, **kwargs))
+        m = None if where is None else jnp.asarray(where)
+        w = None if weights is None else jnp.asarray(weights)
+        num, den = _local_sums(losses, m, w)
+        total_den = lax.psum(lax.stop_gradient(den), axis_name)
+        total_num = lax.psum(lax.stop_gradient(num), axis_name)
+        share = _ratio(num, total_den)
+        # value: the global mean; gradient: d(share) -- this device's part of it.
+        return _ratio(total_num, total_den) + (share - lax.stop_gradient(share))
+
+    return mean_fn
