@@ -41,15 +41,41 @@ GiB = 2**30
 
 
 def _median_time(fn: Any, args: tuple[Any, ...], repeats: int) -> float:
+    return _median_times(fn, args, repeats)[0]
+
+
+def _median_times(fn: Any, args: tuple[Any, ...], repeats: int) -> tuple[float, float]:
+    """Median wall-clock and median process CPU seconds of ``fn(*args)`` after a warm-up.
+
+    CPU time (all threads of this process) is reported beside wall time because on a shared
+    machine another process's load inflates wall time far more than it inflates CPU time.
+    """
     import jax
 
     jax.block_until_ready(fn(*args))  # warm-up (after compilation)
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def _alternating_medians(fns: dict[str, Any], args: tuple[Any, ...], repeats: int) -> dict:
+    """Median seconds of each function, calls interleaved (A B A B ...) so drifts in machine
+    load hit every function alike."""
+    import jax
+
+    for f in fns.values():
+        jax.block_until_ready(f(*args))  # warm-up
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for k, f in fns.items():
+            t0 = time.perf_counter()
+            jax.block_until_ready(f(*args))
+            times[k].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def _compile_time(fn: Any, args: tuple[Any, ...]) -> tuple[Any, float]:
@@ -96,8 +122,8 @@ def bench_catalogue(quick: bool) -> list[dict[str, Any]]:
 
     from jaxlosses.catalogue import CATALOGUE
 
-    reps = 2048 if quick else 8192  # rows: sampled batch (3) x reps
-    repeats = 5 if quick else 20
+    reps = 8192 if quick else 32768  # rows: sampled batch (3) x reps
+    repeats = 15 if quick else 41
     rows = []
     for name, entry in CATALOGUE.items():
         if not entry.optax:
@@ -113,6 +139,7 @@ def bench_catalogue(quick: bool) -> list[dict[str, Any]]:
         jargs = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
         row["shape"] = list(np.shape(args[0]))
         try:
+            compiled: dict[str, Any] = {}
             for lib, f in (("jaxlosses", entry.fn), ("optax", ofn)):
 
                 def value(*a: Any, f: Any = f, kw: Any = kwargs) -> Any:
@@ -120,11 +147,12 @@ def bench_catalogue(quick: bool) -> list[dict[str, Any]]:
 
                 vj = jax.jit(value)
                 gj = jax.jit(jax.value_and_grad(value))
-                cv, t_cv = _compile_time(vj, jargs)
-                cg, t_cg = _compile_time(gj, jargs)
-                row[f"{lib}_value_s"] = _median_time(cv, jargs, repeats)
-                row[f"{lib}_vag_s"] = _median_time(cg, jargs, repeats)
+                compiled[f"{lib}_value_s"], t_cv = _compile_time(vj, jargs)
+                compiled[f"{lib}_vag_s"], t_cg = _compile_time(gj, jargs)
                 row[f"{lib}_compile_s"] = t_cv + t_cg
+            for kind in ("value", "vag"):
+                pair = {k: f for k, f in compiled.items() if k.endswith(f"_{kind}_s")}
+                row.update(_alternating_medians(pair, jargs, repeats))
             row["ratio_value"] = row["jaxlosses_value_s"] / row["optax_value_s"]
             row["ratio_vag"] = row["jaxlosses_vag_s"] / row["optax_vag_s"]
         except Exception as e:  # an optax signature mismatch: report, do not crash
@@ -170,12 +198,18 @@ def fused_worker(method: str, n: int, d: int, v: int, repeats: int) -> dict[str,
             lce(th, tw, ty, **kw).backward()
 
         step()
-        times = []
+        walls, cpus = [], []
         for _ in range(repeats):
-            t0 = time.perf_counter()
+            c0, t0 = time.process_time(), time.perf_counter()
             step()
-            times.append(time.perf_counter() - t0)
-        return {**out, "seconds": statistics.median(times), "peak_rss": _peak_rss_bytes()}
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+        return {
+            **out,
+            "seconds": statistics.median(walls),
+            "cpu_seconds": statistics.median(cpus),
+            "peak_rss": _peak_rss_bytes(),
+        }
 
     import jax
     import jax.numpy as jnp
@@ -195,22 +229,28 @@ def fused_worker(method: str, n: int, d: int, v: int, repeats: int) -> dict[str,
         return {**out, "peak_rss": _peak_rss_bytes()}
     if method == "matmul":
         f = jax.jit(lambda h, w: h @ w)
-        compiled, tc = _compile_time(f, (h, w))
-        t = _median_time(compiled, (h, w), repeats)
-        return {**out, "seconds": t, "compile_s": tc, "peak_rss": _peak_rss_bytes()}
-    if method == "optax":
+    elif method == "optax":
 
         def loss(h: Any, w: Any) -> Any:
             return jnp.mean(optax.losses.softmax_cross_entropy_with_integer_labels(h @ w, y))
+
+        f = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
     else:
 
         def loss(h: Any, w: Any) -> Any:
             return jnp.mean(linear_softmax_cross_entropy(h, w, y))
 
-    f = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
-    compiled, tc = _compile_time(f, (h, w))
-    t = _median_time(compiled, (h, w), repeats)
-    return {**out, "seconds": t, "compile_s": tc, "peak_rss": _peak_rss_bytes()}
+        f = jax.jit(jax.value_and_grad(loss, argnums=(0, 1)))
+    compiled, out["compile_s"] = _compile_time(f, (h, w))
+    mem = compiled.memory_analysis()
+    if mem is not None:  # what XLA plans to allocate: known even if the run cannot fit
+        out["xla_bytes"] = sum(
+            getattr(mem, k, 0)
+            for k in ("temp_size_in_bytes", "argument_size_in_bytes", "output_size_in_bytes")
+        )
+        print(json.dumps(out), flush=True)
+    out["seconds"], out["cpu_seconds"] = _median_times(compiled, (h, w), repeats)
+    return {**out, "peak_rss": _peak_rss_bytes()}
 
 
 def _run_child(
@@ -229,31 +269,53 @@ def _run_child(
         cwd=Path(__file__).resolve().parent.parent,
     )
     wall = time.perf_counter() - t0
+    lines = [ln for ln in proc.stdout.strip().splitlines() if ln.startswith("{")]
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
         why = f"exit {proc.returncode}: {tail[0][:200]}"
         if mem_cap:
             why += f" (run under a {mem_cap / GiB:.0f} GiB address-space cap)"
-        return {"method": method, "N": n, "D": d, "V": v, "failed": why, "wall_s": wall}
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
+        partial = json.loads(lines[-1]) if lines else {}  # e.g. XLA's planned allocation
+        return {**partial, "method": method, "N": n, "D": d, "V": v, "failed": why, "wall_s": wall}
+    res = json.loads(lines[-1])
     res["wall_s"] = wall
     return res
 
 
 def bench_fused(quick: bool, with_torch: bool) -> list[dict[str, Any]]:
+    """Each method in its own process; the timed methods in alternating rounds
+    (matmul, fused, optax, torch, matmul, fused, ...) so that a change in machine load
+    during the run hits them alike. A method's row is its round with the median time
+    (and the highest peak RSS over its rounds)."""
     n, d = 8192, 512
     sizes = [32768] if quick else [32768, 262144]
-    repeats = 3 if quick else 5
     rows = []
     for v in sizes:
-        methods = ["baseline", "matmul", "fused", "optax"] + (["torch"] if with_torch else [])
-        for method in methods:
-            # The materialised path at V=262144 needs > 20 GiB: cap it so it fails
-            # cleanly instead of exhausting a shared machine.
-            cap = 16 * GiB if (method == "optax" and v > 65536) else None
-            r = _run_child(method, n, d, v, repeats, cap)
-            rows.append(r)
-            print(f"  V={v:6d} {method:9s} {_fmt_fused(r)}", flush=True)
+        big = v > 65536
+        rounds = 1 if big else 2 if quick else 3
+        repeats = 1 if big else 2 if quick else 3
+        timed = ["matmul", "fused", "optax"] + (["torch"] if with_torch else [])
+        rows.append(_run_child("baseline", n, d, v, repeats, None))
+        print(f"  V={v:6d} {'baseline':9s} {_fmt_fused(rows[-1])}", flush=True)
+        runs: dict[str, list[dict[str, Any]]] = {m: [] for m in timed}
+        for rnd in range(rounds):
+            for method in timed:
+                # The materialised path at V=262144 needs > 20 GiB: cap it so it fails
+                # cleanly instead of exhausting a shared machine.
+                cap = 16 * GiB if (method == "optax" and big) else None
+                r = _run_child(method, n, d, v, repeats, cap)
+                runs[method].append(r)
+                print(f"  V={v:6d} {method:9s} round {rnd + 1}: {_fmt_fused(r)}", flush=True)
+        for rs in runs.values():
+            ok = sorted((r for r in rs if "seconds" in r), key=lambda r: r["seconds"])
+            if not ok:
+                rows.append(rs[-1])
+                continue
+            row = dict(ok[(len(ok) - 1) // 2])
+            row["peak_rss"] = max(r["peak_rss"] for r in ok)
+            row["rounds_s"] = [r["seconds"] for r in rs if "seconds" in r]
+            row["rounds_cpu_s"] = [r["cpu_seconds"] for r in rs if "cpu_seconds" in r]
+            rows.append(row)
     return rows
 
 
@@ -262,7 +324,7 @@ def _fmt_fused(r: dict[str, Any]) -> str:
         return r.get("failed") or r["skipped"]
     s = f"peak RSS {r['peak_rss'] / GiB:.2f} GiB"
     if "seconds" in r:
-        s += f", {r['seconds']:.3f} s"
+        s += f", {r['seconds']:.3f} s (CPU {r.get('cpu_seconds', float('nan')):.3f} s)"
     return s
 
 
@@ -277,14 +339,19 @@ def summarise_fused(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if r is None:
                 continue
             row: dict[str, Any] = {"V": v, "method": method}
+            if "xla_bytes" in r:
+                row["xla_gib"] = r["xla_bytes"] / GiB
             if "seconds" in r:
                 row["seconds"] = r["seconds"]
+                row["cpu_seconds"] = r.get("cpu_seconds")
                 row["peak_rss_gib"] = r["peak_rss"] / GiB
                 if floor:
                     row["floor_fraction"] = r["seconds"] / floor
                 if "seconds" in ref:
                     row["time_vs_optax"] = r["seconds"] / ref["seconds"]
                     row["rss_vs_optax"] = r["peak_rss"] / ref["peak_rss"]
+                    if r.get("cpu_seconds") and ref.get("cpu_seconds"):
+                        row["cpu_vs_optax"] = r["cpu_seconds"] / ref["cpu_seconds"]
             else:
                 row["note"] = r.get("failed") or r.get("skipped")
             out.append(row)
@@ -293,7 +360,15 @@ def summarise_fused(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 {"V": v, "method": "baseline", "peak_rss_gib": by["baseline"]["peak_rss"] / GiB}
             )
         if floor:
-            out.append({"V": v, "method": "matmul floor (3x)", "seconds": floor})
+            mm = by["matmul"]
+            out.append(
+                {
+                    "V": v,
+                    "method": "matmul floor (3x)",
+                    "seconds": floor,
+                    "cpu_seconds": 3 * mm["cpu_seconds"] if mm.get("cpu_seconds") else None,
+                }
+            )
     return out
 
 
@@ -317,18 +392,29 @@ def markdown(res: dict[str, Any]) -> str:
         lines += [
             "## Fused linear + softmax cross-entropy (N=8192, D=512, float32, value-and-grad)",
             "",
-            "| V | method | time (s) | peak RSS (GiB) | time / optax | RSS / optax "
-            "| time / matmul floor |",
-            "|---|---|---|---|---|---|---|",
+            "| V | method | time (s) | CPU (s) | peak RSS (GiB) | XLA buffers (GiB) "
+            "| time / optax | CPU / optax | RSS / optax | time / matmul floor |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in res["fused_summary"]:
             lines.append(
                 f"| {r['V']} | {r['method']} | {_f(r.get('seconds'), '.3f')} | "
-                f"{_f(r.get('peak_rss_gib'), '.2f')} | {_f(r.get('time_vs_optax'), '.2f')} | "
-                f"{_f(r.get('rss_vs_optax'), '.2f')} | {_f(r.get('floor_fraction'), '.2f')} |"
+                f"{_f(r.get('cpu_seconds'), '.2f')} | {_f(r.get('peak_rss_gib'), '.2f')} | "
+                f"{_f(r.get('xla_gib'), '.2f')} | {_f(r.get('time_vs_optax'), '.2f')} | "
+                f"{_f(r.get('cpu_vs_optax'), '.2f')} | {_f(r.get('rss_vs_optax'), '.2f')} | "
+                f"{_f(r.get('floor_fraction'), '.2f')} |"
                 + (f" {r['note']}" if r.get("note") else "")
             )
-        lines.append("")
+        lines += [
+            "",
+            "Time: median wall-clock seconds of one jitted value-and-grad (the median round of "
+            "processes run in alternating order); CPU: process CPU seconds (all threads) of the "
+            "same calls, less sensitive to other load on the machine. XLA buffers: arguments + "
+            "outputs + temporaries of the compiled program (`memory_analysis()`), known even "
+            "when the run itself cannot fit. Peak RSS: the whole process, including the JAX "
+            "runtime and the inputs (see `baseline`).",
+            "",
+        ]
     if res.get("catalogue"):
         rows = [r for r in res["catalogue"] if "ratio_vag" in r]
         lines += [

@@ -231,3 +231,23 @@ def test_bad_inputs_are_named():
         linear_softmax_cross_entropy(h, w, y.astype(jnp.float32))
     with pytest.raises(TypeError, match="label_smoothing"):
         jax.jit(lambda a: linear_softmax_cross_entropy(h, w, y, label_smoothing=a))(0.1)
+
+
+def test_vocabulary_blocked_weight_grad(x64, monkeypatch):
+    """With V above the block size, dL/dW is accumulated one vocabulary block at a time."""
+    import jaxlosses._fused as fused
+
+    monkeypatch.setattr(fused, "_VOCAB_BLOCK", 16)  # V=50: blocks of 10 (largest divisor <= 16)
+    assert fused._vocab_block(V) == 10
+    monkeypatch.setattr(fused, "_VOCAB_BLOCK", 7)
+    assert fused._vocab_block(V) == 5
+    monkeypatch.setattr(fused, "_VOCAB_BLOCK", 16)
+    assert fused._vocab_block(53) == 53  # prime: no block in [2, 16] divides it, no blocking
+    h, w, y, m, b = _inputs(7)
+    kw = {"where": m, "bias": b, "label_smoothing": 0.1}
+    ref_vjp = jax.vjp(lambda h, w: _optax(h, w, y, **kw), h, w)[1]
+    vjp = jax.vjp(lambda h, w: linear_softmax_cross_entropy(h, w, y, chunk_size=8, **kw), h, w)[1]
+    ones = jnp.asarray(m, h.dtype)  # uniform on valid tokens: the fast path
+    weights = jnp.asarray(np.random.default_rng(8).uniform(0, 2, N))  # the exact second pass
+    for ct in (ones, weights):
+        assert _max_err(jax.jit(vjp)(ct), ref_vjp(ct)) <= 1e-13
