@@ -68,6 +68,7 @@ def sector_data(rng: np.random.Generator, n: int, k: int = 3) -> tuple[np.ndarra
     return x, y
 
 
+# --8<-- [start:classifier]
 def classifier_loss(model: MLP, x: jax.Array, y: jax.Array) -> jax.Array:
     """Mean softmax cross-entropy of the model's logits."""
     per_example = jl.softmax_cross_entropy_with_integer_labels(model(x), y)
@@ -80,6 +81,9 @@ def classifier_step(model: MLP, optimizer: nnx.Optimizer, x: jax.Array, y: jax.A
     loss, grads = nnx.value_and_grad(classifier_loss)(model, x, y)
     optimizer.update(model, grads)
     return loss
+
+
+# --8<-- [end:classifier]
 
 
 @nnx.jit
@@ -131,6 +135,7 @@ def regression_data(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.nd
     return x.astype(np.float32), y.astype(np.float32)
 
 
+# --8<-- [start:regressor]
 class MeanVarianceMLP(nnx.Module):
     """Predicts a mean and a variance (softplus of a raw output, kept above 1e-4)."""
 
@@ -155,6 +160,9 @@ def regression_step(
     loss, grads = nnx.value_and_grad(nll_loss)(model, x, y)
     optimizer.update(model, grads)
     return loss
+
+
+# --8<-- [end:regressor]
 
 
 def train_heteroscedastic(*, steps: int = 800, seed: int = 0) -> dict[str, Any]:
@@ -210,6 +218,7 @@ def train_data_parallel(*, steps: int = 200, batch: int = 128, seed: int = 0) ->
 
     from jaxlosses.parallel import sharded_mean
 
+    # --8<-- [start:parallel]
     n_dev = jax.device_count()
     mesh = Mesh(np.array(jax.devices()), ("data",))
     data = NamedSharding(mesh, P("data"))
@@ -226,6 +235,8 @@ def train_data_parallel(*, steps: int = 200, batch: int = 128, seed: int = 0) ->
         loss, grads = nnx.value_and_grad(lambda m: global_mean(m, x, y, where=valid))(model)
         optimizer.update(model, grads)
         return loss
+
+    # --8<-- [end:parallel]
 
     @nnx.jit
     def single_step(

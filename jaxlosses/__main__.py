@@ -246,7 +246,7 @@ _EPILOG = """\
 examples:
   {prog} list                          the catalogue as a table
   {prog} list --family regression      one family (see the `family` column)
-  {prog} verify                        check every loss (about a minute per 10 losses)
+  {prog} verify                        check every loss (several minutes on a laptop)
   {prog} verify --loss crf_loss huber_loss --json report.json
 
 Exit status: 0 when every checked loss passes, 1 when one fails, 2 on a usage error.
