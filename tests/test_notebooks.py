@@ -25,7 +25,11 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-BUDGET_S = 60  # per notebook; all of them together should stay well under two minutes
+# All notebooks together take about a minute on two idle cores (see the printed times);
+# the limits are far above that so a busy CI machine does not make them flaky, and only
+# catch a notebook that hangs or has grown out of proportion.
+CELL_TIMEOUT_S = 300
+NOTEBOOK_LIMIT_S = 240
 
 _EXTRAS = ("nbclient", "nbformat", "ipykernel", "matplotlib")
 if os.environ.get("JAXLOSSES_REQUIRE_EXTRAS"):
@@ -96,7 +100,7 @@ def _execute(path: Path, kernel_dir: Path, monkeypatch: pytest.MonkeyPatch) -> t
     client = NotebookClient(
         nb,
         kernel_name="python3",
-        timeout=BUDGET_S,
+        timeout=CELL_TIMEOUT_S,
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
@@ -126,7 +130,15 @@ def test_notebook_executes(path: Path, kernel_dir: Path, monkeypatch: pytest.Mon
     if "benchmark" not in path.stem or (ROOT / "bench" / "results" / "cpu.json").is_file():
         assert images >= 1, "every notebook draws at least one plot"
     assert "Traceback" not in _text(nb)
-    assert seconds < BUDGET_S
+    warnings = [
+        out["text"]
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("name") == "stderr" and "Warning" in out.get("text", "")
+    ]
+    assert not warnings, "a notebook should run without warnings"
+    assert seconds < NOTEBOOK_LIMIT_S
 
 
 @pytest.mark.parametrize(
