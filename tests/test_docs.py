@@ -103,3 +103,17 @@ def test_every_page_is_in_the_nav():
     nav = (ROOT / "mkdocs.yml").read_text()
     for page in DOCS.rglob("*.md"):
         assert str(page.relative_to(DOCS)) in nav, f"{page} is not in mkdocs.yml's nav"
+
+
+def test_code_included_from_examples_exists():
+    """``--8<-- "file:section"`` lines (pymdownx.snippets) point at real marked sections."""
+    snippet = re.compile(r'^--8<-- "(?P<file>[^":]+)(?::(?P<section>\w+))?"$', re.MULTILINE)
+    found = 0
+    for page in DOCS.rglob("*.md"):
+        for m in snippet.finditer(page.read_text()):
+            source = (ROOT / m.group("file")).read_text()
+            if m.group("section"):
+                for end in ("start", "end"):
+                    assert f"# --8<-- [{end}:{m.group('section')}]" in source, (page, m.group(0))
+            found += 1
+    assert found >= 3
