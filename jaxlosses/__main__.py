@@ -1,19 +1,34 @@
-"""Command line: ``python -m jaxlosses verify`` and ``python -m jaxlosses list``."""
+"""Command line: ``python -m jaxlosses verify`` and ``python -m jaxlosses list``.
+
+Also installed as the ``jaxlosses`` console script.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from .catalogue import Entry
 
 _DESCRIPTION = """\
-Verify that every loss in the catalogue is right: its value matches an independent
-NumPy/SciPy reference, jax.grad equals its closed-form derivative, finite differences
-agree in forward and reverse mode, and extreme or masked inputs stay finite.
+Verify that losses of the catalogue are right, in float64, on sampled inputs:
+
+  value vs ref         relative error of the value against an independent NumPy/SciPy
+                       (or brute-force) reference
+  grad vs closed form  relative error of jax.grad against jaxlosses.closed_form.NAME
+  finite diff          central differences against the closed form
+  check_grads          jax.test_util.check_grads, forward and reverse mode
+  stress               float32 extremes and masks give finite values and gradients
+  jit, vmap            jit vs eager and vmap vs batched agree
+
+One row per loss; the exit status is 1 when any loss fails.
 """
 
 
@@ -31,11 +46,16 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
             out.write("|" + "|".join("-" * (w + 2) for w in widths) + "|\n")
 
 
-def _select(names: Sequence[str] | None) -> list[str]:
+def _select(names: Sequence[str] | None, families: Sequence[str] | None = None) -> list[str]:
     from .catalogue import CATALOGUE
 
+    if families:
+        known = sorted({e.family for e in CATALOGUE.values()})
+        unknown = [f for f in families if not any(k.lower().startswith(f) for k in known)]
+        if unknown:
+            raise SystemExit(f"unknown family {', '.join(unknown)}; families: {', '.join(known)}")
     if not names:
-        return list(CATALOGUE)
+        return [n for n, e in CATALOGUE.items() if _in_families(e, families)]
     unknown = [n for n in names if n not in CATALOGUE]
     if unknown:
         raise SystemExit(
@@ -44,11 +64,45 @@ def _select(names: Sequence[str] | None) -> list[str]:
     return list(names)
 
 
+class _Progress:
+    """Progress on stderr: a redrawn bar on a terminal, one line per loss otherwise (logs)."""
+
+    def __init__(self, total: int, stream: TextIO, enabled: bool = True) -> None:
+        self.total, self.stream, self.enabled = total, stream, enabled
+        self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
+        self.failed = 0
+
+    def start(self, i: int, name: str) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            width = 30
+            filled = width * (i - 1) // max(self.total, 1)
+            bar = "#" * filled + "." * (width - filled)
+            fails = f", {self.failed} failed" if self.failed else ""
+            line = f"[{bar}] {i - 1}/{self.total}{fails}  {name}"
+            self.stream.write("\r\x1b[K" + line)
+        else:
+            self.stream.write(f"[{i:>3}/{self.total}] {name} ...")
+        self.stream.flush()
+
+    def done(self, passed: bool, seconds: float) -> None:
+        self.failed += not passed
+        if self.enabled and not self.tty:
+            self.stream.write(f" {'ok' if passed else 'FAILED'} ({seconds:.1f}s)\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
 def _verify(args: argparse.Namespace) -> int:
     from .catalogue import CATALOGUE
     from .verify import verify_entry
 
-    names = _select(args.loss)
+    names = _select(args.loss, args.family)
     header = [
         "loss",
         "cases",
@@ -65,14 +119,12 @@ def _verify(args: argparse.Namespace) -> int:
     rows = [header]
     reports = []
     start = time.perf_counter()
+    progress = _Progress(len(names), sys.stderr, enabled=not args.quiet)
     for i, name in enumerate(names, 1):
-        if not args.quiet:
-            print(f"[{i:>3}/{len(names)}] {name} ...", end="", file=sys.stderr, flush=True)
+        progress.start(i, name)
         report = verify_entry(CATALOGUE[name], seed=args.seed)
         reports.append(report)
-        if not args.quiet:
-            status = "ok" if report.passed else "FAILED"
-            print(f" {status} ({report.seconds:.1f}s)", file=sys.stderr, flush=True)
+        progress.done(report.passed, report.seconds)
         order = max(c.check_grads_order for c in report.cases)
         rows.append(
             [
@@ -93,6 +145,7 @@ def _verify(args: argparse.Namespace) -> int:
             ]
         )
     elapsed = time.perf_counter() - start
+    progress.close()
     _table(rows, sys.stdout)
     failed = [r for r in reports if not r.passed]
     for r in failed:
@@ -119,54 +172,151 @@ def _verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _list(args: argparse.Namespace) -> int:
+def _reference_kind(entry: Entry) -> str:
+    """A short description of how the entry's independent reference is computed."""
+    doc = (entry.reference.__doc__ or "").strip()
+    if doc:
+        return doc.splitlines()[0]
+    if entry.reference.__module__.endswith("_catalogue_structured"):
+        return "brute force over all tag sequences (NumPy)"
+    return "NumPy/SciPy"
+
+
+def _inputs(entry: Entry) -> str:
+    """The array arguments; with several learned inputs, those are starred."""
     import inspect
 
+    params = [
+        p.name
+        for p in inspect.signature(entry.fn).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        and (p.default is p.empty or p.default is None)
+        and p.name not in ("axis", "where")
+    ]
+    if len(entry.argnums) > 1:
+        params = [f"{n}*" if i in entry.argnums else n for i, n in enumerate(params)]
+    return ", ".join(params)
+
+
+def _in_families(entry: Entry, families: Sequence[str] | None) -> bool:
+    """Case-insensitive; a prefix is enough (``structured`` for ``structured (linear-chain CRF)``)."""
+    return not families or any(entry.family.lower().startswith(f) for f in families)
+
+
+def _list(args: argparse.Namespace) -> int:
     from . import closed_form
     from .catalogue import CATALOGUE
 
-    rows = [["loss", "family", "inputs", "closed form", "reference", "optax", "torch"]]
-    for name, e in CATALOGUE.items():
-        params = [
-            p.name
-            for p in inspect.signature(e.fn).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-        ]
-        learned = ", ".join(params[i] for i in e.argnums if i < len(params))
-        rows.append(
-            [
-                name,
-                e.family,
-                ", ".join(params) + (f" (learned: {learned})" if len(e.argnums) > 1 else ""),
-                "yes" if hasattr(closed_form, name) else "no",
-                (e.reference.__doc__ or "NumPy/SciPy").strip().splitlines()[0]
-                if e.reference.__doc__
-                else "NumPy/SciPy",
-                e.optax or "",
-                e.torch or "",
-            ]
+    entries = [e for e in CATALOGUE.values() if _in_families(e, args.family)]
+    if args.family and not entries:
+        families = sorted({e.family for e in CATALOGUE.values()})
+        raise SystemExit(
+            f"no loss in family {', '.join(args.family)}; families: {', '.join(families)}"
         )
-    _table(rows, sys.stdout)
-    print(f"\n{len(CATALOGUE)} losses")
+    records = [
+        {
+            "loss": e.name,
+            "family": e.family,
+            "inputs": _inputs(e),
+            "closed form": "yes" if callable(getattr(closed_form, e.name, None)) else "no",
+            "reference": _reference_kind(e),
+            "optax": e.optax or "",
+            "torch": e.torch or "",
+        }
+        for e in entries
+    ]
+    if args.json:
+        json.dump(records, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    columns = ["loss", "family", "inputs", "closed form", "reference"]
+    if args.wide:
+        columns += ["optax", "torch"]
+    _table([columns, *([r[c] for c in columns] for r in records)], sys.stdout)
+    n_closed = sum(r["closed form"] == "yes" for r in records)
+    print(
+        f"\n{len(records)} losses, {n_closed} with a closed-form gradient "
+        "(jaxlosses.closed_form.NAME). Starred inputs: the closed form is a tuple of "
+        "gradients, one per starred input."
+    )
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+_EPILOG = """\
+examples:
+  {prog} list                          the catalogue as a table
+  {prog} list --family regression      one family (see the `family` column)
+  {prog} verify                        check every loss (several minutes on a laptop)
+  {prog} verify --loss crf_loss huber_loss --json report.json
+
+Exit status: 0 when every checked loss passes, 1 when one fails, 2 on a usage error.
+Documentation: see the project's README and docs/ (mkdocs).
+"""
+
+
+def _prog_name() -> str:
+    """``jaxlosses`` when run as the console script, ``python -m jaxlosses`` otherwise."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0.endswith("__main__.py") or not argv0:
+        return "python -m jaxlosses"
+    return os.path.basename(argv0) or "jaxlosses"
+
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser (exposed for the docs and the tests)."""
+    from . import __version__
+
+    prog = prog or _prog_name()
     parser = argparse.ArgumentParser(
-        prog="python -m jaxlosses",
-        description="jaxlosses: loss functions for JAX with proven closed-form gradients.",
+        prog=prog,
+        description="jaxlosses: loss functions for JAX, each with a closed-form gradient\n"
+        "that is checked against jax.grad, finite differences and an independent reference.",
+        epilog=_EPILOG.format(prog=prog),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    v = sub.add_parser("verify", help="prove every loss right (see `verify --help`)",
-                       description=_DESCRIPTION)  # fmt: skip
-    v.add_argument("--loss", nargs="+", metavar="NAME", help="only these losses")
-    v.add_argument("--json", metavar="PATH", help="also write the full report as JSON")
-    v.add_argument("--seed", type=int, default=0, help="seed of the sampled examples")
-    v.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    v = sub.add_parser(
+        "verify",
+        help="prove losses right: value, closed-form gradient, finite differences",
+        description=_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    v.add_argument("--loss", nargs="+", metavar="NAME", help="only these losses (default: all)")
+    v.add_argument(
+        "--family",
+        nargs="+",
+        metavar="FAMILY",
+        type=str.lower,
+        help="only these families (a prefix is enough; `list` shows them)",
+    )
+    v.add_argument("--json", metavar="PATH", help="also write the full report as JSON to PATH")
+    v.add_argument("--seed", type=int, default=0, help="seed of the sampled examples (default 0)")
+    v.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
     v.set_defaults(func=_verify)
-    ls = sub.add_parser("list", help="the catalogue as a table")
+    ls = sub.add_parser(
+        "list",
+        help="the catalogue as a table (name, family, inputs, closed form, reference)",
+        description="Show every loss of the catalogue: its family, its array inputs, whether "
+        "it has a closed-form gradient (jaxlosses.closed_form.NAME) and how its independent "
+        "reference is computed.",
+    )
+    ls.add_argument(
+        "--family",
+        nargs="+",
+        metavar="FAMILY",
+        type=str.lower,
+        help="only these families (a prefix is enough: `structured`)",
+    )
+    ls.add_argument("--wide", action="store_true", help="add the optax and torch equivalents")
+    ls.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     ls.set_defaults(func=_list)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m jaxlosses`` and of the ``jaxlosses`` console script."""
+    args = build_parser().parse_args(argv)
     return int(args.func(args))
 
 

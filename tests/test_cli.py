@@ -33,3 +33,172 @@ def test_list_shows_the_catalogue(capsys):
     out = capsys.readouterr().out
     assert "| softmax_cross_entropy " in out
     assert "crf_loss" in out
+
+
+# --- list -----------------------------------------------------------------------------
+
+
+def test_list_columns_and_every_entry(capsys):
+    from jaxlosses.catalogue import CATALOGUE
+
+    assert main(["list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header == ["loss", "family", "inputs", "closed form", "reference"]
+    rows = {line.split("|")[1].strip(): line for line in lines[2:] if line.startswith("| ")}
+    assert set(rows) == set(CATALOGUE)
+    assert "| gaussian_nll " in rows["gaussian_nll"]
+    assert "means*, targets, variances*" in rows["gaussian_nll"]  # two learned inputs
+    assert "brute force" in rows["crf_loss"]
+    assert all("| yes " in row for row in rows.values())  # every loss has a closed form
+    assert f"{len(CATALOGUE)} losses, {len(CATALOGUE)} with a closed-form gradient" in lines[-1]
+
+
+def test_list_json_and_family_filter(capsys):
+    assert main(["list", "--json", "--family", "structured", "GAN"]) == 0
+    records = json.loads(capsys.readouterr().out)
+    assert {r["family"] for r in records} == {"structured (linear-chain CRF)", "GAN"}
+    assert {"crf_loss", "gan_generator_loss"} <= {r["loss"] for r in records}
+    assert set(records[0]) == {
+        "loss",
+        "family",
+        "inputs",
+        "closed form",
+        "reference",
+        "optax",
+        "torch",
+    }
+
+
+def test_list_wide_shows_the_optax_and_torch_names(capsys):
+    assert main(["list", "--wide", "--family", "cross-entropy"]) == 0
+    out = capsys.readouterr().out
+    assert "| optax " in out.splitlines()[0]
+    assert "binary_cross_entropy_with_logits" in out
+
+
+def test_unknown_family_is_explained():
+    with pytest.raises(SystemExit, match=r"unknown family nope; families: .*regression"):
+        main(["verify", "--family", "nope"])
+    with pytest.raises(SystemExit, match="no loss in family nope"):
+        main(["list", "--family", "nope"])
+
+
+# --- verify ---------------------------------------------------------------------------
+
+
+def test_verify_by_family(capsys):
+    assert main(["verify", "--family", "gan", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "2/2 losses passed" in captured.out
+    assert captured.err == ""  # --quiet: no progress
+
+
+def test_verify_fails_on_a_wrong_closed_form(monkeypatch, capsys):
+    import dataclasses
+
+    from jaxlosses import catalogue
+
+    good = catalogue.CATALOGUE["l2_loss"]
+    wrong = dataclasses.replace(good, grad=lambda *a, **k: 2 * good.grad(*a, **k))
+    monkeypatch.setitem(catalogue.CATALOGUE, "l2_loss", wrong)
+    assert main(["verify", "--loss", "l2_loss", "-q"]) == 1
+    out = capsys.readouterr().out
+    assert "l2_loss FAILED" in out
+    assert "0/1 losses passed" in out
+
+
+def test_progress_bar_on_a_terminal():
+    import io
+
+    from jaxlosses.__main__ import _Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    stream = Tty()
+    bar = _Progress(4, stream)
+    for i, name in enumerate(["a", "b", "c", "d"], 1):
+        bar.start(i, name)
+        bar.done(passed=name != "c", seconds=0.1)
+    bar.close()
+    text = stream.getvalue()
+    assert "[" + "#" * 15 + "." * 15 + "] 2/4  c" in text  # redrawn in place with \r
+    assert "3/4, 1 failed  d" in text
+    assert "\n" not in text  # a terminal gets a bar, not a log
+    log = io.StringIO()
+    lines = _Progress(2, log)
+    lines.start(1, "a")
+    lines.done(passed=True, seconds=0.25)
+    assert log.getvalue() == "[  1/2] a ... ok (0.2s)\n"
+
+
+# --- help and the console script ------------------------------------------------------
+
+
+def test_help_reads_well(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for text in ("verify", "list", "examples:", "--version", "Exit status"):
+        assert text in out
+    with pytest.raises(SystemExit):
+        main(["verify", "--help"])
+    out = capsys.readouterr().out
+    for text in ("grad vs closed form", "--loss NAME", "--family FAMILY", "--json PATH"):
+        assert text in out
+
+
+def test_version(capsys):
+    import jaxlosses
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert jaxlosses.__version__ in capsys.readouterr().out
+
+
+def test_no_command_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([])
+    assert exit_.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_console_script_is_declared():
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"] == {"jaxlosses": "jaxlosses.__main__:main"}
+
+
+def test_python_dash_m_runs(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxlosses", "list", "--family", "gan"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "gan_generator_loss" in proc.stdout
+    assert (
+        "usage: python -m jaxlosses"
+        in subprocess.run(
+            [sys.executable, "-m", "jaxlosses"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stderr
+    )

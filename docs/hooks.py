@@ -1,0 +1,119 @@
+"""mkdocs hook: tables generated from the catalogue, so the docs cannot drift from it.
+
+A page may contain ``<!-- catalogue: FAMILY -->`` (one family's losses: inputs, the
+closed-form gradient in one line, the optax and PyTorch equivalents),
+``<!-- catalogue: families -->`` (every family with its losses, linked to its page), or
+``<!-- cli-help: ARGS -->`` / ``<!-- cli-run: ARGS -->`` (the command line's output for
+those arguments, as the ``jaxlosses`` console script prints it). Family page names are
+:func:`slug` of ``Entry.family``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def on_config(config: Any, **kwargs: Any) -> Any:
+    """Document this checkout, not an installed copy (mkdocs restores ``sys.path`` after
+    loading a hook, so the path is added here rather than at import)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import jaxlosses
+
+    if Path(jaxlosses.__file__).resolve().parent != ROOT / "jaxlosses":
+        raise RuntimeError(f"the docs build imported jaxlosses from {jaxlosses.__file__}")
+    return config
+
+
+_MARKER = re.compile(r"<!-- catalogue: (?P<what>[^>]+?) -->")
+_CLI = re.compile(r"<!-- cli-(?P<kind>help|run): (?P<args>[^>]+?) -->")
+
+
+def slug(family: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", family.lower()).strip("-")
+
+
+def _first_line(fn: Any) -> str:
+    """The docstring's first line, with reStructuredText roles as code spans."""
+    doc = (getattr(fn, "__doc__", None) or "").strip()
+    line = doc.splitlines()[0] if doc else ""
+    return re.sub(r":(?:func|class|mod|data):`~?([^`]+)`", r"`\1`", line)
+
+
+def _family_table(family: str) -> str:
+    from jaxlosses import closed_form
+    from jaxlosses.__main__ import _inputs
+    from jaxlosses.catalogue import CATALOGUE
+
+    entries = [e for e in CATALOGUE.values() if e.family == family]
+    if not entries:
+        raise ValueError(f"no catalogue family {family!r}")
+    rows = [
+        "| loss | inputs | closed-form gradient | optax | PyTorch |",
+        "|---|---|---|---|---|",
+    ]
+    for e in entries:
+        grad = _first_line(getattr(closed_form, e.name)).replace("|", "\\|")
+        optax = f"`optax.losses.{e.optax}`" if e.optax else ""
+        torch = f"`torch.nn.functional.{e.torch}`" if e.torch else ""
+        rows.append(
+            f"| [`{e.name}`](#jaxlosses.{e.name}) | `{_inputs(e)}` | {grad} | {optax} | {torch} |"
+        )
+    return "\n".join(rows) + (
+        "\n\nStarred inputs are learned jointly: the closed form is a tuple of gradients, "
+        "one per starred input."
+        if any(len(e.argnums) > 1 for e in entries)
+        else ""
+    )
+
+
+def _families_table() -> str:
+    from jaxlosses.catalogue import CATALOGUE
+
+    families: dict[str, list[str]] = {}
+    for e in CATALOGUE.values():
+        families.setdefault(e.family, []).append(e.name)
+    rows = ["| family | losses |", "|---|---|"]
+    for family, names in families.items():
+        rows.append(f"| [{family}]({slug(family)}.md) | {', '.join(f'`{n}`' for n in names)} |")
+    return "\n".join(rows)
+
+
+def _cli_output(args: list[str]) -> str:
+    import contextlib
+    import io
+    import os
+
+    from jaxlosses.__main__ import build_parser
+
+    out = io.StringIO()
+    # A fixed width, so the page does not depend on the terminal that builds the docs.
+    old = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = "90"
+    try:
+        with contextlib.redirect_stdout(out):
+            try:
+                parsed = build_parser("jaxlosses").parse_args(args)
+                parsed.func(parsed)
+            except SystemExit:  # --help exits
+                pass
+    finally:
+        if old is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = old
+    return "```text\n" + out.getvalue().rstrip() + "\n```"
+
+
+def on_page_markdown(markdown: str, **kwargs: Any) -> str:
+    def replace(match: re.Match[str]) -> str:
+        what = match.group("what").strip()
+        return _families_table() if what == "families" else _family_table(what)
+
+    markdown = _MARKER.sub(replace, markdown)
+    return _CLI.sub(lambda m: _cli_output(m.group("args").split()), markdown)
