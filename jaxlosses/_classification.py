@@ -425,7 +425,14 @@ def _nll_inputs(
         w = wv.astype(x.dtype)[y]
     keep = jnp.ones(lab.shape, bool)
     if where is not None:
-        keep = jnp.broadcast_to(jnp.asarray(where), lab.shape).astype(bool)
+        try:
+            keep = jnp.broadcast_to(jnp.asarray(where), lab.shape).astype(bool)
+        except ValueError:
+            raise ValueError(
+                f"{fn}: `where` with shape {jnp.shape(where)} does not broadcast to the "
+                f"labels' shape {lab.shape}; it masks examples, so pass a boolean mask of "
+                f"shape {lab.shape}."
+            ) from None
     return arr, x, y, w, keep, in_range
 
 

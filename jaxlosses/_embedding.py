@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._core import floating, integer, upcast
+from ._core import canonical_axis, floating, integer, upcast
 
 __all__ = [
     "arcface_loss",
@@ -90,6 +90,7 @@ def _triplet_parts(
     _same_shape({"anchors": a0, "positives": p0, "negatives": n0}, fn)
     if a0.ndim < 1:
         raise ValueError(f"{fn}: `anchors` must be [..., dim]; got a scalar.")
+    axis = canonical_axis(axis, a0.ndim, "anchors", fn)
     a = upcast(a0)
     p, n = p0.astype(a.dtype), n0.astype(a.dtype)
     deg = jnp.asarray(norm_degree, a.dtype)
