@@ -83,8 +83,12 @@ _BINARY_MARGIN = dict(
 _STRUCTURED = dict(
     checks=_crf(), properties=frozenset({NONNEG, SHIFT}), free_args=(0, 2)
 )  # fmt: skip
+# [batch, ...] and [batch, ..., 1] both mean binary segmentation (optax's convention).
+_BINARY_SEGMENTATION = frozenset(
+    {"predictions:expand", "targets:int", "targets:expand", "targets:column"}
+)
 _SEGMENTATION = dict(
-    accepts=frozenset({"predictions:expand", "targets:int", "targets:expand"}),
+    accepts=_BINARY_SEGMENTATION,
     checks=(unit_interval("targets"), _probabilities_unless("apply_softmax")),
     properties=frozenset({NONNEG}),
 )
@@ -215,7 +219,10 @@ TABLE: Mapping[str, Mapping[str, Any]] = {
         properties=frozenset({NONNEG}),
         free_args=(0, 1),
     ),
-    "ge2e_loss": dict(accepts=frozenset({"embeddings:trunc"}), properties=frozenset({NONNEG})),
+    "ge2e_loss": dict(
+        accepts=frozenset({"embeddings:trunc", "w:int", "b:int"}),  # scalars w, b
+        properties=frozenset({NONNEG}),
+    ),
     "info_nce_loss": dict(properties=frozenset({NONNEG}), free_args=(0, 1)),
     "ntxent": dict(accepts=frozenset({"embeddings:trunc"}), properties=frozenset({NONNEG})),
     "multiple_negatives_ranking_loss": dict(properties=frozenset({NONNEG}), free_args=(0, 1)),
@@ -226,7 +233,7 @@ TABLE: Mapping[str, Mapping[str, Any]] = {
     ),
     "dice_loss": _SEGMENTATION,
     "binary_dice_loss": dict(
-        accepts=frozenset({"predictions:expand", "targets:int", "targets:expand"}),
+        accepts=_BINARY_SEGMENTATION,
         checks=(unit_interval("targets"), _probabilities_unless("apply_sigmoid")),
         properties=frozenset({NONNEG}),
     ),

@@ -346,6 +346,11 @@ def _binary_view(
     tgt = jnp.asarray(targets)
     pred = orig
     if pred.ndim == tgt.ndim and pred.ndim > 0 and pred.shape[-1] != 1:
+        if pred.shape != tgt.shape:
+            raise ValueError(
+                f"{fn}: `predictions` has shape {orig.shape} but `targets` has shape "
+                f"{tgt.shape}; expected equal shapes [batch, ...] (or [batch, ..., 1])."
+            )
         pred, tgt = pred[..., None], tgt[..., None]
     return orig, pred, tgt
 
