@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -14,7 +14,7 @@ from jax.experimental import checkify
 
 from ._checks import Check, Predicate, no_nan
 
-__all__ = ["checked", "registered_checks", "value_problems"]
+__all__ = ["check_errors", "checked", "registered_checks", "value_problems"]
 
 
 def registered_checks(loss_fn: Callable[..., Any]) -> tuple[Check, ...]:
@@ -32,10 +32,9 @@ def value_problems(
 ) -> list[Predicate]:
     """Every predicate of ``checks`` plus the NaN check, on named arguments ``bound``."""
     del loss_fn
-    preds: list[Predicate] = []
+    preds: list[Predicate] = no_nan(bound)  # first: a NaN fails the other checks too
     for c in checks:
         preds.extend(c.predicates(bound))
-    preds.extend(no_nan(bound))
     return preds
 
 
@@ -89,22 +88,11 @@ def checked(
       >>> jax.jit(ce)(logits, jnp.array([1, 1])).shape
       (2,)
     """
-    sig = inspect.signature(loss_fn)
-    name = getattr(loss_fn, "__name__", "loss")
     chosen = tuple(registered_checks(loss_fn) if checks is None else checks)
 
     @functools.wraps(loss_fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        bound = sig.bind(*args, **kwargs)
-        bound.apply_defaults()
-        values = dict(bound.arguments)
-        dynamic = {k: v for k, v in values.items() if _is_array(v)}
-
-        def body(dyn: dict[str, Any]) -> None:
-            for ok, msg, fmt in value_problems(loss_fn, {**values, **dyn}, chosen):
-                checkify.check(jnp.all(ok), f"{name}: {msg}", **fmt)
-
-        err, _ = checkify.checkify(body)(dynamic)
+        err = check_errors(loss_fn, args, kwargs, chosen)
         if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(err)):
             jax.debug.callback(_throw_now, err)  # raises when the computation runs
         else:
@@ -112,3 +100,24 @@ def checked(
         return loss_fn(*args, **kwargs)
 
     return wrapped
+
+
+def check_errors(
+    loss_fn: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    checks: Sequence[Check],
+) -> checkify.Error:
+    """The :class:`checkify.Error` of ``checks`` (and the NaN check) on one call's inputs."""
+    bound = inspect.signature(loss_fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    values = dict(bound.arguments)
+    dynamic = {k: v for k, v in values.items() if _is_array(v)}
+    name = getattr(loss_fn, "__name__", "loss")
+
+    def body(dyn: dict[str, Any]) -> None:
+        for ok, msg, fmt in value_problems(loss_fn, {**values, **dyn}, checks):
+            checkify.check(jnp.all(ok), f"{name}: {msg}", **fmt)
+
+    err, _ = checkify.checkify(body)(dynamic)
+    return err
