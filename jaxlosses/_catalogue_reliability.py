@@ -132,7 +132,9 @@ TABLE: Mapping[str, Mapping[str, Any]] = {
         accepts=_ELEMENTWISE_TARGETS, checks=(nonnegative("variances"),), free_args=(0, 1)
     ),
     # exp(inputs) overflows float32 past ~88: the loss itself is that large.
-    "poisson_nll": dict(accepts=_ELEMENTWISE_TARGETS, checks=(nonnegative("targets"),)),
+    "poisson_nll": dict(
+        accepts=_ELEMENTWISE_TARGETS, checks=(nonnegative("targets"),), free_args=()
+    ),
     "gaussian_kl_divergence": dict(properties=frozenset({NONNEG})),
     "squared_error": _REGRESSION,
     "l2_loss": _REGRESSION,
@@ -144,10 +146,13 @@ TABLE: Mapping[str, Mapping[str, Any]] = {
     "cosine_distance": dict(properties=frozenset({NONNEG}), free_args=(0, 1)),
     "kl_divergence": dict(checks=(simplex("targets"),), properties=frozenset({NONNEG}), free_args=()),
     "kl_divergence_with_log_targets": dict(properties=frozenset({NONNEG}), free_args=()),
+    # Both exponentiate log_predictions: past ~88 the float32 value itself overflows.
     "generalized_kl_divergence": dict(
-        checks=(nonnegative("targets"),), properties=frozenset({NONNEG})
+        checks=(nonnegative("targets"),), properties=frozenset({NONNEG}), free_args=()
     ),
-    "convex_kl_divergence": dict(checks=(nonnegative("targets"),), properties=frozenset({NONNEG})),
+    "convex_kl_divergence": dict(
+        checks=(nonnegative("targets"),), properties=frozenset({NONNEG}), free_args=()
+    ),
     "js_divergence": dict(
         checks=(simplex("predictions"), simplex("targets")),
         properties=frozenset({NONNEG}),
