@@ -290,6 +290,10 @@ def softmax_cross_entropy_with_integer_labels(
     is touched after the ``logsumexp``. Same name, arguments and values as
     :func:`optax.losses.softmax_cross_entropy_with_integer_labels`.
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(softmax_cross_entropy_with_integer_labels)`` raises instead.
+
     Args:
       logits: ``[..., K]`` (or any layout with ``axis`` naming the class axis; a tuple of
         axes is flattened row-major and labels index the flattened classes).
@@ -368,6 +372,10 @@ def negative_log_likelihood(
     (e.g. a ``log_softmax`` output layer); ``torch.nn.functional.nll_loss`` with
     ``reduction='none'``. ``softmax_cross_entropy_with_integer_labels(x, y)`` equals
     ``negative_log_likelihood(log_softmax(x), y)``.
+
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(negative_log_likelihood)`` raises instead.
 
     Args:
       log_probs: ``[..., K]`` log-probabilities.

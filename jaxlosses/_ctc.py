@@ -286,6 +286,10 @@ def ctc_loss(
     ``ctc_loss(log_softmax(x), ..., reduction='none')`` with time-major inputs computes
     the same value.
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(ctc_loss)`` raises instead.
+
     Args:
       logits: ``[..., T, K]`` unnormalised log-probabilities per frame.
       logit_paddings: ``[..., T]``; nonzero marks a padded frame.

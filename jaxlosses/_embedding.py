@@ -420,6 +420,10 @@ def arcface_loss(
     embedding or centre normalises to 0, so the loss stays finite there. Gradients flow
     to both the embeddings and the class centres.
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(arcface_loss)`` raises instead.
+
     Args:
       embeddings: ``[..., dim]``.
       class_centers: ``[num_classes, dim]`` (learned).
@@ -482,6 +486,10 @@ def cosface_loss(
 
     Cosines between the normalised embedding and the normalised class centres; zero-norm
     vectors normalise to 0. Gradients flow to both inputs.
+
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(cosface_loss)`` raises instead.
 
     Args:
       embeddings: ``[..., dim]``.
