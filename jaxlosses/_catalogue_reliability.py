@@ -144,7 +144,9 @@ TABLE: Mapping[str, Mapping[str, Any]] = {
     "log_cosh": _REGRESSION,
     "cosine_similarity": dict(free_args=(0, 1)),
     "cosine_distance": dict(properties=frozenset({NONNEG}), free_args=(0, 1)),
-    "kl_divergence": dict(checks=(simplex("targets"),), properties=frozenset({NONNEG}), free_args=()),
+    "kl_divergence": dict(
+        checks=(simplex("targets"),), properties=frozenset({NONNEG}), free_args=()
+    ),
     "kl_divergence_with_log_targets": dict(properties=frozenset({NONNEG}), free_args=()),
     # Both exponentiate log_predictions: past ~88 the float32 value itself overflows.
     "generalized_kl_divergence": dict(

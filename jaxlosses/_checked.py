@@ -117,7 +117,8 @@ def check_errors(
 
     def body(dyn: dict[str, Any]) -> None:
         for ok, msg, fmt in value_problems(loss_fn, {**values, **dyn}, checks):
-            checkify.check(jnp.all(ok), f"{name}: {msg}", **fmt)
+            # (mypy cannot tell that `fmt` never holds checkify's own `debug` keyword.)
+            checkify.check(jnp.all(ok), f"{name}: {msg}", **fmt)  # type: ignore[arg-type]
 
     err, _ = checkify.checkify(body)(dynamic)
     return err

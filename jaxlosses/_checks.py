@@ -163,8 +163,7 @@ def simplex(name: str, *, axis: int | str = "axis") -> Check:
             *base.predicates(b),
             (
                 jnp.abs(total - 1.0) <= tol,
-                f"`{name}` must sum to 1 along the class axis; found sums from {{lo}} to "
-                "{hi}.",
+                f"`{name}` must sum to 1 along the class axis; found sums from {{lo}} to {{hi}}.",
                 {"lo": jnp.min(total), "hi": jnp.max(total)},
             ),
         ]

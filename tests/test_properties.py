@@ -103,7 +103,7 @@ def _mask_classes(
         return None
     mask = rng.random(x.shape) < 0.7
     mask[0] = False
-    for i, a in enumerate(args[1:], start=1):
+    for a in args[1:]:
         if _is_array(a) and a.dtype.kind == "i" and a.shape == x.shape[:-1]:
             rows = np.indices(a.shape)
             mask[(*rows, a)] = True  # the true class stays visible...

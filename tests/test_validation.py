@@ -67,7 +67,7 @@ def _variants(entry: Entry) -> Iterator[Variant]:
         yield f"{arg}:{kind}", TypeError, _put(args, i, swapped), kwargs, str(swapped.dtype)
         if a.ndim == 0:
             continue
-        yield f"{arg}:expand", ValueError, _put(args, i, a[..., None]), kwargs, str(a.shape + (1,))
+        yield f"{arg}:expand", ValueError, _put(args, i, a[..., None]), kwargs, str((*a.shape, 1))
         if a.shape[-1] > 1:
             short = a[..., :-1]
             yield f"{arg}:trunc", ValueError, _put(args, i, short), kwargs, str(short.shape)
