@@ -10,6 +10,7 @@ differences agree.
 
 from . import closed_form as closed_form
 from . import parallel as parallel
+from ._checked import checked as checked
 from ._classification import binary_cross_entropy as binary_cross_entropy
 from ._classification import categorical_cross_entropy as categorical_cross_entropy
 from ._classification import negative_log_likelihood as negative_log_likelihood
@@ -108,5 +109,6 @@ NOT_LOSSES = frozenset(
         "make_fenchel_young_loss",  # builds a loss from a max function
         "crf_decode",
         "crf_marginals",
+        "checked",  # wraps a loss with run-time value checks
     }
 )

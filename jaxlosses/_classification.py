@@ -290,6 +290,10 @@ def softmax_cross_entropy_with_integer_labels(
     is touched after the ``logsumexp``. Same name, arguments and values as
     :func:`optax.losses.softmax_cross_entropy_with_integer_labels`.
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(softmax_cross_entropy_with_integer_labels)`` raises instead.
+
     Args:
       logits: ``[..., K]`` (or any layout with ``axis`` naming the class axis; a tuple of
         axes is flattened row-major and labels index the flattened classes).
@@ -369,6 +373,10 @@ def negative_log_likelihood(
     ``reduction='none'``. ``softmax_cross_entropy_with_integer_labels(x, y)`` equals
     ``negative_log_likelihood(log_softmax(x), y)``.
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(negative_log_likelihood)`` raises instead.
+
     Args:
       log_probs: ``[..., K]`` log-probabilities.
       labels: integer class indices, shape ``log_probs.shape`` without ``axis``.
@@ -425,7 +433,14 @@ def _nll_inputs(
         w = wv.astype(x.dtype)[y]
     keep = jnp.ones(lab.shape, bool)
     if where is not None:
-        keep = jnp.broadcast_to(jnp.asarray(where), lab.shape).astype(bool)
+        try:
+            keep = jnp.broadcast_to(jnp.asarray(where), lab.shape).astype(bool)
+        except ValueError:
+            raise ValueError(
+                f"{fn}: `where` with shape {jnp.shape(where)} does not broadcast to the "
+                f"labels' shape {lab.shape}; it masks examples, so pass a boolean mask of "
+                f"shape {lab.shape}."
+            ) from None
     return arr, x, y, w, keep, in_range
 
 

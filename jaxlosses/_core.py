@@ -10,8 +10,9 @@ The dtype policy (one rule for every function in the package):
 
 from __future__ import annotations
 
+import contextlib
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -57,6 +58,18 @@ def upcast(x: jax.Array) -> jax.Array:
 def as_compute(x: ArrayLike, like: jax.Array) -> jax.Array:
     """Converts a secondary input to the compute dtype of ``like``."""
     return jnp.asarray(x).astype(like.dtype)
+
+
+@contextlib.contextmanager
+def errors_named(inner: str, outer: str) -> Iterator[None]:
+    """Re-raises input errors of ``inner`` (a function ``outer`` delegates to) as ``outer``'s."""
+    try:
+        yield
+    except (TypeError, ValueError) as e:
+        msg = str(e)
+        if not msg.startswith(f"{inner}:"):
+            raise
+        raise type(e)(f"{outer}:{msg[len(inner) + 1 :]}") from None
 
 
 def canonical_axis(axis: int, ndim: int, name: str, fn: str) -> int:

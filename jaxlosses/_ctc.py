@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
-from ._core import floating, integer, upcast
+from ._core import errors_named, floating, integer, upcast
 from ._primitives import log_softmax_parts
 
 __all__ = ["ctc_loss", "ctc_loss_with_forward_probs"]
@@ -286,6 +286,10 @@ def ctc_loss(
     ``ctc_loss(log_softmax(x), ..., reduction='none')`` with time-major inputs computes
     the same value.
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(ctc_loss)`` raises instead.
+
     Args:
       logits: ``[..., T, K]`` unnormalised log-probabilities per frame.
       logit_paddings: ``[..., T]``; nonzero marks a padded frame.
@@ -308,14 +312,15 @@ def ctc_loss(
       Graves et al., `Connectionist temporal classification
       <https://doi.org/10.1145/1143844.1143891>`_, ICML 2006.
     """
-    loss, _, _ = ctc_loss_with_forward_probs(
-        logits,
-        logit_paddings,
-        labels,
-        label_paddings,
-        blank_id=blank_id,
-        log_epsilon=log_epsilon,
-    )
+    with errors_named("ctc_loss_with_forward_probs", "ctc_loss"):
+        loss, _, _ = ctc_loss_with_forward_probs(
+            logits,
+            logit_paddings,
+            labels,
+            label_paddings,
+            blank_id=blank_id,
+            log_epsilon=log_epsilon,
+        )
     return loss
 
 

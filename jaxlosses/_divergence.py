@@ -10,7 +10,16 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._core import Axis, canonical_axes, check_same_shape, floating, mask_for, safe_log, xlogx
+from ._core import (
+    Axis,
+    canonical_axes,
+    check_same_shape,
+    errors_named,
+    floating,
+    mask_for,
+    safe_log,
+    xlogx,
+)
 from ._core import upcast as _upcast
 
 __all__ = [
@@ -192,7 +201,8 @@ def convex_kl_divergence(
       >>> float(jl.convex_kl_divergence(jnp.log(jnp.array([1.0])), jnp.array([1.0])))
       0.0
     """
-    return generalized_kl_divergence(log_predictions, targets, axis, where)
+    with errors_named("generalized_kl_divergence", "convex_kl_divergence"):
+        return generalized_kl_divergence(log_predictions, targets, axis, where)
 
 
 _convex_kl_divergence_grad = _generalized_kl_divergence_grad

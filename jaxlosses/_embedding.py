@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._core import floating, integer, upcast
+from ._core import canonical_axis, floating, integer, upcast
 
 __all__ = [
     "arcface_loss",
@@ -90,6 +90,7 @@ def _triplet_parts(
     _same_shape({"anchors": a0, "positives": p0, "negatives": n0}, fn)
     if a0.ndim < 1:
         raise ValueError(f"{fn}: `anchors` must be [..., dim]; got a scalar.")
+    axis = canonical_axis(axis, a0.ndim, "anchors", fn)
     a = upcast(a0)
     p, n = p0.astype(a.dtype), n0.astype(a.dtype)
     deg = jnp.asarray(norm_degree, a.dtype)
@@ -419,6 +420,10 @@ def arcface_loss(
     embedding or centre normalises to 0, so the loss stays finite there. Gradients flow
     to both the embeddings and the class centres.
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(arcface_loss)`` raises instead.
+
     Args:
       embeddings: ``[..., dim]``.
       class_centers: ``[num_classes, dim]`` (learned).
@@ -481,6 +486,10 @@ def cosface_loss(
 
     Cosines between the normalised embedding and the normalised class centres; zero-norm
     vectors normalise to 0. Gradients flow to both inputs.
+
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(cosface_loss)`` raises instead.
 
     Args:
       embeddings: ``[..., dim]``.

@@ -42,6 +42,17 @@ class Entry:
       where_slices: a class mask equals slicing the classes away.
       optax: the optax function of the same name and semantics, if any.
       torch: the PyTorch function whose math this follows, if any.
+      accepts: generated bad-input variants that are in fact valid for this loss,
+        as ``"<arg>:<variant>"`` (variants: ``int``/``float`` swap the dtype kind,
+        ``expand`` appends an axis of size 1, ``trunc`` drops the last entry of the
+        last axis). Every other variant must raise at trace time (``tests/test_validation.py``).
+      checks: run-time value checks of :func:`jaxlosses.checked` (:mod:`jaxlosses._checks`).
+      properties: what the math guarantees for any valid input, checked by the
+        property tests: ``"nonnegative"``; ``"shift_invariant"`` (unchanged when a
+        constant is added to the first argument); ``"neg_inf_where"`` (entries of the
+        first argument masked by ``where`` may be ``-inf``).
+      free_args: positional args that may hold any real value; the property tests
+        scale them up to 1e4.
     """
 
     name: str
@@ -57,6 +68,10 @@ class Entry:
     where_slices: bool = False
     optax: str | None = None
     torch: str | None = None
+    accepts: frozenset[str] = frozenset()
+    checks: tuple[Any, ...] = ()
+    properties: frozenset[str] = frozenset()
+    free_args: tuple[int, ...] = (0,)
 
 
 # --- shared samplers ---------------------------------------------------------------------

@@ -233,6 +233,10 @@ def softmax_focal_loss(
     logits of any magnitude. ``γ = 0`` with ``alpha=None`` is exactly
     :func:`softmax_cross_entropy_with_integer_labels`.
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(softmax_focal_loss)`` raises instead.
+
     Args:
       logits: ``[..., K]``.
       labels: integer class indices ``[...]`` in ``[0, K)``.

@@ -36,7 +36,7 @@ def _gaussian_inputs(
     """Returns (original means, mu, residual, clamped variance, the variance's shape)."""
     fn = "gaussian_nll"
     arr = floating(means, "means", fn)
-    tgt = floating(targets, "targets", fn)
+    tgt = jnp.asarray(targets)  # element-wise targets may be integers (the dtype policy)
     var = floating(variances, "variances", fn)
     check_same_shape(arr, tgt, ("means", "targets"), fn)
     var_shape = var.shape

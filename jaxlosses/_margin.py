@@ -312,6 +312,10 @@ def multiclass_perceptron_loss(
     Same name, arguments and values as :func:`optax.losses.multiclass_perceptron_loss`,
     plus ``axis`` and ``where``.
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(multiclass_perceptron_loss)`` raises instead.
+
     Args:
       scores: ``[..., C]`` class scores.
       labels: integer classes, shape ``scores.shape`` without ``axis``.
@@ -365,6 +369,10 @@ def multiclass_hinge_loss(
 
     Same name, arguments and values as :func:`optax.losses.multiclass_hinge_loss`, plus
     ``axis`` and ``where``. It is :func:`cost_augmented_hinge_loss` with the 0/1 cost.
+
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(multiclass_hinge_loss)`` raises instead.
 
     Args:
       scores: ``[..., C]`` class scores.
@@ -435,6 +443,10 @@ def cost_augmented_hinge_loss(
     It is 0 exactly when the true class beats every other class ``k`` by ``cost(y, k)``
     (given ``cost(y, y) = 0``).
 
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(cost_augmented_hinge_loss)`` raises instead.
+
     Args:
       scores: ``[..., C]`` class scores.
       labels: integer true classes, shape ``scores.shape`` without ``axis``.
@@ -491,6 +503,10 @@ def softmax_margin_loss(
 
     A smooth upper bound of :func:`cost_augmented_hinge_loss`. With zero cost it is
     :func:`softmax_cross_entropy_with_integer_labels`.
+
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(softmax_margin_loss)`` raises instead.
 
     Args:
       scores: ``[..., C]`` class scores.
@@ -554,6 +570,10 @@ def risk_loss(
 
     The minimum-risk (minimum Bayes risk) training objective. With the 0/1 cost it is
     ``1 - softmax(s)_y``. Not convex; bounded by the largest cost.
+
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(risk_loss)`` raises instead.
 
     Args:
       scores: ``[..., C]`` class scores.
@@ -647,6 +667,10 @@ def multiclass_sparsemax_loss(
     Zero exactly when ``sparsemax(s)`` puts all its mass on ``y``. Same name, arguments
     and values as :func:`optax.losses.multiclass_sparsemax_loss` (which requires a
     ``[B, C]`` input), plus any batch shape, ``axis`` and ``where``.
+
+    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(multiclass_sparsemax_loss)`` raises instead.
 
     Args:
       scores: ``[..., C]`` class scores.

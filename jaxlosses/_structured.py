@@ -511,6 +511,10 @@ def crf_log_likelihood(
 
     .. math:: \log p(y^\star) = s(y^\star) - \log Z
 
+    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(crf_log_likelihood)`` raises instead.
+
     Args:
       emissions: ``[..., T, K]``.
       tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
@@ -582,6 +586,10 @@ def crf_loss(
     The sequence analogue of softmax cross-entropy with integer labels; as
     ``torchcrf.CRF(...)(emissions, tags, mask, reduction='none')`` negated, with
     ``batch_first=True``.
+
+    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(crf_loss)`` raises instead.
 
     Args:
       emissions: ``[..., T, K]``.
@@ -753,6 +761,10 @@ def structured_perceptron_loss(
     Zero exactly when the gold sequence is a Viterbi path; its subgradient is the
     perceptron update (features of the Viterbi path minus features of the gold path).
 
+    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(structured_perceptron_loss)`` raises instead.
+
     Args:
       emissions: ``[..., T, K]``.
       tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
@@ -833,6 +845,10 @@ def structured_hinge_loss(
     The Hamming cost decomposes over steps, so the max is a Viterbi pass over the emissions
     plus ``c`` on every non-gold tag. ``cost_weight=0`` gives
     :func:`structured_perceptron_loss`.
+
+    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(structured_hinge_loss)`` raises instead.
 
     Args:
       emissions: ``[..., T, K]``.
@@ -921,6 +937,10 @@ def structured_softmax_margin_loss(
     :func:`crf_loss`. Its gradient is the marginals of the cost-augmented CRF minus the gold
     features.
 
+    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(structured_softmax_margin_loss)`` raises instead.
+
     Args:
       emissions: ``[..., T, K]``.
       tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
@@ -995,6 +1015,10 @@ def structured_risk_loss(
     Bounded in ``[0, c L]`` and non-convex; its gradient is the covariance of the cost with
     the features, :math:`\operatorname{Cov}_p(c\,\Delta, \phi)`, computed in closed form by a
     first-order expectation-semiring forward-backward pass.
+
+    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked(structured_risk_loss)`` raises instead.
 
     Args:
       emissions: ``[..., T, K]``.

@@ -25,6 +25,7 @@ from . import _regression as reg
 from ._catalogue_fused import ENTRIES as _FUSED_ENTRIES
 from ._catalogue_margin import ENTRIES as _MARGIN_ENTRIES
 from ._catalogue_metric import ENTRIES as _METRIC_ENTRIES
+from ._catalogue_reliability import annotate as _annotate
 from ._catalogue_structured import ENTRIES as _STRUCTURED_ENTRIES
 from ._entry import B, Case, Entry, K, huge_logits, ints, masked_logits, normal, simplex
 
@@ -500,6 +501,8 @@ _ENTRIES = [
 ]  # fmt: skip
 
 _ENTRIES += _MARGIN_ENTRIES + _STRUCTURED_ENTRIES + _METRIC_ENTRIES + _FUSED_ENTRIES
+# Validation variants, checked-mode checks and guaranteed properties (one table).
+_ENTRIES = _annotate(_ENTRIES)
 
 #: name -> :class:`Entry`, in presentation order.
 CATALOGUE: Mapping[str, Entry] = {e.name: e for e in _ENTRIES}

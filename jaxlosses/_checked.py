@@ -1,0 +1,124 @@
+"""Checked mode: :func:`checked` wraps a loss with its run-time value checks."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import checkify
+
+from ._checks import Check, Predicate, no_nan
+
+__all__ = ["check_errors", "checked", "registered_checks", "value_problems"]
+
+
+def registered_checks(loss_fn: Callable[..., Any]) -> tuple[Check, ...]:
+    """The checks the catalogue registers for ``loss_fn`` (empty for other functions)."""
+    from .catalogue import CATALOGUE  # the catalogue imports every loss: import lazily
+
+    for entry in CATALOGUE.values():
+        if entry.fn is loss_fn:
+            return tuple(entry.checks)
+    return ()
+
+
+def value_problems(
+    loss_fn: Callable[..., Any], bound: dict[str, Any], checks: Sequence[Check]
+) -> list[Predicate]:
+    """Every predicate of ``checks`` plus the NaN check, on named arguments ``bound``."""
+    del loss_fn
+    preds: list[Predicate] = no_nan(bound)  # first: a NaN fails the other checks too
+    for c in checks:
+        preds.extend(c.predicates(bound))
+    return preds
+
+
+def _throw_now(err: checkify.Error) -> None:
+    err.throw()
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, jax.Array | np.ndarray)
+
+
+def checked(
+    loss_fn: Callable[..., Any], *, checks: Sequence[Check] | None = None
+) -> Callable[..., Any]:
+    """Wraps a loss so that invalid *values* raise instead of giving a wrong number.
+
+    Shape and dtype mistakes always raise at trace time. Value mistakes (a label
+    outside ``[0, K)``, probabilities outside ``[0, 1]`` or not summing to 1, a
+    negative variance, a NaN input, a CRF mask with holes) cannot be seen while
+    tracing; the wrapped loss tests them with :func:`jax.experimental.checkify.check`
+    before computing the loss. What each loss checks is registered in its catalogue
+    entry (``jaxlosses.catalogue.CATALOGUE[name].checks``); every floating input is
+    also checked for NaN (``±inf`` is allowed: it masks logits).
+
+    Outside ``jit`` a failed check raises
+    :class:`jax.experimental.checkify.JaxRuntimeError` (a ``ValueError``) at once.
+    Under ``jax.jit``, ``jax.grad`` or ``jax.vmap`` the checks are compiled into the
+    computation and a failure raises :class:`jax.errors.JaxRuntimeError` when the
+    computation runs, with the same message; the checks cost a few reductions over
+    the inputs and never change the loss or its gradient.
+
+    Args:
+      loss_fn: a loss from this package, or any function of arrays.
+      checks: the checks to run (see :mod:`jaxlosses._checks`); by default those
+        registered for ``loss_fn`` in the catalogue (none for other functions).
+
+    Returns:
+      A function with ``loss_fn``'s signature and result.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> ce = jl.checked(jl.softmax_cross_entropy_with_integer_labels)
+      >>> logits = jnp.zeros((2, 3))
+      >>> ce(logits, jnp.array([0, 2])).round(4).tolist()
+      [1.0986, 1.0986]
+      >>> ce(logits, jnp.array([0, 3]))
+      Traceback (most recent call last):
+        ...
+      jax._src.checkify.JaxRuntimeError: softmax_cross_entropy_with_integer_labels: `labels` must hold class indices in [0, 3) ...
+      >>> jax.jit(ce)(logits, jnp.array([1, 1])).shape
+      (2,)
+    """
+    chosen = tuple(registered_checks(loss_fn) if checks is None else checks)
+
+    @functools.wraps(loss_fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        err = check_errors(loss_fn, args, kwargs, chosen)
+        if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(err)):
+            jax.debug.callback(_throw_now, err)  # raises when the computation runs
+        else:
+            err.throw()
+        return loss_fn(*args, **kwargs)
+
+    return wrapped
+
+
+def check_errors(
+    loss_fn: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    checks: Sequence[Check],
+) -> checkify.Error:
+    """The :class:`checkify.Error` of ``checks`` (and the NaN check) on one call's inputs."""
+    bound = inspect.signature(loss_fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    values = dict(bound.arguments)
+    dynamic = {k: v for k, v in values.items() if _is_array(v)}
+    name = getattr(loss_fn, "__name__", "loss")
+
+    def body(dyn: dict[str, Any]) -> None:
+        for ok, msg, fmt in value_problems(loss_fn, {**values, **dyn}, checks):
+            # (mypy cannot tell that `fmt` never holds checkify's own `debug` keyword.)
+            checkify.check(jnp.all(ok), f"{name}: {msg}", **fmt)  # type: ignore[arg-type]
+
+    err, _ = checkify.checkify(body)(dynamic)
+    return err

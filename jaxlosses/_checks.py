@@ -1,0 +1,253 @@
+"""Run-time value checks for :func:`jaxlosses.checked` (the opt-in checked mode).
+
+Shape and dtype mistakes are caught at trace time by every loss. Mistakes in the
+*values* (a label out of range, probabilities that do not sum to 1, a negative
+variance, a NaN, a CRF mask with holes) are only visible at run time; each
+:class:`Check` here states one such precondition as a boolean array built with
+``jax.numpy``, so it can run under ``jax.jit`` through
+:mod:`jax.experimental.checkify`.
+
+A check reads the loss's arguments by name (``inspect.signature(...).bind``), and
+knows how to break its own precondition (:meth:`Check.corrupt`), which lets the
+test harness prove, for every catalogue entry, that checked mode rejects each bad
+input it promises to reject.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Bound = Mapping[str, Any]
+Predicate = tuple[jax.Array, str, dict[str, jax.Array]]
+
+__all__ = [
+    "Check",
+    "in_set",
+    "labels_in_range",
+    "no_nan",
+    "nonnegative",
+    "prefix_mask",
+    "simplex",
+    "unit_interval",
+]
+
+
+def _is_array(x: Any) -> bool:
+    return isinstance(x, jax.Array | np.ndarray)
+
+
+def _axis(b: Bound, axis: int | str) -> int:
+    if isinstance(axis, str):
+        value = b.get(axis, -1)
+        return int(value) if isinstance(value, int | np.integer) else -1
+    return axis
+
+
+def _set_first(x: Any, value: Any) -> np.ndarray:
+    out = np.array(x, copy=True)
+    out.reshape(-1)[0] = value
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One run-time precondition of a loss.
+
+    Attributes:
+      arg: the argument it reads (by name).
+      what: the precondition, in words (used in messages and docs).
+      predicates: ``bound_args -> [(ok, message, fmt)]``; ``ok`` is a boolean array that
+        must be all true; ``message`` may name ``fmt`` values in braces.
+      corrupt: ``bound_args -> bound_args`` breaking the precondition (for tests), or
+        ``None`` when the argument is absent and cannot be broken.
+    """
+
+    arg: str
+    what: str
+    predicates: Callable[[Bound], list[Predicate]]
+    corrupt: Callable[[Bound], dict[str, Any] | None]
+
+
+def _present(b: Bound, name: str) -> bool:
+    return b.get(name) is not None and _is_array(b[name])
+
+
+def labels_in_range(
+    labels: str,
+    source: str,
+    *,
+    axis: int | str = "axis",
+    ignore: Callable[[Bound], jax.Array | None] | None = None,
+) -> Check:
+    """Integer ``labels`` lie in ``[0, K)``, ``K = source.shape[axis]``.
+
+    ``axis`` is an int or the name of the loss's ``axis`` argument; ``ignore``
+    returns a mask of labels that are not used (masked or padded) and so may hold
+    anything.
+    """
+
+    def k_of(b: Bound) -> int:
+        return int(np.shape(b[source])[_axis(b, axis)])
+
+    def predicates(b: Bound) -> list[Predicate]:
+        if not _present(b, labels):
+            return []
+        y = jnp.asarray(b[labels])
+        k = k_of(b)
+        ok = (y >= 0) & (y < k)
+        skip = ignore(b) if ignore is not None else None
+        if skip is not None:
+            ok = ok | jnp.broadcast_to(jnp.asarray(skip, bool), ok.shape)
+        return [
+            (
+                ok,
+                f"`{labels}` must hold class indices in [0, {k}) (the size of `{source}`'s "
+                f"class axis); found values from {{lo}} to {{hi}}.",
+                {"lo": jnp.min(y), "hi": jnp.max(y)},
+            )
+        ]
+
+    def corrupt(b: Bound) -> dict[str, Any] | None:
+        if not _present(b, labels):
+            return None
+        return {**b, labels: _set_first(b[labels], k_of(b))}
+
+    return Check(labels, "class indices in [0, K)", predicates, corrupt)
+
+
+def _floats(b: Bound, name: str) -> jax.Array:
+    x = jnp.asarray(b[name])
+    return x.astype(jnp.promote_types(x.dtype, jnp.float32))
+
+
+def unit_interval(name: str, *, when: Callable[[Bound], bool] | None = None) -> Check:
+    """Values in ``[0, 1]`` (probabilities, binary or soft labels)."""
+
+    def predicates(b: Bound) -> list[Predicate]:
+        if not _present(b, name) or (when is not None and not when(b)):
+            return []
+        x = _floats(b, name)
+        return [
+            (
+                (x >= 0) & (x <= 1),
+                f"`{name}` must lie in [0, 1]; found values from {{lo}} to {{hi}}.",
+                {"lo": jnp.min(x), "hi": jnp.max(x)},
+            )
+        ]
+
+    def corrupt(b: Bound) -> dict[str, Any] | None:
+        if not _present(b, name) or (when is not None and not when(b)):
+            return None
+        return {**b, name: _set_first(b[name], 1.5)}
+
+    return Check(name, "values in [0, 1]", predicates, corrupt)
+
+
+def simplex(name: str, *, axis: int | str = "axis") -> Check:
+    """Probabilities: values in ``[0, 1]`` summing to 1 along the class axis."""
+    base = unit_interval(name)
+
+    def predicates(b: Bound) -> list[Predicate]:
+        if not _present(b, name):
+            return []
+        x = _floats(b, name)
+        tol = 1e-2 if jnp.finfo(jnp.asarray(b[name]).dtype).bits <= 16 else 1e-4
+        total = jnp.sum(x, axis=_axis(b, axis))
+        return [
+            *base.predicates(b),
+            (
+                jnp.abs(total - 1.0) <= tol,
+                f"`{name}` must sum to 1 along the class axis; found sums from {{lo}} to {{hi}}.",
+                {"lo": jnp.min(total), "hi": jnp.max(total)},
+            ),
+        ]
+
+    def corrupt(b: Bound) -> dict[str, Any] | None:
+        if not _present(b, name):
+            return None
+        return {**b, name: np.asarray(b[name]) * 0.5}
+
+    return Check(name, "a probability distribution along the class axis", predicates, corrupt)
+
+
+def nonnegative(name: str) -> Check:
+    """Values ``>= 0`` (variances, counts, relevance labels)."""
+
+    def predicates(b: Bound) -> list[Predicate]:
+        if not _present(b, name):
+            return []
+        x = jnp.asarray(b[name])
+        return [(x >= 0, f"`{name}` must be >= 0; found a minimum of {{lo}}.", {"lo": jnp.min(x)})]
+
+    def corrupt(b: Bound) -> dict[str, Any] | None:
+        if not _present(b, name):
+            return None
+        return {**b, name: _set_first(b[name], -1)}
+
+    return Check(name, "values >= 0", predicates, corrupt)
+
+
+def in_set(name: str, values: tuple[float, ...]) -> Check:
+    """Values drawn from a small set, e.g. ``{-1, 1}`` targets or ``{0, 1}`` paddings."""
+    plain = "{" + ", ".join(f"{v:g}" for v in values) + "}"
+    shown = plain.replace("{", "{{").replace("}", "}}")  # escaped for checkify's format
+
+    def predicates(b: Bound) -> list[Predicate]:
+        if not _present(b, name):
+            return []
+        x = jnp.asarray(b[name])
+        ok = jnp.zeros(x.shape, bool)
+        for v in values:
+            ok = ok | (x == v)
+        return [(ok, f"`{name}` must take values in {shown}.", {})]
+
+    def corrupt(b: Bound) -> dict[str, Any] | None:
+        if not _present(b, name):
+            return None
+        return {**b, name: _set_first(b[name], max(values) + 2)}
+
+    return Check(name, f"values in {plain}", predicates, corrupt)
+
+
+def prefix_mask(name: str, shape_of: str) -> Check:
+    """A boolean ``[..., T]`` mask that is True on a prefix and False after it."""
+
+    def predicates(b: Bound) -> list[Predicate]:
+        if not _present(b, name):
+            return []
+        m = jnp.asarray(b[name]).astype(bool)
+        ok = ~(~m[..., :-1] & m[..., 1:])  # no False followed by a True
+        return [
+            (
+                ok,
+                f"`{name}` must be True on a prefix of each sequence and False after it "
+                "(right padding); it has a False before a True.",
+                {},
+            )
+        ]
+
+    def corrupt(b: Bound) -> dict[str, Any] | None:
+        shape = np.shape(b[shape_of])[:-1]
+        if shape[-1] < 3:
+            return None
+        m = np.ones(shape, bool)
+        m[..., 1] = False
+        return {**b, name: m}
+
+    return Check(name, "a prefix (right-padding) mask", predicates, corrupt)
+
+
+def no_nan(b: Bound) -> list[Predicate]:
+    """No NaN in any floating array argument (``±inf`` is allowed: masked logits)."""
+    out: list[Predicate] = []
+    for name, x in b.items():
+        if _is_array(x) and jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating):
+            n = jnp.sum(jnp.isnan(jnp.asarray(x)))
+            out.append((n == 0, f"`{name}` contains {{n}} NaN value(s).", {"n": n}))
+    return out
