@@ -333,9 +333,10 @@ def linear_softmax_cross_entropy(
       custom_vjp: use the fused custom gradient (default) or plain autodiff.
 
     Returns:
-      The per-token loss, shape ``hidden.shape[:-1]``, dtype of ``hidden``. Unchecked
-      behaviour: an unmasked label outside ``[0, V)`` gives NaN for that token (and a zero
-      gradient); a masked token gives 0 whatever its label.
+      The per-token loss, shape ``hidden.shape[:-1]``, dtype of ``hidden``. Unchecked, a
+      label outside ``[0, V)`` on an unmasked token gives NaN for that token (and a zero
+      gradient from it); a masked token gives 0 whatever its label. Wrap the loss in
+      :func:`jaxlosses.checked` to raise instead.
 
     Example:
       >>> import jaxlosses as jl
