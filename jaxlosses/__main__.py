@@ -262,6 +262,10 @@ def _prog_name() -> str:
     return os.path.basename(argv0) or "jaxlosses"
 
 
+def _add_family_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--family", nargs="+", metavar="FAMILY", type=str.lower, help=help_text)
+
+
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     """The argument parser (exposed for the docs and the tests)."""
     from . import __version__
@@ -283,13 +287,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     v.add_argument("--loss", nargs="+", metavar="NAME", help="only these losses (default: all)")
-    v.add_argument(
-        "--family",
-        nargs="+",
-        metavar="FAMILY",
-        type=str.lower,
-        help="only these families (a prefix is enough; `list` shows them)",
-    )
+    _add_family_option(v, "only these families (a prefix is enough; `list` shows them)")
     v.add_argument("--json", metavar="PATH", help="also write the full report as JSON to PATH")
     v.add_argument("--seed", type=int, default=0, help="seed of the sampled examples (default 0)")
     v.add_argument("-q", "--quiet", action="store_true", help="no progress output on stderr")
@@ -301,13 +299,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "it has a closed-form gradient (jaxlosses.closed_form.NAME) and how its independent "
         "reference is computed.",
     )
-    ls.add_argument(
-        "--family",
-        nargs="+",
-        metavar="FAMILY",
-        type=str.lower,
-        help="only these families (a prefix is enough: `structured`)",
-    )
+    _add_family_option(ls, "only these families (a prefix is enough: `structured`)")
     ls.add_argument("--wide", action="store_true", help="add the optax and torch equivalents")
     ls.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     ls.set_defaults(func=_list)
