@@ -285,7 +285,7 @@ def _run_child(
 def bench_fused(quick: bool, with_torch: bool) -> list[dict[str, Any]]:
     """Each method in its own process; the timed methods in alternating rounds
     (matmul, fused, optax, torch, matmul, fused, ...) so that a change in machine load
-    during the run hits them alike. A method's row is its round with the median time
+    during the run hits them alike. A method's row is its round with the (lower) median time
     (and the highest peak RSS over its rounds)."""
     n, d = 8192, 512
     sizes = [32768] if quick else [32768, 262144]
