@@ -282,13 +282,15 @@ def _run_child(
     return res
 
 
-def bench_fused(quick: bool, with_torch: bool) -> list[dict[str, Any]]:
+def bench_fused(
+    quick: bool, with_torch: bool, sizes: list[int] | None = None
+) -> list[dict[str, Any]]:
     """Each method in its own process; the timed methods in alternating rounds
     (matmul, fused, optax, torch, matmul, fused, ...) so that a change in machine load
     during the run hits them alike. A method's row is its round with the (lower) median time
     (and the highest peak RSS over its rounds)."""
     n, d = 8192, 512
-    sizes = [32768] if quick else [32768, 262144]
+    sizes = sizes or ([32768] if quick else [32768, 262144])
     rows = []
     for v in sizes:
         big = v > 65536
@@ -482,6 +484,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats (<15 min)")
     p.add_argument("--skip-catalogue", action="store_true")
     p.add_argument("--skip-fused", action="store_true")
+    p.add_argument(
+        "--vocab",
+        type=int,
+        nargs="+",
+        metavar="V",
+        help="fused CE vocabulary sizes (default: 32768 with --quick, else 32768 262144)",
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     p.add_argument("--fused-worker", nargs=4, metavar=("METHOD", "N", "D", "V"), help="internal")
     p.add_argument("--repeats", type=int, default=3, help=argparse.SUPPRESS)
@@ -518,7 +527,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     if not a.skip_fused:
         print("fused cross-entropy (one process per method):", flush=True)
-        res["fused"] = bench_fused(a.quick, with_torch and backend == "cpu")
+        res["fused"] = bench_fused(a.quick, with_torch and backend == "cpu", a.vocab)
         res["fused_summary"] = summarise_fused(res["fused"])
     if not a.skip_catalogue:
         print("catalogue vs optax:", flush=True)
