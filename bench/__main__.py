@@ -409,7 +409,7 @@ def markdown(res: dict[str, Any]) -> str:
             )
         lines += [
             "",
-            "Time: median wall-clock seconds of one jitted value-and-grad (the median round of "
+            "Time: median wall-clock seconds of one jitted value-and-grad (the (lower) median round of "
             "processes run in alternating order); CPU: process CPU seconds (all threads) of the "
             "same calls, less sensitive to other load on the machine. XLA buffers: arguments + "
             "outputs + temporaries of the compiled program (`memory_analysis()`), known even "
@@ -471,6 +471,8 @@ def plot(res: dict[str, Any], path: Path) -> str:
     for r in fused:
         axes[1].scatter(r["peak_rss_gib"], r["seconds"])
         axes[1].annotate(f"{r['method']} V={r['V']}", (r["peak_rss_gib"], r["seconds"]))
+    axes[1].set_xscale("log")
+    axes[1].set_yscale("log")
     axes[1].set_xlabel("peak RSS (GiB)")
     axes[1].set_ylabel("value-and-grad time (s)")
     axes[1].set_title("fused CE, N=8192, D=512")
