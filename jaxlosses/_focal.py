@@ -197,11 +197,13 @@ def _softmax_focal_parts(
     onehot = jax.nn.one_hot(y, k, dtype=x.dtype)
     log_pt = jnp.sum(jnp.where(onehot > 0, log_probs, 0.0), axis=-1)
     # log(1 - p_t) as the log-sum-exp of the other classes minus the normaliser: exact
-    # even when p_t rounds to 1.
+    # even when p_t rounds to 1. Shifted by the largest *other* logit, so the sum is >= 1
+    # and cannot underflow to 0 when the target's logit dominates the rest by > ~88.
     others = jnp.where(onehot > 0, -jnp.inf, x)
-    m = jax.lax.stop_gradient(jnp.max(x, axis=-1, keepdims=True))
+    m = jax.lax.stop_gradient(jnp.max(others, axis=-1, keepdims=True))
+    pos = jnp.isfinite(m[..., 0])  # false only when no other class is finite
+    m = jnp.where(jnp.isfinite(m), m, 0.0)
     s = jnp.sum(jnp.exp(others - m), axis=-1)
-    pos = s > 0
     log_1m_pt = jnp.where(pos, jnp.log(jnp.where(pos, s, 1.0)) + m[..., 0] - lse[..., 0], -jnp.inf)
     if alpha is None:
         a_y = jnp.ones(y.shape, x.dtype)
@@ -214,6 +216,11 @@ def _softmax_focal_parts(
         a = a.astype(x.dtype)
         a_y = jnp.broadcast_to(a, y.shape) if a.ndim == 0 else a[y]
     return arr, probs, onehot, a_y, log_pt, log_1m_pt
+
+
+def _modulating_factor(g: jax.Array, log_1m_pt: jax.Array) -> jax.Array:
+    """``(1 - p_t)^γ`` from ``log(1 - p_t)``, with ``0^0 = 1`` (``γ = 0`` is cross-entropy)."""
+    return jnp.exp(jnp.where(g == 0, 0.0, g * jnp.where(g == 0, 0.0, log_1m_pt)))
 
 
 def softmax_focal_loss(
@@ -260,7 +267,7 @@ def softmax_focal_loss(
     fn = "softmax_focal_loss"
     arr, _, _, a_y, log_pt, log_1m_pt = _softmax_focal_parts(logits, labels, alpha, fn)
     g = jnp.asarray(gamma, log_pt.dtype)
-    loss = -a_y * jnp.exp(g * log_1m_pt) * log_pt
+    loss = -a_y * _modulating_factor(g, log_1m_pt) * log_pt
     in_range = (jnp.asarray(labels) >= 0) & (jnp.asarray(labels) < arr.shape[-1])
     return jnp.where(in_range, loss, jnp.nan).astype(arr.dtype)
 
@@ -288,6 +295,6 @@ def _softmax_focal_loss_grad(
         jnp.exp(log_pt + (g - 1.0) * log_1m_pt + jnp.log(jnp.where(pos, nlp, 1.0))),
         0.0,
     )
-    c = jnp.exp(g * log_1m_pt) + g * second
+    c = _modulating_factor(g, log_1m_pt) + g * second
     grad = (a_y * c)[..., None] * (probs - onehot)
     return _restore_classes(grad, arr.shape, -1).astype(arr.dtype)

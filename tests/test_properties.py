@@ -23,6 +23,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -288,3 +289,18 @@ def test_dice_accepts_bfloat16_probabilities():
     t = jax.nn.one_hot(jnp.array([[0, 1, 2, 1], [1, 2, 2, 0]]), 3)
     out = jl.dice_loss(p16, t, apply_softmax=False)
     assert out.dtype == jnp.bfloat16 and bool(jnp.isfinite(out).all())
+
+
+def test_softmax_focal_gamma_zero_with_a_dominant_target_logit():
+    """Regression (found by the thorough profile): when the target logit beats every other
+    by more than ~88, ``1 - p_t`` underflowed to 0 in float32, and ``gamma=0`` gave
+    ``exp(0 * log 0) = NaN`` instead of the cross-entropy's 0."""
+    x = jnp.array([[-118.9, 164.7, 7.2, 316.8, -207.4], [0.5, -1.0, 2.0, 0.0, 1.0]], jnp.float32)
+    y = jnp.array([3, 2])
+    ce = optax.softmax_cross_entropy_with_integer_labels(x, y)
+    for gamma in (0.0, 2.0):
+        out = jl.softmax_focal_loss(x, y, gamma=gamma)
+        grad = jax.grad(lambda x, g=gamma: jnp.sum(jl.softmax_focal_loss(x, y, gamma=g)))(x)
+        assert bool(jnp.isfinite(out).all()) and bool(jnp.isfinite(grad).all())
+        assert float(jnp.abs(out[0])) == 0.0  # the true value, ~exp(-152), rounds to 0
+    np.testing.assert_allclose(jl.softmax_focal_loss(x, y, gamma=0.0), ce, rtol=1e-6)
