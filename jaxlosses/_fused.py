@@ -243,7 +243,8 @@ _fused_vjp.defvjp(_fused_fwd, _fused_bwd)
 # --- the public function -----------------------------------------------------------------
 
 
-def _inputs(hidden, weight, labels, bias, where, chunk_size, fn):
+def _inputs(hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn):
+    """Validated ``(h, w, y, b, m, alpha, z-loss coefficient)`` for the loss and its closed form."""
     h = floating(hidden, "hidden", fn)
     w = floating(weight, "weight", fn)
     y = integer(labels, "labels", fn)
@@ -275,7 +276,9 @@ def _inputs(hidden, weight, labels, bias, where, chunk_size, fn):
         m = m != 0
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"{fn}: `chunk_size` must be a positive int or None, got {chunk_size!r}.")
-    return h, w, y, b, m
+    alpha = _static_float(label_smoothing, "label_smoothing", fn)
+    zc = _static_float(z_loss, "z_loss", fn)
+    return h, w, y, b, m, alpha, zc
 
 
 def linear_softmax_cross_entropy(
@@ -351,9 +354,9 @@ def linear_softmax_cross_entropy(
       <https://arxiv.org/abs/2204.02311>`_ (2022), for the z-loss.
     """
     fn = "linear_softmax_cross_entropy"
-    h, w, y, b, m = _inputs(hidden, weight, labels, bias, where, chunk_size, fn)
-    alpha = _static_float(label_smoothing, "label_smoothing", fn)
-    zc = _static_float(z_loss, "z_loss", fn)
+    h, w, y, b, m, alpha, zc = _inputs(
+        hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn
+    )
     batch_shape = y.shape
     d, v = w.shape
     n = math.prod(batch_shape)
@@ -403,9 +406,9 @@ def _linear_softmax_cross_entropy_grad(
     logits materialised, for clarity (``chunk_size`` and ``custom_vjp`` are ignored).
     """
     fn = "linear_softmax_cross_entropy"
-    h, w, y, b, m = _inputs(hidden, weight, labels, bias, where, chunk_size, fn)
-    alpha = _static_float(label_smoothing, "label_smoothing", fn)
-    zc = _static_float(z_loss, "z_loss", fn)
+    h, w, y, b, m, alpha, zc = _inputs(
+        hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn
+    )
     cdt = compute_dtype(h.dtype)
     v = w.shape[1]
     hc, wc = h.astype(cdt), w.astype(cdt)
