@@ -45,9 +45,14 @@ def _first_line(fn: Any) -> str:
     return re.sub(r":(?:func|class|mod|data):`~?([^`]+)`", r"`\1`", line)
 
 
+def _peer_cell(peer: Any) -> str:
+    if peer is None:
+        return ""
+    return f"`{peer.path}`" + (f" ({peer.note})" if peer.note else "")
+
+
 def _family_table(family: str) -> str:
     from jaxlosses import closed_form
-    from jaxlosses.__main__ import _inputs
     from jaxlosses.catalogue import CATALOGUE
 
     entries = [e for e in CATALOGUE.values() if e.family == family]
@@ -59,10 +64,11 @@ def _family_table(family: str) -> str:
     ]
     for e in entries:
         grad = _first_line(getattr(closed_form, e.name)).replace("|", "\\|")
-        optax = f"`optax.losses.{e.optax}`" if e.optax else ""
-        torch = f"`torch.nn.functional.{e.torch}`" if e.torch else ""
+        optax, torch = (_peer_cell(e.peer(lib)) for lib in ("optax", "torch"))
+        if not torch:  # torchvision, pytorch-crf: PyTorch-ecosystem peers
+            torch = ", ".join(_peer_cell(p) for p in e.peers if p.library not in ("optax", "torch"))
         rows.append(
-            f"| [`{e.name}`](#jaxlosses.{e.name}) | `{_inputs(e)}` | {grad} | {optax} | {torch} |"
+            f"| [`{e.name}`](#jaxlosses.{e.name}) | `{e.inputs}` | {grad} | {optax} | {torch} |"
         )
     return "\n".join(rows) + (
         "\n\nStarred inputs are learned jointly: the closed form is a tuple of gradients, "

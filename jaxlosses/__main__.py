@@ -6,6 +6,7 @@ Also installed as the ``jaxlosses`` console script.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import os
@@ -177,25 +178,24 @@ def _reference_kind(entry: Entry) -> str:
     doc = (entry.reference.__doc__ or "").strip()
     if doc:
         return doc.splitlines()[0]
-    if entry.reference.__module__.endswith("_catalogue_structured"):
+    if entry.reference.__module__.endswith("catalogue.structured"):
         return "brute force over all tag sequences (NumPy)"
     return "NumPy/SciPy"
 
 
-def _inputs(entry: Entry) -> str:
-    """The array arguments; with several learned inputs, those are starred."""
-    import inspect
+def _closed_form_of(entry: Entry) -> str:
+    """The learned inputs the closed form differentiates (``jaxlosses.closed_form.NAME``)."""
+    names = list(inspect.signature(entry.fn).parameters)
+    return ", ".join(names[i] for i in entry.argnums)
 
-    params = [
-        p.name
-        for p in inspect.signature(entry.fn).parameters.values()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        and (p.default is p.empty or p.default is None)
-        and p.name not in ("axis", "where")
-    ]
-    if len(entry.argnums) > 1:
-        params = [f"{n}*" if i in entry.argnums else n for i, n in enumerate(params)]
-    return ", ".join(params)
+
+def _checks_of(entry: Entry) -> str:
+    """The arguments whose values checked mode tests (besides NaN in every input)."""
+    return ", ".join(dict.fromkeys(c.arg for c in entry.checks)) or "-"
+
+
+def _peers_of(entry: Entry) -> str:
+    return ", ".join(p.path + (f" ({p.note})" if p.note else "") for p in entry.peers)
 
 
 def _in_families(entry: Entry, families: Sequence[str] | None) -> bool:
@@ -204,7 +204,6 @@ def _in_families(entry: Entry, families: Sequence[str] | None) -> bool:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from . import closed_form
     from .catalogue import CATALOGUE
 
     entries = [e for e in CATALOGUE.values() if _in_families(e, args.family)]
@@ -217,11 +216,11 @@ def _list(args: argparse.Namespace) -> int:
         {
             "loss": e.name,
             "family": e.family,
-            "inputs": _inputs(e),
-            "closed form": "yes" if callable(getattr(closed_form, e.name, None)) else "no",
+            "inputs": e.inputs,
+            "closed form": _closed_form_of(e),
+            "checked": _checks_of(e),
             "reference": _reference_kind(e),
-            "optax": e.optax or "",
-            "torch": e.torch or "",
+            "peers": _peers_of(e),
         }
         for e in entries
     ]
@@ -229,15 +228,14 @@ def _list(args: argparse.Namespace) -> int:
         json.dump(records, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    columns = ["loss", "family", "inputs", "closed form", "reference"]
+    columns = ["loss", "family", "inputs", "closed form", "checked"]
     if args.wide:
-        columns += ["optax", "torch"]
+        columns += ["reference", "peers"]
     _table([columns, *([r[c] for c in columns] for r in records)], sys.stdout)
-    n_closed = sum(r["closed form"] == "yes" for r in records)
     print(
-        f"\n{len(records)} losses, {n_closed} with a closed-form gradient "
-        "(jaxlosses.closed_form.NAME). Starred inputs: the closed form is a tuple of "
-        "gradients, one per starred input."
+        f"\n{len(records)} losses. closed form: the inputs jaxlosses.closed_form.NAME "
+        "differentiates (starred in `inputs` when there are several); checked: the arguments "
+        "whose values jaxlosses.checked tests, besides NaN in every input."
     )
     return 0
 

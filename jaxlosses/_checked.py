@@ -12,19 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
-from ._checks import Check, Predicate, no_nan
+from ._checks import Check, Predicate, no_nan, registered_checks
 
 __all__ = ["check_errors", "checked", "registered_checks", "value_problems"]
-
-
-def registered_checks(loss_fn: Callable[..., Any]) -> tuple[Check, ...]:
-    """The checks the catalogue registers for ``loss_fn`` (empty for other functions)."""
-    from .catalogue import CATALOGUE  # the catalogue imports every loss: import lazily
-
-    for entry in CATALOGUE.values():
-        if entry.fn is loss_fn:
-            return tuple(entry.checks)
-    return ()
 
 
 def value_problems(
@@ -55,8 +45,8 @@ def checked(
     outside ``[0, K)``, probabilities outside ``[0, 1]`` or not summing to 1, a
     negative variance, a NaN input, a CRF mask with holes) cannot be seen while
     tracing; the wrapped loss tests them with :func:`jax.experimental.checkify.check`
-    before computing the loss. What each loss checks is registered in its catalogue
-    entry (``jaxlosses.catalogue.CATALOGUE[name].checks``); every floating input is
+    before computing the loss. What each loss checks is declared beside the loss
+    (``register_checks`` in its module); every floating input is
     also checked for NaN (``±inf`` is allowed: it masks logits).
 
     Outside ``jit`` a failed check raises
@@ -69,7 +59,7 @@ def checked(
     Args:
       loss_fn: a loss from this package, or any function of arrays.
       checks: the checks to run (see :mod:`jaxlosses._checks`); by default those
-        registered for ``loss_fn`` in the catalogue (none for other functions).
+        declared for ``loss_fn`` beside it (none for other functions).
 
     Returns:
       A function with ``loss_fn``'s signature and result.

@@ -251,3 +251,63 @@ def no_nan(b: Bound) -> list[Predicate]:
             n = jnp.sum(jnp.isnan(jnp.asarray(x)))
             out.append((n == 0, f"`{name}` contains {{n}} NaN value(s).", {"n": n}))
     return out
+
+
+# --- what a loss declares beside its definition ----------------------------------------
+
+_REGISTERED: dict[Callable[..., Any], tuple[Check, ...]] = {}
+
+
+def register_checks(loss_fn: Callable[..., Any], *checks: Check) -> None:
+    """Declares the run-time value checks of ``loss_fn`` (read by :func:`jaxlosses.checked`).
+
+    Each loss module calls this beside its losses, so the checks are facts about the
+    loss, found without importing the catalogue.
+    """
+    _REGISTERED[loss_fn] = tuple(checks)
+
+
+def registered_checks(loss_fn: Callable[..., Any]) -> tuple[Check, ...]:
+    """The checks declared for ``loss_fn`` (empty for other functions)."""
+    return _REGISTERED.get(loss_fn, ())
+
+
+def unused_where(labels: str) -> Callable[[Bound], Any]:
+    """Labels whose ``where`` entry is False (a per-example mask) are not used."""
+
+    def ignore(b: Bound) -> Any:
+        w = b.get("where")
+        if w is None or np.shape(w) != np.shape(b[labels]):
+            return None
+        return ~np.asarray(w).astype(bool) if isinstance(w, np.ndarray) else w == 0
+
+    return ignore
+
+
+def unused_mask(b: Bound) -> Any:
+    """Tags at positions a CRF ``mask`` excludes are not used."""
+    m = b.get("mask")
+    return None if m is None else ~(m.astype(bool))
+
+
+def padded_labels(b: Bound) -> Any:
+    """CTC labels at padded positions are not used."""
+    return b["label_paddings"] != 0
+
+
+def class_labels(labels: str = "labels", source: str = "logits") -> Check:
+    """Integer class labels in ``[0, K)`` along ``axis``, except examples ``where`` drops."""
+    return labels_in_range(labels, source, ignore=unused_where(labels))
+
+
+def crf_checks(*, tags: bool = True) -> tuple[Check, ...]:
+    """A prefix ``mask`` and, with ``tags``, tags in ``[0, K)`` at unmasked positions."""
+    mask = prefix_mask("mask", "emissions")
+    if not tags:
+        return (mask,)
+    return (labels_in_range("tags", "emissions", axis=-1, ignore=unused_mask), mask)
+
+
+def probabilities_unless(flag: str) -> Check:
+    """``predictions`` in ``[0, 1]`` unless the loss's ``flag`` (apply_softmax...) is set."""
+    return unit_interval("predictions", when=lambda b: b.get(flag) is False)

@@ -25,6 +25,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
+from ._checks import in_set, labels_in_range, padded_labels, register_checks
 from ._core import errors_named, floating, integer, upcast
 from ._primitives import log_softmax_parts
 
@@ -367,3 +368,13 @@ def _ctc_grad(
     gamma = gamma.at[:, :, blank].add(gamma_blank.T)
     keep = ~pad[:, :, None] & lattice.ok[:, None, None]
     return jnp.where(keep, lattice.probs - gamma, 0.0)
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(
+    ctc_loss,
+    labels_in_range("labels", "logits", axis=-1, ignore=padded_labels),
+    in_set("logit_paddings", (0.0, 1.0)),
+    in_set("label_paddings", (0.0, 1.0)),
+)

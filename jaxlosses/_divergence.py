@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from ._checks import nonnegative, register_checks, simplex
 from ._core import (
     Axis,
     canonical_axes,
@@ -262,3 +263,11 @@ def _js_divergence_grad(
         return jnp.where(v > 0, safe_log(v) + 1.0, 0.0)
 
     return _masked(0.5 * (dxlogx(p) - dxlogx(m)), mask).astype(arr.dtype)
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(kl_divergence, simplex("targets"))
+register_checks(generalized_kl_divergence, nonnegative("targets"))
+register_checks(convex_kl_divergence, nonnegative("targets"))
+register_checks(js_divergence, simplex("predictions"), simplex("targets"))

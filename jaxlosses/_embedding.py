@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from ._checks import in_set, labels_in_range, register_checks
 from ._core import canonical_axis, floating, integer, upcast
 
 __all__ = [
@@ -655,3 +656,11 @@ def _ge2e_loss_grad(
     """
     e0, _, (g_e, g_w, g_b) = _ge2e_parts(embeddings, w, b, method)
     return g_e.astype(e0.dtype), g_w.astype(e0.dtype), g_b.astype(e0.dtype)
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(contrastive_loss, in_set("labels", (0.0, 1.0)))
+register_checks(margin_ranking_loss, in_set("targets", (-1.0, 1.0)))
+register_checks(arcface_loss, labels_in_range("labels", "class_centers", axis=0))
+register_checks(cosface_loss, labels_in_range("labels", "class_centers", axis=0))

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from ._checks import labels_in_range, register_checks, simplex, unit_interval
 from ._classification import _integer_inputs, _restore_classes, _soft_inputs
 from ._core import Axis, check_same_shape, floating
 from ._core import upcast as _upcast
@@ -298,3 +299,10 @@ def _softmax_focal_loss_grad(
     c = _modulating_factor(g, log_1m_pt) + g * second
     grad = (a_y * c)[..., None] * (probs - onehot)
     return _restore_classes(grad, arr.shape, -1).astype(arr.dtype)
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(sigmoid_focal_loss, unit_interval("labels"))
+register_checks(softmax_focal_loss, labels_in_range("labels", "logits", axis=-1))
+register_checks(poly_loss_cross_entropy, simplex("labels"))

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
+from ._checks import labels_in_range, register_checks, unused_where
 from ._core import compute_dtype, floating, integer
 
 __all__ = ["linear_softmax_cross_entropy"]
@@ -424,3 +425,11 @@ def _linear_softmax_cross_entropy_grad(
     d_hidden = a @ wc.T
     d_weight = jnp.einsum("...d,...v->dv", hc, a)
     return d_hidden.astype(h.dtype), d_weight.astype(w.dtype)
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(
+    linear_softmax_cross_entropy,
+    labels_in_range("labels", "weight", axis=-1, ignore=unused_where("labels")),
+)

@@ -16,6 +16,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
+from ._checks import nonnegative, register_checks
 from ._core import (
     Axis,
     canonical_axes,
@@ -245,3 +246,9 @@ def _gaussian_kl_divergence_grad(
     return mu.astype(arr.dtype), (0.5 * (jnp.exp(lv) - 1.0)).astype(
         jnp.asarray(log_variances).dtype
     )
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(gaussian_nll, nonnegative("variances"))
+register_checks(poisson_nll, nonnegative("targets"))

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from ._checks import class_labels, in_set, nonnegative, register_checks
 from ._classification import _gather_last
 from ._core import canonical_axis, check_same_shape, floating, integer, mask_for, upcast
 from ._primitives import log_softmax_parts
@@ -783,3 +784,17 @@ def make_fenchel_young_loss(
         "``max_fun(scores) - <targets, scores>`` over the last axis."
     )
     return fenchel_young_loss
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(perceptron_loss, in_set("targets", (-1.0, 1.0)))
+register_checks(hinge_loss, in_set("targets", (-1.0, 1.0)))
+register_checks(squared_hinge_loss, in_set("targets", (-1.0, 1.0)))
+register_checks(multiclass_perceptron_loss, class_labels("labels", "scores"), nonnegative("cost"))
+register_checks(multiclass_hinge_loss, class_labels("labels", "scores"), nonnegative("cost"))
+register_checks(cost_augmented_hinge_loss, class_labels("labels", "scores"), nonnegative("cost"))
+register_checks(softmax_margin_loss, class_labels("labels", "scores"), nonnegative("cost"))
+register_checks(risk_loss, class_labels("labels", "scores"), nonnegative("cost"))
+register_checks(sparsemax_loss, in_set("labels", (0.0, 1.0)))
+register_checks(multiclass_sparsemax_loss, class_labels("labels", "scores"), nonnegative("cost"))

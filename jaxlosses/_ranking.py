@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from ._checks import nonnegative, register_checks
 from ._core import floating, upcast
 from ._primitives import log_softmax_parts
 
@@ -137,3 +138,8 @@ def _ranking_softmax_loss_grad(
     valid = jnp.ones(g.shape[:-1], bool) if mask is None else jnp.any(mask, axis=-1)
     r = _reduction_factor(reduce_fn, valid, fn).astype(x.dtype)
     return (r[..., None] * g).astype(arr.dtype)
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(ranking_softmax_loss, nonnegative("labels"))

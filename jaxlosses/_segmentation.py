@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from ._checks import probabilities_unless, register_checks, unit_interval
 from ._core import canonical_axes, floating, upcast
 
 __all__ = ["binary_dice_loss", "dice_loss", "multiclass_generalized_dice_loss", "tversky_loss"]
@@ -507,3 +508,15 @@ def _multiclass_generalized_dice_loss_grad(
     count = _per_class(d, ignore_background).size
     scale = jnp.asarray(1.0 / max(count, 1), d.x.dtype)
     return _like_input(_grad_from_probs(d, scale, 0.5, 0.5), d)
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(dice_loss, unit_interval("targets"), probabilities_unless("apply_softmax"))
+register_checks(binary_dice_loss, unit_interval("targets"), probabilities_unless("apply_sigmoid"))
+register_checks(
+    multiclass_generalized_dice_loss,
+    unit_interval("targets"),
+    probabilities_unless("apply_softmax"),
+)
+register_checks(tversky_loss, unit_interval("targets"), probabilities_unless("apply_softmax"))

@@ -47,6 +47,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
+from ._checks import crf_checks, register_checks
 from ._core import compute_dtype, floating, integer
 from ._primitives import _lse_of_shifted, _shift
 
@@ -1074,3 +1075,14 @@ def _structured_risk_loss_grad(
     h = c[None, :, None] * (ch.m[:, :, None] - onehot)
     _, g_e, g_a = _expected_cost_grads(ch.x, ch.a, ch.s, ch.f, ch.m, h)
     return _grads_out(g_e, g_a, ch)
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(crf_log_partition, *crf_checks(tags=False))
+register_checks(crf_log_likelihood, *crf_checks())
+register_checks(crf_loss, *crf_checks())
+register_checks(structured_perceptron_loss, *crf_checks())
+register_checks(structured_hinge_loss, *crf_checks())
+register_checks(structured_softmax_margin_loss, *crf_checks())
+register_checks(structured_risk_loss, *crf_checks())

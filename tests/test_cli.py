@@ -44,14 +44,17 @@ def test_list_columns_and_every_entry(capsys):
     assert main(["list"]) == 0
     lines = capsys.readouterr().out.splitlines()
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header == ["loss", "family", "inputs", "closed form", "reference"]
+    assert header == ["loss", "family", "inputs", "closed form", "checked"]
     rows = {line.split("|")[1].strip(): line for line in lines[2:] if line.startswith("| ")}
     assert set(rows) == set(CATALOGUE)
     assert "| gaussian_nll " in rows["gaussian_nll"]
     assert "means*, targets, variances*" in rows["gaussian_nll"]  # two learned inputs
-    assert "brute force" in rows["crf_loss"]
-    assert all("| yes " in row for row in rows.values())  # every loss has a closed form
-    assert f"{len(CATALOGUE)} losses, {len(CATALOGUE)} with a closed-form gradient" in lines[-1]
+    cells = {n: [c.strip() for c in row.strip("|").split("|")] for n, row in rows.items()}
+    assert cells["gaussian_nll"][3] == "means, variances"  # what the closed form differentiates
+    assert cells["softmax_cross_entropy_with_integer_labels"][3] == "logits"
+    assert cells["gaussian_nll"][4] == "variances"  # checked mode: variances >= 0
+    assert cells["l2_loss"][4] == "-"
+    assert lines[-1].startswith(f"{len(CATALOGUE)} losses.")
 
 
 def test_list_json_and_family_filter(capsys):
@@ -64,17 +67,18 @@ def test_list_json_and_family_filter(capsys):
         "family",
         "inputs",
         "closed form",
+        "checked",
         "reference",
-        "optax",
-        "torch",
+        "peers",
     }
 
 
-def test_list_wide_shows_the_optax_and_torch_names(capsys):
-    assert main(["list", "--wide", "--family", "cross-entropy"]) == 0
+def test_list_wide_shows_the_reference_and_peers(capsys):
+    assert main(["list", "--wide", "--family", "cross-entropy", "structured"]) == 0
     out = capsys.readouterr().out
-    assert "| optax " in out.splitlines()[0]
-    assert "binary_cross_entropy_with_logits" in out
+    assert "| peers " in out.splitlines()[0]
+    assert "torch.nn.functional.binary_cross_entropy_with_logits" in out
+    assert "brute force" in out  # the structured references enumerate every tag sequence
 
 
 def test_unknown_family_is_explained():
@@ -95,13 +99,10 @@ def test_verify_by_family(capsys):
 
 
 def test_verify_fails_on_a_wrong_closed_form(monkeypatch, capsys):
-    import dataclasses
+    from jaxlosses import closed_form
 
-    from jaxlosses import catalogue
-
-    good = catalogue.CATALOGUE["l2_loss"]
-    wrong = dataclasses.replace(good, grad=lambda *a, **k: 2 * good.grad(*a, **k))
-    monkeypatch.setitem(catalogue.CATALOGUE, "l2_loss", wrong)
+    good = closed_form.l2_loss
+    monkeypatch.setattr(closed_form, "l2_loss", lambda *a, **k: 2 * good(*a, **k))
     assert main(["verify", "--loss", "l2_loss", "-q"]) == 1
     out = capsys.readouterr().out
     assert "l2_loss FAILED" in out

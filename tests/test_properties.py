@@ -30,8 +30,7 @@ from hypothesis import strategies as st
 from scipy import special
 
 import jaxlosses as jl
-from jaxlosses._catalogue_reliability import NEG_INF, NONNEG, SHIFT
-from jaxlosses.catalogue import CATALOGUE, Case, Entry
+from jaxlosses.catalogue import CATALOGUE, NEG_INF, NONNEG, SHIFT, Case, Entry
 
 NAMES = list(CATALOGUE)
 DTYPES = (jnp.float32, jnp.bfloat16, jnp.float16)

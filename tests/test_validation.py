@@ -21,7 +21,6 @@ import jax
 import numpy as np
 import pytest
 
-from jaxlosses._catalogue_reliability import TABLE
 from jaxlosses.catalogue import CATALOGUE, Entry
 
 NAMES = list(CATALOGUE)
@@ -134,10 +133,6 @@ def test_accepted_variants_exist():
     for name, entry in CATALOGUE.items():
         made = {v[0] for v in _variants(entry)}
         assert entry.accepts <= made, (name, sorted(entry.accepts - made))
-
-
-def test_reliability_table_covers_the_catalogue():
-    assert set(TABLE) == set(CATALOGUE)
 
 
 @functools.cache

@@ -1,8 +1,10 @@
-"""Catalogue entries for the structured losses (assembled into :data:`jaxlosses.catalogue.CATALOGUE`).
+"""Proof records of the structured (linear-chain CRF) losses (:mod:`jaxlosses._structured`).
 
-The references enumerate all ``K ** L`` tag sequences of every sequence by brute force
-(``itertools.product``), score each path directly from its definition and aggregate with
-NumPy/SciPy: no dynamic programming, nothing shared with :mod:`jaxlosses._structured`.
+Every reference is written directly in NumPy/SciPy from the definition and never calls the
+package.
+The references enumerate all ``K ** L`` tag sequences by brute force (``itertools.product``),
+score each path from its definition and aggregate with NumPy/SciPy: no dynamic programming,
+nothing shared with :mod:`jaxlosses._crf`.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from typing import Any
 import numpy as np
 from scipy import special
 
-from . import _structured as st
-from ._entry import Case, Entry
+from ._entry import NONNEG, SHIFT, Case, Entry, Peer
+
+FAMILY = "structured (linear-chain CRF)"
 
 _B, _T, _K = 3, 4, 3  # batch, steps and tags of the sampled examples (81 paths each)
-
-
-# --- brute-force references -------------------------------------------------------------
 
 
 def _lengths(mask: np.ndarray | None, n: int, t: int) -> list[int]:
@@ -107,16 +107,23 @@ def _tag_reference(
 
 
 _ref_log_likelihood = _tag_reference(lambda sc, cost, gold: gold - special.logsumexp(sc))
+
+
 _ref_crf_loss = _tag_reference(lambda sc, cost, gold: special.logsumexp(sc) - gold)
+
+
 _ref_perceptron = _tag_reference(lambda sc, cost, gold: sc.max() - gold)
+
+
 _ref_hinge = _tag_reference(lambda sc, cost, gold: (sc + cost).max() - gold)
+
+
 _ref_softmax_margin = _tag_reference(lambda sc, cost, gold: special.logsumexp(sc + cost) - gold)
+
+
 _ref_risk = _tag_reference(lambda sc, cost, gold: float(np.sum(special.softmax(sc) * cost)))
 
 
-# --- samplers -----------------------------------------------------------------------------
-
-# Lengths 4, 2 and 1: a full sequence, a padded one and a single step.
 _MASK = np.arange(_T) < np.array([[4], [2], [1]])
 
 
@@ -202,27 +209,70 @@ def _stress_tagged() -> list[Case]:
     return [Case(lab, (e, y, a), kw) for lab, (e, y, a, kw) in zip(labels, _stress_inputs())]
 
 
-# --- the entries ------------------------------------------------------------------------------
-
-_S = "structured (linear-chain CRF)"
-
 ENTRIES: list[Entry] = [
-    Entry("crf_log_partition", _S, st.crf_log_partition, st._crf_log_partition_grad,
-          _ref_log_partition, _sample_partition, _stress_partition, argnums=(0, 1)),
-    Entry("crf_log_likelihood", _S, st.crf_log_likelihood, st._crf_log_likelihood_grad,
-          _ref_log_likelihood, _tagged_sampler(), _stress_tagged, argnums=(0, 2),
-          torch="pytorch-crf CRF.forward (reduction='none')"),
-    Entry("crf_loss", _S, st.crf_loss, st._crf_loss_grad, _ref_crf_loss, _tagged_sampler(),
-          _stress_tagged, argnums=(0, 2)),
-    Entry("structured_perceptron_loss", _S, st.structured_perceptron_loss,
-          st._structured_perceptron_loss_grad, _ref_perceptron, _tagged_sampler(),
-          _stress_tagged, argnums=(0, 2), smooth=False),
-    Entry("structured_hinge_loss", _S, st.structured_hinge_loss, st._structured_hinge_loss_grad,
-          _ref_hinge, _tagged_sampler(cost=True), _stress_tagged, argnums=(0, 2),
-          smooth=False),
-    Entry("structured_softmax_margin_loss", _S, st.structured_softmax_margin_loss,
-          st._structured_softmax_margin_loss_grad, _ref_softmax_margin,
-          _tagged_sampler(cost=True), _stress_tagged, argnums=(0, 2)),
-    Entry("structured_risk_loss", _S, st.structured_risk_loss, st._structured_risk_loss_grad,
-          _ref_risk, _tagged_sampler(cost=True), _stress_tagged, argnums=(0, 2)),
-]  # fmt: skip
+    Entry(
+        name="crf_log_partition",
+        reference=_ref_log_partition,
+        sample=_sample_partition,
+        stress=_stress_partition,
+        argnums=(0, 1),
+        free_args=(0, 1),
+    ),
+    Entry(
+        name="crf_log_likelihood",
+        reference=_ref_log_likelihood,
+        sample=_tagged_sampler(),
+        stress=_stress_tagged,
+        argnums=(0, 2),
+        properties=frozenset({SHIFT}),
+        free_args=(0, 2),
+        peers=(Peer("torchcrf.CRF.forward", note="pytorch-crf, reduction='none'"),),
+    ),
+    Entry(
+        name="crf_loss",
+        reference=_ref_crf_loss,
+        sample=_tagged_sampler(),
+        stress=_stress_tagged,
+        argnums=(0, 2),
+        properties=frozenset({NONNEG, SHIFT}),
+        free_args=(0, 2),
+    ),
+    Entry(
+        name="structured_perceptron_loss",
+        reference=_ref_perceptron,
+        sample=_tagged_sampler(),
+        stress=_stress_tagged,
+        argnums=(0, 2),
+        smooth=False,
+        properties=frozenset({NONNEG, SHIFT}),
+        free_args=(0, 2),
+    ),
+    Entry(
+        name="structured_hinge_loss",
+        reference=_ref_hinge,
+        sample=_tagged_sampler(cost=True),
+        stress=_stress_tagged,
+        argnums=(0, 2),
+        smooth=False,
+        properties=frozenset({NONNEG, SHIFT}),
+        free_args=(0, 2),
+    ),
+    Entry(
+        name="structured_softmax_margin_loss",
+        reference=_ref_softmax_margin,
+        sample=_tagged_sampler(cost=True),
+        stress=_stress_tagged,
+        argnums=(0, 2),
+        properties=frozenset({NONNEG, SHIFT}),
+        free_args=(0, 2),
+    ),
+    Entry(
+        name="structured_risk_loss",
+        reference=_ref_risk,
+        sample=_tagged_sampler(cost=True),
+        stress=_stress_tagged,
+        argnums=(0, 2),
+        properties=frozenset({NONNEG, SHIFT}),
+        free_args=(0, 2),
+    ),
+]

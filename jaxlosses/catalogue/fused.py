@@ -1,11 +1,12 @@
-"""Catalogue entry for the fused linear + softmax cross-entropy.
+"""Proof records of the fused linear + softmax cross-entropy (:mod:`jaxlosses._fused`).
 
+Every reference is written directly in NumPy/SciPy from the definition and never calls the
+package.
 The reference materialises the ``[N, V]`` logits in NumPy/SciPy and applies the
-definition directly; it never calls the package. The sampled cases use
-``custom_vjp=False`` because the verification engine also runs forward-mode checks,
-which a :func:`jax.custom_vjp` function cannot take; the stress cases (reverse mode
-only) run the default fused ``custom_vjp`` path, and ``tests/test_fused.py`` compares
-that path with optax's materialised computation.
+definition directly. The sampled cases use ``custom_vjp=False`` because the verification
+engine also runs forward-mode checks, which a :func:`jax.custom_vjp` function cannot take;
+the stress cases (reverse mode only) run the default fused ``custom_vjp`` path, and
+``tests/test_fused.py`` compares that path with optax's materialised computation.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from . import _fused as fu
-from ._entry import Case, Entry, normal
+from ._entry import NONNEG, Case, Entry, Peer
+from ._shared import (
+    normal,
+)
 
-_N, _D, _V = 6, 4, 5
+FAMILY = "cross-entropy"
+
+_N, _D, _V = 6, 4, 5  # tokens, hidden size and vocabulary of the sampled examples
 
 
 def _ref_linear_softmax_ce(
@@ -82,16 +87,16 @@ def _stress() -> list[Case]:
     ]
 
 
-ENTRIES = [
+ENTRIES: list[Entry] = [
     Entry(
-        "linear_softmax_cross_entropy",
-        "cross-entropy",
-        fu.linear_softmax_cross_entropy,
-        fu._linear_softmax_cross_entropy_grad,
-        _ref_linear_softmax_ce,
-        _sample,
-        _stress,
+        name="linear_softmax_cross_entropy",
+        reference=_ref_linear_softmax_ce,
+        sample=_sample,
+        stress=_stress,
         argnums=(0, 1),
-        torch="linear_cross_entropy",
-    )
+        accepts=frozenset({"weight:trunc"}),
+        properties=frozenset({NONNEG}),
+        free_args=(0, 1),
+        peers=(Peer("torch.nn.functional.linear_cross_entropy", note="PyTorch 2.13"),),
+    ),
 ]

@@ -1,0 +1,223 @@
+"""Proof records of the metric-learning losses (:mod:`jaxlosses._embedding`).
+
+Every reference is written directly in NumPy/SciPy from the definition and never calls the
+package.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from ._entry import NONNEG, Case, Entry, Peer
+from ._shared import (
+    ints,
+    normal,
+    ref_unit,
+)
+
+FAMILY = "metric learning"
+
+N_EMB, DIM = 4, 5  # embeddings per example and their dimension
+
+
+def _ref_triplet(a, p, n, axis=-1, norm_degree=2, margin=1.0, eps=1e-6, *, swap=False):
+    def dist(u, v):
+        return (np.sum(np.abs(u - v) ** norm_degree, axis) + eps) ** (1.0 / norm_degree)
+
+    d_neg = dist(a, n)
+    if swap:
+        d_neg = np.minimum(d_neg, dist(p, n))
+    return np.maximum(dist(a, p) - d_neg + margin, 0.0)
+
+
+def _sample_triplet(rng: np.random.Generator) -> list[Case]:
+    a, p, n = (normal(rng, N_EMB, DIM) for _ in range(3))
+    return [
+        Case("triplets", (a, p, n)),
+        Case("swap=True", (a, p, n), {"swap": True, "margin": 3.0}),
+        Case("norm_degree=3, margin=4", (a, p, n), {"norm_degree": 3, "margin": 4.0}),
+    ]
+
+
+def _stress_triplet() -> list[Case]:
+    a = np.array([[0.0] * 5, [1e4, -1e4, 0, 1, 2], [1.0, 2, 3, 4, 5]], np.float32)
+    return [
+        Case("coinciding anchor, positive, negative (d = 0)", (a, a.copy(), a.copy())),
+        Case("d = 0, eps=0", (a, a.copy(), a.copy()), {"eps": 0.0}),
+        Case("swap, d = 0", (a, a.copy(), a + 1.0), {"swap": True}),
+    ]
+
+
+def _ref_contrastive(a, b, y, *, margin=1.0):
+    d = np.sqrt(np.sum((a - b) ** 2, -1))
+    return 0.5 * (y * d**2 + (1 - y) * np.maximum(margin - d, 0.0) ** 2)
+
+
+def _sample_contrastive(rng: np.random.Generator) -> list[Case]:
+    a, b = normal(rng, N_EMB, DIM), normal(rng, N_EMB, DIM)
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    return [
+        Case("pairs", (a, b, y)),
+        Case("margin=4 (all dissimilar pairs inside)", (a, b, y), {"margin": 4.0}),
+    ]
+
+
+def _stress_contrastive() -> list[Case]:
+    a = np.array([[0.0] * 5, [1e4, -1e4, 0, 1, 2], [1.0, 2, 3, 4, 5]], np.float32)
+    return [
+        Case("coinciding pairs (d = 0)", (a, a.copy(), np.array([1.0, 0.0, 0.0], np.float32))),
+        Case("huge distances", (a, -a, np.array([1.0, 0.0, 1.0], np.float32))),
+    ]
+
+
+def _ref_margin_softmax(e, w, labels, scale, target_logit):
+    cos = ref_unit(e) @ ref_unit(w).T
+    rows = np.arange(len(labels))
+    z = scale * cos
+    z[rows, labels] = scale * target_logit(cos[rows, labels])
+    return special.logsumexp(z, axis=-1) - z[rows, labels]
+
+
+def _ref_arcface(e, w, labels, *, scale=64.0, margin=0.5):
+    def psi(c):
+        theta = np.arccos(np.clip(c, -1.0, 1.0))
+        return np.where(theta < np.pi - margin, np.cos(theta + margin), c - margin * np.sin(margin))
+
+    return _ref_margin_softmax(e, w, labels, scale, psi)
+
+
+def _ref_cosface(e, w, labels, *, scale=64.0, margin=0.35):
+    return _ref_margin_softmax(e, w, labels, scale, lambda c: c - margin)
+
+
+N_CLASSES = 3
+
+
+def _sample_margin_softmax(rng: np.random.Generator) -> list[Case]:
+    w = normal(rng, N_CLASSES, DIM)
+    labels = ints(rng, N_EMB, N_CLASSES)
+    e = w[labels] + 0.8 * normal(rng, N_EMB, DIM)
+    opposite = -w[labels] + 0.1 * normal(rng, N_EMB, DIM)  # θ near π: ArcFace's fallback
+    axes = (0, None, 0)
+    return [
+        Case("embeddings near their centres", (e, w, labels), in_axes=axes),
+        Case("scale=8", (e, w, labels), {"scale": 8.0}, in_axes=axes),
+        Case(
+            "embeddings opposite their centres", (opposite, w, labels), {"scale": 4.0}, in_axes=axes
+        ),
+    ]
+
+
+def _stress_margin_softmax() -> list[Case]:
+    w = np.array([[1.0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0], [0.0] * 5], np.float32)
+    e = np.array([[0.0] * 5, [1.0, 0, 0, 0, 0], [0, 1e4, 0, 0, 0], [-3.0, 0, 0, 0, 0]], np.float32)
+    return [
+        Case("zero-norm embedding and centre, cos = ±1", (e, w, np.array([0, 0, 1, 0], np.int32)))
+    ]
+
+
+def _ref_ge2e(e, w=10.0, b=-5.0, *, method="softmax"):
+    n_spk, m_utt, _ = e.shape
+    out = np.zeros((n_spk, m_utt))
+    for j in range(n_spk):
+        for i in range(m_utt):
+            sims = []
+            for k in range(n_spk):
+                # the own speaker's centroid leaves utterance i out
+                others = np.delete(e[j], i, axis=0) if k == j else e[k]
+                c = np.mean(others, axis=0)
+                u, v = ref_unit(e[j, i]), ref_unit(c)
+                sims.append(w * float(u @ v) + b)
+            s = np.array(sims)
+            if method == "softmax":
+                out[j, i] = special.logsumexp(s) - s[j]
+            else:
+                sig = special.expit(s)
+                out[j, i] = 1 - sig[j] + np.max(np.delete(sig, j))
+    return out
+
+
+def _sample_ge2e(rng: np.random.Generator) -> list[Case]:
+    centres = normal(rng, 3, 1, DIM, scale=2.0)
+    e = centres + normal(rng, 3, 4, DIM)
+    w, b = np.array(10.0), np.array(-5.0)
+    return [
+        Case("3 speakers x 4 utterances", (e, w, b), in_axes=None),
+        Case("w=3, b=1", (e, np.array(3.0), np.array(1.0)), in_axes=None),
+        Case(
+            "method='contrast'",
+            (e, np.array(2.0), np.array(-1.0)),
+            {"method": "contrast"},
+            in_axes=None,
+        ),
+    ]
+
+
+def _stress_ge2e() -> list[Case]:
+    e = np.zeros((3, 3, DIM), np.float32)
+    e[1] = 1e4
+    e[2, 0, 0] = 1.0
+    w, b = np.float32(10.0), np.float32(-5.0)
+    return [
+        Case("zero-norm speaker and centroids", (e, w, b), in_axes=None),
+        Case("contrast, zero-norm", (e, w, b), {"method": "contrast"}, in_axes=None),
+    ]
+
+
+ENTRIES: list[Entry] = [
+    Entry(
+        name="triplet_margin_loss",
+        reference=_ref_triplet,
+        sample=_sample_triplet,
+        stress=_stress_triplet,
+        argnums=(0, 1, 2),
+        smooth=False,
+        properties=frozenset({NONNEG}),
+        free_args=(0, 1, 2),
+        peers=(
+            Peer("optax.losses.triplet_margin_loss"),
+            Peer("torch.nn.functional.triplet_margin_loss"),
+        ),
+    ),
+    Entry(
+        name="contrastive_loss",
+        reference=_ref_contrastive,
+        sample=_sample_contrastive,
+        stress=_stress_contrastive,
+        argnums=(0, 1),
+        smooth=False,
+        accepts=frozenset({"labels:int"}),
+        properties=frozenset({NONNEG}),
+        free_args=(0, 1),
+    ),
+    Entry(
+        name="arcface_loss",
+        reference=_ref_arcface,
+        sample=_sample_margin_softmax,
+        stress=_stress_margin_softmax,
+        argnums=(0, 1),
+        smooth=False,
+        properties=frozenset({NONNEG}),
+        free_args=(0, 1),
+    ),
+    Entry(
+        name="cosface_loss",
+        reference=_ref_cosface,
+        sample=_sample_margin_softmax,
+        stress=_stress_margin_softmax,
+        argnums=(0, 1),
+        properties=frozenset({NONNEG}),
+        free_args=(0, 1),
+    ),
+    Entry(
+        name="ge2e_loss",
+        reference=_ref_ge2e,
+        sample=_sample_ge2e,
+        stress=_stress_ge2e,
+        argnums=(0, 1, 2),
+        smooth=False,
+        accepts=frozenset({"embeddings:trunc", "w:int", "b:int"}),
+        properties=frozenset({NONNEG}),
+    ),
+]

@@ -1,0 +1,141 @@
+"""Proof records of the focal and poly losses (:mod:`jaxlosses._focal`).
+
+Every reference is written directly in NumPy/SciPy from the definition and never calls the
+package.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special
+
+from ._entry import NEG_INF, NONNEG, SHIFT, Case, Entry, Peer
+from ._shared import (
+    B,
+    K,
+    huge_logits,
+    ints,
+    masked_logits,
+    normal,
+    simplex,
+)
+
+FAMILY = "focal and poly"
+
+
+def _ref_sigmoid_focal(x, y, *, alpha=None, gamma=2.0):
+    p = special.expit(x)
+    p_t = y * p + (1 - y) * (1 - p)
+    bce = -(y * special.log_expit(x) + (1 - y) * special.log_expit(-x))
+    a_t = 1.0 if alpha is None else alpha * y + (1 - alpha) * (1 - y)
+    return a_t * (1 - p_t) ** gamma * bce
+
+
+def _sample_sigmoid_focal(rng: np.random.Generator) -> list[Case]:
+    x = normal(rng, B, K, scale=2.0)
+    y = rng.integers(0, 2, (B, K)).astype(np.float64)
+    return [
+        Case("binary labels", (x, y)),
+        Case("soft labels, alpha=0.25", (x, rng.uniform(0, 1, (B, K))), {"alpha": 0.25}),
+        Case("gamma=0 (cross-entropy)", (x, y), {"gamma": 0.0}),
+        Case("gamma=0.5", (x, y), {"gamma": 0.5}),
+    ]
+
+
+def _stress_sigmoid_focal() -> list[Case]:
+    y = np.array([[1, 0, 1, 0, 1], [0, 1, 0, 1, 0], [1, 1, 0, 0, 1]], np.float32)
+    return [
+        Case("huge logits", (huge_logits(), y)),
+        Case("huge logits, gamma=0.5", (huge_logits(), y), {"gamma": 0.5, "alpha": 0.25}),
+        Case("huge logits, soft labels", (huge_logits(), np.full_like(y, 0.3))),
+    ]
+
+
+def _ref_poly(x, y, *, epsilon=2.0, axis=-1, where=None):
+    assert axis == -1 and where is None
+    lsm = special.log_softmax(x, axis=-1)
+    return -np.sum(y * lsm, -1) + epsilon * np.sum(y * (1 - np.exp(lsm)), -1)
+
+
+def _sample_poly(rng: np.random.Generator) -> list[Case]:
+    x, onehot = normal(rng, B, K, scale=2.0), np.eye(K)[ints(rng, B)]
+    return [
+        Case("one-hot labels", (x, onehot)),
+        Case("soft labels, epsilon=-1", (x, simplex(rng, B, K)), {"epsilon": -1.0}),
+        Case("epsilon=0 (cross-entropy)", (x, onehot), {"epsilon": 0.0}),
+    ]
+
+
+def _stress_poly() -> list[Case]:
+    x, mask = masked_logits()
+    y = np.where(mask, 1.0, 0.0).astype(np.float32)
+    y = y / np.maximum(y.sum(-1, keepdims=True), 1.0)
+    return [
+        Case("huge logits", (huge_logits(), np.eye(K, dtype=np.float32)[[1, 4, 0]])),
+        Case("-inf masked", (x, y), {"where": mask}),
+    ]
+
+
+def _ref_softmax_focal(x, labels, *, gamma=2.0, alpha=None):
+    lsm = special.log_softmax(x, axis=-1)
+    lp = lsm[np.arange(len(labels)), labels]
+    a = np.ones(x.shape[-1]) if alpha is None else np.broadcast_to(alpha, x.shape[-1:])
+    return -a[labels] * (1 - np.exp(lp)) ** gamma * lp
+
+
+def _sample_softmax_focal(rng: np.random.Generator) -> list[Case]:
+    x, labels = normal(rng, B, K, scale=2.0), ints(rng, B)
+    return [
+        Case("integer labels", (x, labels)),
+        Case("gamma=0 (cross-entropy)", (x, labels), {"gamma": 0.0}),
+        Case(
+            "per-class alpha, gamma=0.5",
+            (x, labels),
+            {"gamma": 0.5, "alpha": rng.uniform(0.2, 1, K)},
+        ),
+    ]
+
+
+def _stress_softmax_focal() -> list[Case]:
+    labels = np.array([0, 4, 2], np.int32)
+    return [
+        Case("huge logits, confident", (huge_logits(), labels)),
+        Case(
+            "huge logits, gamma=0.5", (huge_logits(), np.array([1, 0, 4], np.int32)), {"gamma": 0.5}
+        ),
+    ]
+
+
+ENTRIES: list[Entry] = [
+    Entry(
+        name="sigmoid_focal_loss",
+        reference=_ref_sigmoid_focal,
+        sample=_sample_sigmoid_focal,
+        stress=_stress_sigmoid_focal,
+        accepts=frozenset({"labels:int"}),
+        properties=frozenset({NONNEG}),
+        peers=(
+            Peer("optax.losses.sigmoid_focal_loss"),
+            Peer("torchvision.ops.sigmoid_focal_loss"),
+        ),
+    ),
+    Entry(
+        name="softmax_focal_loss",
+        reference=_ref_softmax_focal,
+        sample=_sample_softmax_focal,
+        stress=_stress_softmax_focal,
+        class_args=(0,),
+        accepts=frozenset({"logits:trunc"}),
+        properties=frozenset({NONNEG, SHIFT}),
+    ),
+    Entry(
+        name="poly_loss_cross_entropy",
+        reference=_ref_poly,
+        sample=_sample_poly,
+        stress=_stress_poly,
+        class_args=(0, 1),
+        where_slices=True,
+        properties=frozenset({NONNEG, SHIFT, NEG_INF}),
+        peers=(Peer("optax.losses.poly_loss_cross_entropy"),),
+    ),
+]

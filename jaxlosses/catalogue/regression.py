@@ -1,0 +1,173 @@
+"""Proof records of the regression losses (:mod:`jaxlosses._regression`).
+
+Every reference is written directly in NumPy/SciPy from the definition and never calls the
+package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ._entry import NONNEG, Case, Entry, Peer
+from ._shared import (
+    ELEMENTWISE_TARGETS,
+    B,
+    K,
+    normal,
+)
+
+FAMILY = "regression"
+
+
+def _sample_regression(rng: np.random.Generator) -> list[Case]:
+    p, t = normal(rng, B, K, scale=2.0), normal(rng, B, K, scale=2.0)
+    return [Case("predictions, targets", (p, t)), Case("targets=None", (p,))]
+
+
+def _stress_regression() -> list[Case]:
+    p = np.array([[1e4, -1e4, 0.0, 1.0, -3e3]], np.float32)
+    return [Case("huge residuals", (p, np.zeros_like(p))), Case("zero residuals", (p, p))]
+
+
+def _ref_residual(p, t=None):
+    return p if t is None else p - t
+
+
+def _ref_huber(p, t=None, *, delta=1.0):
+    a = np.abs(_ref_residual(p, t))
+    return np.where(a <= delta, 0.5 * a**2, delta * (a - 0.5 * delta))
+
+
+def _ref_smooth_l1(p, t=None, *, beta=1.0):
+    a = np.abs(_ref_residual(p, t))
+    if beta == 0:
+        return a
+    return np.where(a < beta, 0.5 * a**2 / beta, a - 0.5 * beta)
+
+
+def _with_kw(sampler: Callable[[np.random.Generator], list[Case]], **kw: Any):
+    def sample(rng: np.random.Generator) -> list[Case]:
+        cases = sampler(rng)
+        extra = [
+            dataclasses.replace(c, label=f"{c.label}, {kw}", kwargs={**c.kwargs, **kw})
+            for c in cases
+        ]
+        return cases + extra
+
+    return sample
+
+
+def _ref_cosine(p, t, *, epsilon=0.0, axis=-1, where=None):
+    assert where is None
+    na = np.sqrt(np.maximum((p**2).sum(axis), epsilon))
+    nb = np.sqrt(np.maximum((t**2).sum(axis), epsilon))
+    return (p * t).sum(axis) / (na * nb)
+
+
+def _sample_cosine(rng: np.random.Generator) -> list[Case]:
+    p, t = normal(rng, B, K), normal(rng, B, K)
+    return [
+        Case("vectors", (p, t)),
+        Case("epsilon floor active", (0.1 * p, t), {"epsilon": 1.0}),
+    ]
+
+
+def _stress_cosine() -> list[Case]:
+    p = np.array([[0.0] * 5, [1e4, -1e4, 0.0, 1.0, 2.0], [1e-20, 0.0, 0.0, 0.0, 0.0]], np.float32)
+    t = np.array([[1.0] * 5, [0.0] * 5, [1.0, 2.0, 3.0, 4.0, 5.0]], np.float32)
+    return [Case("zero-norm and huge vectors", (p, t))]
+
+
+ENTRIES: list[Entry] = [
+    Entry(
+        name="squared_error",
+        reference=lambda p, t=None: _ref_residual(p, t) ** 2,
+        sample=_sample_regression,
+        stress=_stress_regression,
+        accepts=ELEMENTWISE_TARGETS,
+        properties=frozenset({NONNEG}),
+        peers=(
+            Peer("optax.losses.squared_error"),
+            Peer("torch.nn.functional.mse_loss"),
+        ),
+    ),
+    Entry(
+        name="l2_loss",
+        reference=lambda p, t=None: 0.5 * _ref_residual(p, t) ** 2,
+        sample=_sample_regression,
+        stress=_stress_regression,
+        accepts=ELEMENTWISE_TARGETS,
+        properties=frozenset({NONNEG}),
+        peers=(Peer("optax.losses.l2_loss"),),
+    ),
+    Entry(
+        name="absolute_error",
+        reference=lambda p, t=None: np.abs(_ref_residual(p, t)),
+        sample=_sample_regression,
+        stress=_stress_regression,
+        smooth=False,
+        accepts=ELEMENTWISE_TARGETS,
+        properties=frozenset({NONNEG}),
+        peers=(Peer("torch.nn.functional.l1_loss"),),
+    ),
+    Entry(
+        name="huber_loss",
+        reference=_ref_huber,
+        sample=_with_kw(_sample_regression, delta=0.5),
+        stress=_stress_regression,
+        smooth=False,
+        accepts=ELEMENTWISE_TARGETS,
+        properties=frozenset({NONNEG}),
+        peers=(
+            Peer("optax.losses.huber_loss"),
+            Peer("torch.nn.functional.huber_loss"),
+        ),
+    ),
+    Entry(
+        name="smooth_l1_loss",
+        reference=_ref_smooth_l1,
+        sample=_with_kw(_sample_regression, beta=2.0),
+        stress=_stress_regression,
+        smooth=False,
+        accepts=ELEMENTWISE_TARGETS,
+        properties=frozenset({NONNEG}),
+        peers=(Peer("torch.nn.functional.smooth_l1_loss"),),
+    ),
+    Entry(
+        name="log_cosh",
+        reference=lambda p, t=None: np.log(np.cosh(_ref_residual(p, t))),
+        sample=_sample_regression,
+        stress=_stress_regression,
+        accepts=ELEMENTWISE_TARGETS,
+        properties=frozenset({NONNEG}),
+        peers=(Peer("optax.losses.log_cosh"),),
+    ),
+    Entry(
+        name="cosine_similarity",
+        reference=_ref_cosine,
+        sample=_sample_cosine,
+        stress=_stress_cosine,
+        class_args=(0, 1),
+        where_slices=True,
+        free_args=(0, 1),
+        peers=(
+            Peer("optax.losses.cosine_similarity"),
+            Peer("torch.nn.functional.cosine_similarity"),
+        ),
+    ),
+    Entry(
+        name="cosine_distance",
+        reference=lambda p, t, **kw: 1.0 - _ref_cosine(p, t, **kw),
+        sample=_sample_cosine,
+        stress=_stress_cosine,
+        class_args=(0, 1),
+        where_slices=True,
+        properties=frozenset({NONNEG}),
+        free_args=(0, 1),
+        peers=(Peer("optax.losses.cosine_distance"),),
+    ),
+]
