@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
-from jax.sharding import Mesh
+from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
@@ -135,7 +135,11 @@ def sharded_mean(
       loss_fn: ``loss_fn(*args, **kwargs)`` returning per-example losses whose leading
         axis is the batch axis.
       mesh: the device mesh; it may have other axes (a model axis), over which the
-        inputs are replicated.
+        inputs are replicated. Any mesh works: ``jax.make_mesh`` (Explicit axes, its
+        default), Auto axes, inside a ``jax.set_mesh`` context or not, with inputs
+        already placed by ``NamedSharding`` or plain arrays. (With inputs placed on an
+        Explicit mesh and no mesh context, take gradients under ``jax.jit``: that is
+        JAX's own rule for explicitly sharded values.)
       batch_axis: the mesh axis the batch is split over. The global batch size must be
         divisible by the size of this axis (pad and mask the remainder).
       replicated: positions (ints) or keyword names (strs) of array arguments that are
@@ -150,7 +154,7 @@ def sharded_mean(
 
     Example:
       >>> import jaxlosses as jl
-      >>> from jax.sharding import Mesh
+      >>> from jax.sharding import Mesh, NamedSharding
       >>> from jaxlosses.parallel import sharded_mean
       >>> mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
       >>> loss = sharded_mean(jl.squared_error, mesh)
@@ -207,10 +211,48 @@ def sharded_mean(
             num, den = lax.psum((num, den), batch_axis)
             return _ratio(num, den)
 
-        sharded = jax.shard_map(local, mesh=mesh, in_specs=in_specs, out_specs=P())
-        return sharded(pos_arrays, arr_kw, red)
+        args_in = (pos_arrays, arr_kw, red)
+        if not _explicit_in_use(mesh, args_in):
+            # Auto axes: shard_map splits unplaced inputs itself. (``jax.make_mesh`` gives
+            # Explicit axes by default; with plain inputs and no mesh context, running on
+            # the same devices with Auto axes is the same computation.)
+            sharded = jax.shard_map(local, mesh=_auto(mesh), in_specs=in_specs, out_specs=P())
+            return sharded(*args_in)
+        # Explicit axes in use (inputs placed on the mesh, or a `jax.set_mesh` context):
+        # shard_map wants its inputs laid out as in_specs say; reshard (a no-op where
+        # they already are).
+        args_in = jax.tree.map(
+            lambda a, s: jax.sharding.reshard(a, NamedSharding(mesh, s)),
+            args_in,
+            in_specs,
+            is_leaf=lambda x: isinstance(x, P),
+        )
+        return jax.shard_map(local, mesh=mesh, in_specs=in_specs, out_specs=P())(*args_in)
 
     return mean_fn
+
+
+def _explicit_in_use(mesh: Mesh, tree: Any) -> bool:
+    """Whether explicit sharding is in force: a context mesh, or inputs typed with one."""
+    explicit = jax.sharding.AxisType.Explicit
+    if not any(t == explicit for t in mesh.axis_types):
+        return False
+    context = jax.sharding.get_abstract_mesh()
+    if not context.empty and any(t == explicit for t in context.axis_types):
+        return True
+    for leaf in jax.tree.leaves(tree):
+        m = jax.typeof(leaf).sharding.mesh
+        if not m.empty and any(t == explicit for t in m.axis_types):
+            return True
+    return False
+
+
+def _auto(mesh: Mesh) -> Mesh:
+    """The mesh with Auto axis types (``jax.make_mesh`` makes Explicit ones by default)."""
+    auto = jax.sharding.AxisType.Auto
+    if all(t == auto for t in mesh.axis_types):
+        return mesh
+    return Mesh(mesh.devices, mesh.axis_names, axis_types=(auto,) * len(mesh.axis_names))
 
 
 def _is_array(x: Any) -> bool:

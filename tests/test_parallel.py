@@ -181,6 +181,40 @@ def _worker() -> dict[str, Any]:
     out["pmap_param_grad"] = max(
         _err(jax.tree.map(lambda a, d=d: a[d], pgrads), g_single) for d in range(N_DEV)
     )
+
+    # --- every kind of mesh a user has: jax.make_mesh (Explicit axes, the default),
+    # Auto axes, a jax.set_mesh context, inputs already placed with NamedSharding.
+    from jax.sharding import AxisType, NamedSharding
+    from jax.sharding import PartitionSpec as P
+
+    def ce_mean(x, y):  # the single-device reference, written out
+        return jnp.mean(jax.nn.logsumexp(x, -1) - jnp.take_along_axis(x, y[:, None], -1)[:, 0])
+
+    ref_v, ref_g = jax.value_and_grad(ce_mean)(logits, labels)
+    explicit = jax.make_mesh((N_DEV,), ("data",))
+    auto = jax.make_mesh((N_DEV,), ("data",), axis_types=(AxisType.Auto,))
+    explicit2d = jax.make_mesh((4, 2), ("data", "model"))
+    placed = tuple(jax.device_put(a, NamedSharding(explicit, P("data"))) for a in (logits, labels))
+    ce = jl.softmax_cross_entropy_with_integer_labels
+    mesh_cases = {
+        "explicit_eager": (explicit, (logits, labels), lambda f: jax.value_and_grad(f)),
+        "explicit_jit": (explicit, (logits, labels), lambda f: jax.jit(jax.value_and_grad(f))),
+        "auto_jit": (auto, (logits, labels), lambda f: jax.jit(jax.value_and_grad(f))),
+        "explicit2d_jit": (explicit2d, (logits, labels), lambda f: jax.jit(jax.value_and_grad(f))),
+        "placed_jit": (explicit, placed, lambda f: jax.jit(jax.value_and_grad(f))),
+    }
+    for label, (m, args, transform) in mesh_cases.items():
+        v, g = transform(sharded_mean(ce, m))(*args)
+        out[f"mesh_{label}"] = max(_err(v, ref_v), _err(g, ref_g))
+    with jax.set_mesh(explicit):
+        v, g = jax.value_and_grad(sharded_mean(ce, explicit))(*placed)
+        out["mesh_set_mesh_eager"] = max(_err(v, ref_v), _err(g, ref_g))
+        v, g = jax.jit(jax.value_and_grad(sharded_mean(ce, explicit)))(logits, labels)
+        out["mesh_set_mesh_jit"] = max(_err(v, ref_v), _err(g, ref_g))
+    # vmap outside: a batch of 3 independent global batches
+    stacked = jnp.stack([logits, 2 * logits, -logits])
+    got = jax.vmap(lambda x: sharded_mean(ce, explicit)(x, labels))(stacked)
+    out["mesh_vmap_outside"] = _err(got, jax.vmap(lambda x: ce_mean(x, labels))(stacked))
     return out
 
 
@@ -242,6 +276,24 @@ def test_indivisible_batch_is_refused(child):
 def test_data_parallel_optax_step(child, opt):
     assert child[f"optax_{opt}_moved"] > 1e-3  # the steps did something
     assert child[f"optax_{opt}"] <= 1e-12
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "explicit_eager",
+        "explicit_jit",
+        "auto_jit",
+        "explicit2d_jit",
+        "placed_jit",
+        "set_mesh_eager",
+        "set_mesh_jit",
+        "vmap_outside",
+    ],
+)
+def test_every_kind_of_mesh(child, case):
+    """jax.make_mesh's Explicit axes (the default), Auto axes, set_mesh, placed inputs."""
+    assert child[f"mesh_{case}"] <= TOL
 
 
 def test_pmap_mean(child):
