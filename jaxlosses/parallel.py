@@ -167,27 +167,30 @@ def sharded_mean(
     def mean_fn(
         *args: Any, where: ArrayLike | None = None, weights: ArrayLike | None = None, **kwargs: Any
     ) -> jax.Array:
-        pos = [jnp.asarray(a) if _is_array(a) else a for a in args]
-        arr_kw = {k: jnp.asarray(v) for k, v in kwargs.items() if _is_array(v)}
+        # Data: arrays and pytrees holding arrays (a params dict); the rest is static.
+        pos = [jax.tree.map(jnp.asarray, a) if _is_data(a) else a for a in args]
+        arr_kw = {k: jax.tree.map(jnp.asarray, v) for k, v in kwargs.items() if _is_data(v)}
         static_kw = {k: v for k, v in kwargs.items() if k not in arr_kw}
-        arr_pos = [i for i, a in enumerate(pos) if isinstance(a, jax.Array)]
+        arr_pos = [i for i, a in enumerate(args) if _is_data(a)]
         red = {
             k: jnp.asarray(v) for k, v in (("where", where), ("weights", weights)) if v is not None
         }
         n_dev = mesh.shape[batch_axis]
-        split: list[tuple[str, jax.Array]] = [
+        split: list[tuple[str, Any]] = [
             *((f"argument {i}", pos[i]) for i in arr_pos if i not in rep),
             *((f"`{k}`", v) for k, v in arr_kw.items() if k not in rep),
             *((f"`{k}`", v) for k, v in red.items()),
         ]
-        for label, a in split:
-            if a.ndim == 0 or a.shape[0] % n_dev:
-                raise ValueError(
-                    f"sharded_mean: {label} with shape {a.shape} cannot be split along its "
-                    f"leading axis over the {n_dev} devices of mesh axis '{batch_axis}'. Pad "
-                    "the batch to a multiple and mask the padding with `where=`, or list "
-                    "the argument in `replicated=` if it is not batched."
-                )
+        for label, tree in split:
+            for a in jax.tree.leaves(tree):
+                if a.ndim == 0 or a.shape[0] % n_dev:
+                    raise ValueError(
+                        f"sharded_mean: {label} with shape {a.shape} cannot be split along "
+                        f"its leading axis over the {n_dev} devices of mesh axis "
+                        f"'{batch_axis}'. Pad the batch to a multiple and mask the padding "
+                        "with `where=`, or list the argument in `replicated=` if it is not "
+                        "batched."
+                    )
 
         def spec(key: int | str) -> P:
             return P() if key in rep else P(batch_axis)
@@ -199,9 +202,7 @@ def sharded_mean(
             {k: P(batch_axis) for k in red},
         )
 
-        def local(
-            pa: tuple[jax.Array, ...], kw: dict[str, jax.Array], r: dict[str, jax.Array]
-        ) -> jax.Array:
+        def local(pa: tuple[Any, ...], kw: dict[str, Any], r: dict[str, jax.Array]) -> jax.Array:
             full = list(pos)
             for i, a in zip(arr_pos, pa):
                 full[i] = a
@@ -222,9 +223,11 @@ def sharded_mean(
         # shard_map wants its inputs laid out as in_specs say; reshard (a no-op where
         # they already are).
         args_in = jax.tree.map(
-            lambda a, s: jax.sharding.reshard(a, NamedSharding(mesh, s)),
-            args_in,
+            lambda s, tree: jax.tree.map(
+                lambda a: jax.sharding.reshard(a, NamedSharding(mesh, s)), tree
+            ),
             in_specs,
+            args_in,
             is_leaf=lambda x: isinstance(x, P),
         )
         return jax.shard_map(local, mesh=mesh, in_specs=in_specs, out_specs=P())(*args_in)
@@ -256,8 +259,14 @@ def _auto(mesh: Mesh) -> Mesh:
 
 
 def _is_array(x: Any) -> bool:
-    """Arrays (jax or NumPy) are data; Python scalars and other objects are hyperparameters."""
     return isinstance(x, jax.Array | np.ndarray)
+
+
+def _is_data(x: Any) -> bool:
+    """Arrays (jax or NumPy) and pytrees holding them (a params dict) are data; Python
+    scalars and other objects are hyperparameters."""
+    leaves = jax.tree.leaves(x)
+    return bool(leaves) and any(_is_array(a) for a in leaves)
 
 
 def pmap_mean(loss_fn: LossFn, axis_name: str) -> Callable[..., jax.Array]:
