@@ -7,8 +7,9 @@ Rule for Python code blocks in docs/ (fences that open with ```` ```python ````)
   must appear verbatim in that file as whole, consecutive lines, and the runs in that
   order. It is not executed
   (excerpts of a module need the module's imports).
-* a block without a title on docs/contributing.md is **executed**, in order, in one
-  namespace, so the walk-through's checks stay true.
+* a block without a title on the pages of :data:`RUN` is **executed**, in order, in one
+  namespace per page, so the walk-through's checks and the catalogue API example stay
+  true.
 
 The page must also name the five files that adding a loss touches.
 """
@@ -23,6 +24,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGE = DOCS / "contributing.md"
+#: Pages whose untitled Python blocks are executed.
+RUN = [PAGE, DOCS / "api" / "verify.md"]
 _FENCE = re.compile(r"^```python(?P<info>[^\n]*)\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
 _TITLE = re.compile(r'title="(?P<path>[^"]+)"')
 _ELISION = "# ..."
@@ -87,11 +90,13 @@ def test_titled_python_blocks_are_verbatim_excerpts(page: str, path: str, code: 
         at = found + len(chunk)
 
 
-def test_untitled_python_blocks_run():
-    namespace: dict[str, object] = {"__name__": "docs_contributing"}
-    code = [c for path, c in _blocks(PAGE) if path is None]
+@pytest.mark.parametrize("page", RUN, ids=lambda p: str(p.relative_to(DOCS)))
+def test_untitled_python_blocks_run(page: Path):
+    namespace: dict[str, object] = {"__name__": "docs_page"}
+    code = [c for path, c in _blocks(page) if path is None]
+    assert code, f"{page} has no Python block to run"
     for block in code:
-        exec(compile(block, str(PAGE), "exec"), namespace)
+        exec(compile(block, str(page), "exec"), namespace)
 
 
 def test_adding_a_loss_touches_the_five_files_it_names():
