@@ -5,7 +5,8 @@ closed-form gradient in one line, the optax and PyTorch equivalents),
 ``<!-- catalogue: families -->`` (every family with its losses, linked to its page), or
 ``<!-- cli-help: ARGS -->`` / ``<!-- cli-run: ARGS -->`` (the command line's output for
 those arguments, as the ``jaxlosses`` console script prints it). Family page names are
-:func:`slug` of ``Entry.family``.
+:func:`slug` of the family (``FAMILY`` of the catalogue module, one of
+``jaxlosses.catalogue.FAMILIES``).
 """
 
 from __future__ import annotations

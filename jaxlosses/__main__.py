@@ -292,13 +292,17 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     v.set_defaults(func=_verify)
     ls = sub.add_parser(
         "list",
-        help="the catalogue as a table (name, family, inputs, closed form, reference)",
-        description="Show every loss of the catalogue: its family, its array inputs, whether "
-        "it has a closed-form gradient (jaxlosses.closed_form.NAME) and how its independent "
-        "reference is computed.",
+        help="the catalogue as a table (loss, family, inputs, closed form, checked)",
+        description="Show every loss of the catalogue: its family, its array inputs, the "
+        "inputs its closed-form gradient (jaxlosses.closed_form.NAME) differentiates and the "
+        "arguments whose values checked mode (jaxlosses.checked) tests.",
     )
     _add_family_option(ls, "only these families (a prefix is enough: `structured`)")
-    ls.add_argument("--wide", action="store_true", help="add the optax and torch equivalents")
+    ls.add_argument(
+        "--wide",
+        action="store_true",
+        help="add how the independent reference is computed and the peers (optax, torch, ...)",
+    )
     ls.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     ls.set_defaults(func=_list)
     return parser
