@@ -7,9 +7,9 @@ Rule for Python code blocks in docs/ (fences that open with ```` ```python ````)
   must appear verbatim in that file as whole, consecutive lines, and the runs in that
   order. It is not executed
   (excerpts of a module need the module's imports).
-* a block without a title on the pages of :data:`RUN` is **executed**, in order, in one
-  namespace per page, so the walk-through's checks and the catalogue API example stay
-  true.
+* a block without a title is **executed**, in order, as one script per page, by
+  ``tests/test_snippets.py`` (which runs every page's blocks), so the walk-through's
+  checks and the catalogue API example stay true.
 
 The page must also name the five files that adding a loss touches.
 """
@@ -24,8 +24,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 PAGE = DOCS / "contributing.md"
-#: Pages whose untitled Python blocks are executed.
-RUN = [PAGE, DOCS / "api" / "verify.md"]
 _FENCE = re.compile(r"^```python(?P<info>[^\n]*)\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
 _TITLE = re.compile(r'title="(?P<path>[^"]+)"')
 _ELISION = "# ..."
@@ -88,15 +86,6 @@ def test_titled_python_blocks_are_verbatim_excerpts(page: str, path: str, code: 
             + "\n".join(chunk)
         )
         at = found + len(chunk)
-
-
-@pytest.mark.parametrize("page", RUN, ids=lambda p: str(p.relative_to(DOCS)))
-def test_untitled_python_blocks_run(page: Path):
-    namespace: dict[str, object] = {"__name__": "docs_page"}
-    code = [c for path, c in _blocks(page) if path is None]
-    assert code, f"{page} has no Python block to run"
-    for block in code:
-        exec(compile(block, str(page), "exec"), namespace)
 
 
 def test_adding_a_loss_touches_the_five_files_it_names():
