@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._core import floating, integer, safe_div, upcast
+from ._coupling import register_batch_coupled
 from ._embedding import unit, unit_backward
 
 __all__ = ["info_nce_loss", "multiple_negatives_ranking_loss", "ntxent"]
@@ -299,3 +300,14 @@ def _ntxent_grad(
     """
     e0, _, g = _ntxent_parts(embeddings, labels, temperature)
     return g.astype(e0.dtype)
+
+
+# --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
+
+register_batch_coupled(info_nce_loss, "in-batch negatives: the other examples' keys")
+register_batch_coupled(
+    multiple_negatives_ranking_loss, "in-batch negatives: the other examples' positives"
+)
+register_batch_coupled(
+    ntxent, "positive pairs and negatives drawn from the whole batch, one scalar"
+)

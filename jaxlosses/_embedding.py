@@ -18,6 +18,7 @@ from jax.typing import ArrayLike
 
 from ._checks import in_set, labels_in_range, register_checks
 from ._core import canonical_axis, floating, integer, upcast
+from ._coupling import register_batch_coupled
 
 __all__ = [
     "arcface_loss",
@@ -664,3 +665,8 @@ register_checks(contrastive_loss, in_set("labels", (0.0, 1.0)))
 register_checks(margin_ranking_loss, in_set("targets", (-1.0, 1.0)))
 register_checks(arcface_loss, labels_in_range("labels", "class_centers", axis=0))
 register_checks(cosface_loss, labels_in_range("labels", "class_centers", axis=0))
+
+
+# --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
+
+register_batch_coupled(ge2e_loss, "speaker centroids and negatives over the whole batch")

@@ -17,6 +17,7 @@ from jax.typing import ArrayLike
 
 from ._checks import nonnegative, register_checks
 from ._core import floating, upcast
+from ._coupling import register_batch_coupled
 from ._primitives import log_softmax_parts
 
 __all__ = ["ranking_softmax_loss"]
@@ -143,3 +144,13 @@ def _ranking_softmax_loss_grad(
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(ranking_softmax_loss, nonnegative("labels"))
+
+
+# --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
+
+register_batch_coupled(
+    ranking_softmax_loss,
+    "by default one mean over the lists of the batch",
+    instead="Pass functools.partial(ranking_softmax_loss, reduce_fn=None): one loss per "
+    "list, which sharded_mean averages exactly.",
+)

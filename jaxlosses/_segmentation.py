@@ -19,6 +19,7 @@ from jax.typing import ArrayLike
 
 from ._checks import probabilities_unless, register_checks, unit_interval
 from ._core import canonical_axes, floating, upcast
+from ._coupling import register_batch_coupled
 
 __all__ = ["binary_dice_loss", "dice_loss", "multiclass_generalized_dice_loss", "tversky_loss"]
 
@@ -520,3 +521,10 @@ register_checks(
     probabilities_unless("apply_softmax"),
 )
 register_checks(tversky_loss, unit_interval("targets"), probabilities_unless("apply_softmax"))
+
+
+# --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
+
+register_batch_coupled(
+    multiclass_generalized_dice_loss, "class frequencies counted over the whole batch, one scalar"
+)

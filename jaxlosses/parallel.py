@@ -42,6 +42,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
+from ._coupling import batch_coupling
+
 __all__ = ["per_example", "pmap_mean", "sharded_mean"]
 
 LossFn = Callable[..., Any]
@@ -162,6 +164,7 @@ def sharded_mean(
       ...            where=jnp.array([True, True, False, False])))
       2.5
     """
+    _refuse_coupled(loss_fn, "sharded_mean")
     rep = set(replicated)
 
     def mean_fn(
@@ -250,6 +253,24 @@ def _explicit_in_use(mesh: Mesh, tree: Any) -> bool:
     return False
 
 
+def _refuse_coupled(loss_fn: LossFn, wrapper: str) -> None:
+    """Refuses a loss that couples the examples of a batch (its shards would differ)."""
+    coupling = batch_coupling(loss_fn)
+    if coupling is None:
+        return
+    name = getattr(loss_fn, "__name__", "this loss")
+    instead = coupling.instead or (
+        "Compute it on the whole batch instead: call it under jax.jit with the inputs "
+        "sharded by NamedSharding (XLA gathers what it needs), or gather the shards with "
+        "jax.lax.all_gather inside your own shard_map before calling it."
+    )
+    raise ValueError(
+        f"{wrapper}: {name} couples the examples of a batch ({coupling.what}), so on a "
+        "batch split across devices each shard would see only its own examples and the "
+        f"loss would differ from the one-device loss of the same batch. {instead}"
+    )
+
+
 def _auto(mesh: Mesh) -> Mesh:
     """The mesh with Auto axis types (``jax.make_mesh`` makes Explicit ones by default)."""
     auto = jax.sharding.AxisType.Auto
@@ -297,6 +318,7 @@ def pmap_mean(loss_fn: LossFn, axis_name: str) -> Callable[..., jax.Array]:
       ``mean_fn(*args, where=None, weights=None, **kwargs)`` to call inside ``pmap``;
       ``where``/``weights`` are the per-example mask and weights of the shard.
     """
+    _refuse_coupled(loss_fn, "pmap_mean")
 
     def mean_fn(
         *args: Any, where: ArrayLike | None = None, weights: ArrayLike | None = None, **kwargs: Any

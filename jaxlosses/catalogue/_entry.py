@@ -140,6 +140,13 @@ class Entry:
             params = [f"{n}*" if i in self.argnums else n for i, n in enumerate(params)]
         return ", ".join(params)
 
+    @property
+    def coupling(self) -> Any:
+        """How the loss couples the examples of a batch (declared beside it), or None."""
+        from jaxlosses._coupling import batch_coupling
+
+        return batch_coupling(self.fn)
+
     def peer(self, library: str) -> Peer | None:
         """The peer from ``library`` (``"optax"``, ``"torch"``, ...), if any."""
         return next((p for p in self.peers if p.library == library), None)

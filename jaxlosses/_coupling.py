@@ -1,0 +1,43 @@
+"""Which losses couple the examples of a batch (declared beside each such loss).
+
+Most losses are per-example: example ``i``'s loss depends on example ``i`` only, so a
+batch split across devices gives the same losses and, with
+:func:`jaxlosses.parallel.sharded_mean`, the same mean. A loss that *couples* examples
+(in-batch negatives, batch-level class weights, a mean over the batch) would silently
+change meaning when each device sees only its shard; its module declares that here, and
+``sharded_mean`` refuses it with an error that says what to do instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Coupling", "batch_coupling", "register_batch_coupled"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Coupling:
+    """How a loss couples the examples of a batch.
+
+    Attributes:
+      what: the coupling, in words ("in-batch negatives", "batch-level class weights").
+      instead: what to do across devices instead, when there is a per-example form.
+    """
+
+    what: str
+    instead: str = ""
+
+
+_COUPLED: dict[Callable[..., Any], Coupling] = {}
+
+
+def register_batch_coupled(loss_fn: Callable[..., Any], what: str, *, instead: str = "") -> None:
+    """Declares that ``loss_fn`` couples the examples of a batch (``what``: how)."""
+    _COUPLED[loss_fn] = Coupling(what, instead)
+
+
+def batch_coupling(loss_fn: Callable[..., Any]) -> Coupling | None:
+    """The declared coupling of ``loss_fn``, or ``None`` for per-example losses."""
+    return _COUPLED.get(loss_fn)
