@@ -24,6 +24,8 @@ from ._classification import (
 from ._contrastive import info_nce_loss as info_nce_loss
 from ._contrastive import multiple_negatives_ranking_loss as multiple_negatives_ranking_loss
 from ._contrastive import ntxent as ntxent
+from ._crf import crf_decode as crf_decode
+from ._crf import crf_marginals as crf_marginals
 from ._ctc import ctc_loss as ctc_loss
 from ._ctc import ctc_loss_with_forward_probs as ctc_loss_with_forward_probs
 from ._divergence import convex_kl_divergence as convex_kl_divergence
@@ -79,11 +81,9 @@ from ._segmentation import binary_dice_loss as binary_dice_loss
 from ._segmentation import dice_loss as dice_loss
 from ._segmentation import multiclass_generalized_dice_loss as multiclass_generalized_dice_loss
 from ._segmentation import tversky_loss as tversky_loss
-from ._structured import crf_decode as crf_decode
 from ._structured import crf_log_likelihood as crf_log_likelihood
 from ._structured import crf_log_partition as crf_log_partition
 from ._structured import crf_loss as crf_loss
-from ._structured import crf_marginals as crf_marginals
 from ._structured import structured_hinge_loss as structured_hinge_loss
 from ._structured import structured_perceptron_loss as structured_perceptron_loss
 from ._structured import structured_risk_loss as structured_risk_loss
