@@ -39,6 +39,9 @@ from ._embedding import cosface_loss as cosface_loss
 from ._embedding import ge2e_loss as ge2e_loss
 from ._embedding import margin_ranking_loss as margin_ranking_loss
 from ._embedding import triplet_margin_loss as triplet_margin_loss
+from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
+from ._fenchel_young import multiclass_sparsemax_loss as multiclass_sparsemax_loss
+from ._fenchel_young import sparsemax_loss as sparsemax_loss
 from ._focal import poly_loss_cross_entropy as poly_loss_cross_entropy
 from ._focal import sigmoid_focal_loss as sigmoid_focal_loss
 from ._focal import softmax_focal_loss as softmax_focal_loss
@@ -50,14 +53,11 @@ from ._likelihood import gaussian_nll as gaussian_nll
 from ._likelihood import poisson_nll as poisson_nll
 from ._margin import cost_augmented_hinge_loss as cost_augmented_hinge_loss
 from ._margin import hinge_loss as hinge_loss
-from ._margin import make_fenchel_young_loss as make_fenchel_young_loss
 from ._margin import multiclass_hinge_loss as multiclass_hinge_loss
 from ._margin import multiclass_perceptron_loss as multiclass_perceptron_loss
-from ._margin import multiclass_sparsemax_loss as multiclass_sparsemax_loss
 from ._margin import perceptron_loss as perceptron_loss
 from ._margin import risk_loss as risk_loss
 from ._margin import softmax_margin_loss as softmax_margin_loss
-from ._margin import sparsemax_loss as sparsemax_loss
 from ._margin import squared_hinge_loss as squared_hinge_loss
 from ._primitives import linear as linear
 from ._primitives import log_sigmoid as log_sigmoid

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import optimize, special
 
 from . import _ctc as ctc
+from . import _fenchel_young as fy
 from . import _margin as mg
 from ._entry import B, Case, Entry, K, huge_logits, ints, masked_logits, normal
 
@@ -277,11 +278,11 @@ ENTRIES: list[Entry] = [
           _ref_cost_family("softmax_margin"), _sample_cost, _stress_cost, class_args=(0,)),
     Entry("risk_loss", _MARGIN, mg.risk_loss, mg._risk_loss_grad, _ref_cost_family("risk"),
           _sample_cost, _stress_cost, class_args=(0,)),
-    Entry("sparsemax_loss", _FY, mg.sparsemax_loss, mg._sparsemax_loss_grad,
+    Entry("sparsemax_loss", _FY, fy.sparsemax_loss, fy._sparsemax_loss_grad,
           _ref_sparsemax_binary, _sample_sparsemax_binary, _stress_sparsemax_binary,
           smooth=False, optax="sparsemax_loss"),
-    Entry("multiclass_sparsemax_loss", _FY, mg.multiclass_sparsemax_loss,
-          mg._multiclass_sparsemax_loss_grad, _ref_multiclass_sparsemax, _sample_multiclass,
+    Entry("multiclass_sparsemax_loss", _FY, fy.multiclass_sparsemax_loss,
+          fy._multiclass_sparsemax_loss_grad, _ref_multiclass_sparsemax, _sample_multiclass,
           _stress_multiclass, smooth=False, class_args=(0,), where_slices=True,
           optax="multiclass_sparsemax_loss"),
     Entry("ctc_loss", _SEQ, ctc.ctc_loss, ctc._ctc_loss_grad, _ref_ctc, _sample_ctc, _stress_ctc,
