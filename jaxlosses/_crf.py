@@ -62,6 +62,10 @@ class Chain(NamedTuple):
     f: jax.Array  # [K] end scores (zeros when not given)
     m: jax.Array  # [T, N] bool prefix mask
 
+    def scores(self, x: jax.Array | None = None) -> tuple[jax.Array, ...]:
+        """``(x, a, s, f, m)`` for the inference functions, with emissions ``x`` if given."""
+        return (self.x if x is None else x), self.a, self.s, self.f, self.m
+
 
 def _vector(v: ArrayLike | None, k: int, name: str, fn: str) -> jax.Array | None:
     if v is None:
@@ -414,7 +418,7 @@ def crf_marginals(
       ([[0.5, 0.5], [0.5, 0.5]], [[[0.25, 0.25], [0.25, 0.25]]])
     """
     ch = chain(emissions, transitions, mask, start_transitions, end_transitions, "crf_marginals")
-    node, pair, _ = forward_backward(ch.x, ch.a, ch.s, ch.f, ch.m)
+    node, pair, _ = forward_backward(*ch.scores())
     return unflatten(node, ch).astype(ch.dtype), unflatten(pair, ch).astype(ch.dtype)
 
 
@@ -459,7 +463,7 @@ def crf_decode(
       algorithm <https://doi.org/10.1109/TIT.1967.1054010>`_, IEEE Trans. Inf. Theory 1967.
     """
     ch = chain(emissions, transitions, mask, start_transitions, end_transitions, "crf_decode")
-    path = viterbi(ch.x, ch.a, ch.s, ch.f, ch.m)
-    score = path_score(ch.x, ch.a, ch.s, ch.f, ch.m, path)
+    path = viterbi(*ch.scores())
+    score = path_score(*ch.scores(), path)
     tags = jnp.where(ch.m, path, -1).astype(jnp.int32)
     return unflatten(tags, ch), per_sequence(score, ch)

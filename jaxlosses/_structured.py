@@ -29,6 +29,8 @@ with respect to ``(emissions, transitions)``, derived by hand and re-exported as
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -44,6 +46,87 @@ __all__ = [
     "structured_risk_loss",
     "structured_softmax_margin_loss",
 ]
+
+
+# --- the inputs of a loss over gold tags ------------------------------------------------
+
+# Docstring parts shared by the losses over gold tags, filled in at the end of the module.
+_TAGGED_ARGS = """emissions: ``[..., T, K]``.
+      tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
+      transitions: ``[K, K]``, ``transitions[i, j]`` scores tag ``i`` -> tag ``j``.
+      mask: optional boolean ``[..., T]`` valid prefix (see :func:`crf_log_partition`).
+      start_transitions: optional ``[K]``.
+      end_transitions: optional ``[K]``."""
+
+_UNCHECKED = """Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked({name})`` raises instead."""
+
+
+class _Tagged(NamedTuple):
+    """A loss's validated inputs: the chain, the gold tags and the Hamming cost weight."""
+
+    ch: crf.Chain
+    gold: jax.Array  # [T, N] gold tags (0 where out of range or padded)
+    onehot: jax.Array  # [T, N, K] one-hot gold tags, 0 at padded steps
+    ok: jax.Array  # [N] the sequence's gold tags are in [0, K) at every valid step
+    c: jax.Array  # [N] the cost of one wrong tag (0 for the losses without `cost_weight`)
+
+    def score(self, y: jax.Array, x: jax.Array | None = None) -> jax.Array:
+        """``s(y)`` ``[N]`` of paths ``y`` ``[T, N]``, with emissions ``x`` if given."""
+        return crf.path_score(*self.ch.scores(x), y)
+
+    def augmented(self) -> jax.Array:
+        """The emissions plus ``c`` at every valid (step, tag) off the gold path."""
+        return crf.cost_augmented(self.ch, self.onehot, self.c)
+
+    def per_sequence(self, v: jax.Array) -> jax.Array:
+        """``v`` ``[N]`` in the batch shape and dtype; NaN for a sequence with a bad tag."""
+        return crf.per_sequence(jnp.where(self.ok, v, jnp.nan), self.ch)
+
+
+def _tagged(
+    emissions: ArrayLike,
+    tags: ArrayLike,
+    transitions: ArrayLike,
+    mask: ArrayLike | None,
+    start_transitions: ArrayLike | None,
+    end_transitions: ArrayLike | None,
+    fn: str,
+    cost_weight: ArrayLike = 0.0,
+) -> _Tagged:
+    """Validates the arguments of the loss ``fn`` (and of its closed form)."""
+    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
+    gold, onehot, ok = crf.gold(tags, ch, fn)
+    return _Tagged(ch, gold, onehot, ok, crf.hamming_weight(cost_weight, ch, fn))
+
+
+def _marginals_minus_gold(t: _Tagged, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Gradient of ``log Z(x) - s(gold)``: ``(node - one-hot, expected - observed counts)``.
+
+    Under emissions ``x`` (the chain's or cost-augmented), time-major; 0 for a sequence with
+    a bad tag.
+    """
+    node, pair, _ = crf.forward_backward(*t.ch.scores(x))
+    w = t.ok.astype(t.ch.x.dtype)
+    g_e = (node - t.onehot) * w[None, :, None]
+    return g_e, jnp.einsum("tnij,n->ij", pair, w) - crf.counts(t.onehot * w[None, :, None])
+
+
+def _best_path(t: _Tagged) -> tuple[jax.Array, jax.Array]:
+    """``(cost-augmented emissions, the path [T, N] maximising s(y) + c * Hamming(gold, y))``."""
+    augmented = t.augmented()
+    return augmented, crf.viterbi(*t.ch.scores(augmented))
+
+
+def _best_minus_gold(t: _Tagged, path: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(one-hot best path - one-hot gold, their transition count difference)``."""
+    ch = t.ch
+    w = t.ok.astype(ch.x.dtype)[None, :, None]
+    k = ch.x.shape[-1]
+    diff = (jax.nn.one_hot(path, k, dtype=ch.x.dtype) * ch.m[:, :, None] - t.onehot) * w
+    best = jax.nn.one_hot(path, k, dtype=ch.x.dtype) * ch.m[:, :, None] * w
+    return crf.grads_out(diff, crf.counts(best) - crf.counts(t.onehot * w), ch)
 
 
 # --- log-partition and likelihood -------------------------------------------------------
@@ -93,7 +176,7 @@ def crf_log_partition(
     ch = crf.chain(
         emissions, transitions, mask, start_transitions, end_transitions, "crf_log_partition"
     )
-    _, log_z = crf.forward(ch.x, ch.a, ch.s, ch.f, ch.m)
+    _, log_z = crf.forward(*ch.scores())
     return crf.per_sequence(log_z, ch)
 
 
@@ -109,7 +192,7 @@ def _crf_log_partition_grad(
     ch = crf.chain(
         emissions, transitions, mask, start_transitions, end_transitions, "crf_log_partition"
     )
-    node, pair, _ = crf.forward_backward(ch.x, ch.a, ch.s, ch.f, ch.m)
+    node, pair, _ = crf.forward_backward(*ch.scores())
     return crf.grads_out(node, jnp.sum(pair, axis=(0, 1)), ch)
 
 
@@ -126,17 +209,10 @@ def crf_log_likelihood(
 
     .. math:: \log p(y^\star) = s(y^\star) - \log Z
 
-    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(crf_log_likelihood)`` raises instead.
+    {unchecked}
 
     Args:
-      emissions: ``[..., T, K]``.
-      tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
-      transitions: ``[K, K]``, ``transitions[i, j]`` scores tag ``i`` -> tag ``j``.
-      mask: optional boolean ``[..., T]`` valid prefix (see :func:`crf_log_partition`).
-      start_transitions: optional ``[K]``.
-      end_transitions: optional ``[K]``.
+      {tagged_args}
 
     Returns:
       Per-sequence log-likelihood, shape ``emissions.shape[:-2]``, dtype of ``emissions``.
@@ -155,11 +231,9 @@ def crf_log_likelihood(
       Segmenting and Labeling Sequence Data, ICML 2001.
     """
     fn = "crf_log_likelihood"
-    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
-    g, _, ok = crf.gold(tags, ch, fn)
-    _, log_z = crf.forward(ch.x, ch.a, ch.s, ch.f, ch.m)
-    ll = crf.path_score(ch.x, ch.a, ch.s, ch.f, ch.m, g) - log_z
-    return crf.per_sequence(jnp.where(ok, ll, jnp.nan), ch)
+    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+    _, log_z = crf.forward(*t.ch.scores())
+    return t.per_sequence(t.score(t.gold) - log_z)
 
 
 def _crf_log_likelihood_grad(
@@ -172,16 +246,10 @@ def _crf_log_likelihood_grad(
     end_transitions: ArrayLike | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """``(one-hot gold - node marginals, observed - expected transition counts)``."""
-    ch, g_e, g_a = _nll_grad(
-        emissions,
-        tags,
-        transitions,
-        mask,
-        start_transitions,
-        end_transitions,
-        "crf_log_likelihood",
-    )
-    return crf.grads_out(-g_e, -g_a, ch)
+    fn = "crf_log_likelihood"
+    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+    g_e, g_a = _marginals_minus_gold(t, t.ch.x)
+    return crf.grads_out(-g_e, -g_a, t.ch)
 
 
 def crf_loss(
@@ -202,17 +270,10 @@ def crf_loss(
     ``torchcrf.CRF(...)(emissions, tags, mask, reduction='none')`` negated, with
     ``batch_first=True``.
 
-    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(crf_loss)`` raises instead.
+    {unchecked}
 
     Args:
-      emissions: ``[..., T, K]``.
-      tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
-      transitions: ``[K, K]``, ``transitions[i, j]`` scores tag ``i`` -> tag ``j``.
-      mask: optional boolean ``[..., T]`` valid prefix (see :func:`crf_log_partition`).
-      start_transitions: optional ``[K]``.
-      end_transitions: optional ``[K]``.
+      {tagged_args}
 
     Returns:
       Per-sequence loss, shape ``emissions.shape[:-2]``, dtype of ``emissions``; NaN for a
@@ -231,11 +292,9 @@ def crf_loss(
       Segmenting and Labeling Sequence Data, ICML 2001.
     """
     fn = "crf_loss"
-    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
-    g, _, ok = crf.gold(tags, ch, fn)
-    _, log_z = crf.forward(ch.x, ch.a, ch.s, ch.f, ch.m)
-    loss = log_z - crf.path_score(ch.x, ch.a, ch.s, ch.f, ch.m, g)
-    return crf.per_sequence(jnp.where(ok, loss, jnp.nan), ch)
+    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+    _, log_z = crf.forward(*t.ch.scores())
+    return t.per_sequence(log_z - t.score(t.gold))
 
 
 def _crf_loss_grad(
@@ -251,63 +310,12 @@ def _crf_loss_grad(
 
     Sequences with an out-of-range tag get a zero gradient.
     """
-    ch, g_e, g_a = _nll_grad(
-        emissions, tags, transitions, mask, start_transitions, end_transitions, "crf_loss"
-    )
-    return crf.grads_out(g_e, g_a, ch)
-
-
-def _nll_grad(
-    emissions: ArrayLike,
-    tags: ArrayLike,
-    transitions: ArrayLike,
-    mask: ArrayLike | None,
-    start_transitions: ArrayLike | None,
-    end_transitions: ArrayLike | None,
-    fn: str,
-) -> tuple[crf.Chain, jax.Array, jax.Array]:
-    """``(chain, node - one-hot [T, N, K], expected - observed counts [K, K])``, time-major."""
-    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
-    _, onehot, ok = crf.gold(tags, ch, fn)
-    node, pair, _ = crf.forward_backward(ch.x, ch.a, ch.s, ch.f, ch.m)
-    w = ok.astype(ch.x.dtype)
-    g_e = (node - onehot) * w[None, :, None]
-    return ch, g_e, jnp.einsum("tnij,n->ij", pair, w) - crf.counts(onehot * w[None, :, None])
+    fn = "crf_loss"
+    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+    return crf.grads_out(*_marginals_minus_gold(t, t.ch.x), t.ch)
 
 
 # --- structured losses -----------------------------------------------------------------
-
-
-def _max_margin(
-    emissions: ArrayLike,
-    tags: ArrayLike,
-    transitions: ArrayLike,
-    mask: ArrayLike | None,
-    start_transitions: ArrayLike | None,
-    end_transitions: ArrayLike | None,
-    cost_weight: ArrayLike,
-    fn: str,
-) -> tuple[crf.Chain, jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Shared by the max-based losses: ``(chain, gold, gold one-hot, ok, best path)``.
-
-    The best path maximises ``s(y) + c * Hamming(gold, y)`` (``c = 0``: plain Viterbi).
-    """
-    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
-    g, onehot, ok = crf.gold(tags, ch, fn)
-    c = crf.hamming_weight(cost_weight, ch, fn)
-    path = crf.viterbi(crf.cost_augmented(ch, onehot, c), ch.a, ch.s, ch.f, ch.m)
-    return ch, g, onehot, ok, path
-
-
-def _max_margin_grad(
-    ch: crf.Chain, onehot: jax.Array, ok: jax.Array, path: jax.Array
-) -> tuple[jax.Array, jax.Array]:
-    """``(one-hot best path - one-hot gold, their transition count difference)``."""
-    w = ok.astype(ch.x.dtype)[None, :, None]
-    k = ch.x.shape[-1]
-    diff = (jax.nn.one_hot(path, k, dtype=ch.x.dtype) * ch.m[:, :, None] - onehot) * w
-    best = jax.nn.one_hot(path, k, dtype=ch.x.dtype) * ch.m[:, :, None] * w
-    return crf.grads_out(diff, crf.counts(best) - crf.counts(onehot * w), ch)
 
 
 def structured_perceptron_loss(
@@ -326,17 +334,10 @@ def structured_perceptron_loss(
     Zero exactly when the gold sequence is a Viterbi path; its subgradient is the
     perceptron update (features of the Viterbi path minus features of the gold path).
 
-    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(structured_perceptron_loss)`` raises instead.
+    {unchecked}
 
     Args:
-      emissions: ``[..., T, K]``.
-      tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
-      transitions: ``[K, K]``, ``transitions[i, j]`` scores tag ``i`` -> tag ``j``.
-      mask: optional boolean ``[..., T]`` valid prefix (see :func:`crf_log_partition`).
-      start_transitions: optional ``[K]``.
-      end_transitions: optional ``[K]``.
+      {tagged_args}
 
     Returns:
       Per-sequence loss ``>= 0``, shape ``emissions.shape[:-2]``, dtype of ``emissions``;
@@ -353,20 +354,10 @@ def structured_perceptron_loss(
       Collins, `Discriminative training methods for hidden Markov models
       <https://aclanthology.org/W02-1001/>`_, EMNLP 2002.
     """
-    ch, g, _, ok, path = _max_margin(
-        emissions,
-        tags,
-        transitions,
-        mask,
-        start_transitions,
-        end_transitions,
-        0.0,
-        "structured_perceptron_loss",
-    )
-    loss = crf.path_score(ch.x, ch.a, ch.s, ch.f, ch.m, path) - crf.path_score(
-        ch.x, ch.a, ch.s, ch.f, ch.m, g
-    )
-    return crf.per_sequence(jnp.where(ok, loss, jnp.nan), ch)
+    fn = "structured_perceptron_loss"
+    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+    _, path = _best_path(t)
+    return t.per_sequence(t.score(path) - t.score(t.gold))
 
 
 def _structured_perceptron_loss_grad(
@@ -379,17 +370,10 @@ def _structured_perceptron_loss_grad(
     end_transitions: ArrayLike | None = None,
 ) -> tuple[jax.Array, jax.Array]:
     """``(one-hot Viterbi path - one-hot gold, Viterbi - gold transition counts)``."""
-    ch, _, onehot, ok, path = _max_margin(
-        emissions,
-        tags,
-        transitions,
-        mask,
-        start_transitions,
-        end_transitions,
-        0.0,
-        "structured_perceptron_loss",
-    )
-    return _max_margin_grad(ch, onehot, ok, path)
+    fn = "structured_perceptron_loss"
+    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+    _, path = _best_path(t)
+    return _best_minus_gold(t, path)
 
 
 def structured_hinge_loss(
@@ -411,17 +395,10 @@ def structured_hinge_loss(
     plus ``c`` on every non-gold tag. ``cost_weight=0`` gives
     :func:`structured_perceptron_loss`.
 
-    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(structured_hinge_loss)`` raises instead.
+    {unchecked}
 
     Args:
-      emissions: ``[..., T, K]``.
-      tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
-      transitions: ``[K, K]``, ``transitions[i, j]`` scores tag ``i`` -> tag ``j``.
-      mask: optional boolean ``[..., T]`` valid prefix (see :func:`crf_log_partition`).
-      start_transitions: optional ``[K]``.
-      end_transitions: optional ``[K]``.
+      {tagged_args}
       cost_weight: ``c``, the cost of one wrong tag: a scalar or one per sequence ``[...]``.
 
     Returns:
@@ -441,22 +418,12 @@ def structured_hinge_loss(
       interdependent output variables <https://www.jmlr.org/papers/v6/tsochantaridis05a.html>`_,
       JMLR 2005.
     """
-    ch, g, onehot, ok, path = _max_margin(
-        emissions,
-        tags,
-        transitions,
-        mask,
-        start_transitions,
-        end_transitions,
-        cost_weight,
-        "structured_hinge_loss",
+    fn = "structured_hinge_loss"
+    t = _tagged(
+        emissions, tags, transitions, mask, start_transitions, end_transitions, fn, cost_weight
     )
-    c = crf.hamming_weight(cost_weight, ch, "structured_hinge_loss")
-    augmented = crf.cost_augmented(ch, onehot, c)
-    loss = crf.path_score(augmented, ch.a, ch.s, ch.f, ch.m, path) - crf.path_score(
-        ch.x, ch.a, ch.s, ch.f, ch.m, g
-    )
-    return crf.per_sequence(jnp.where(ok, loss, jnp.nan), ch)
+    augmented, path = _best_path(t)
+    return t.per_sequence(t.score(path, augmented) - t.score(t.gold))
 
 
 def _structured_hinge_loss_grad(
@@ -470,17 +437,12 @@ def _structured_hinge_loss_grad(
     cost_weight: ArrayLike = 1.0,
 ) -> tuple[jax.Array, jax.Array]:
     """``(one-hot loss-augmented path - one-hot gold, their transition count difference)``."""
-    ch, _, onehot, ok, path = _max_margin(
-        emissions,
-        tags,
-        transitions,
-        mask,
-        start_transitions,
-        end_transitions,
-        cost_weight,
-        "structured_hinge_loss",
+    fn = "structured_hinge_loss"
+    t = _tagged(
+        emissions, tags, transitions, mask, start_transitions, end_transitions, fn, cost_weight
     )
-    return _max_margin_grad(ch, onehot, ok, path)
+    _, path = _best_path(t)
+    return _best_minus_gold(t, path)
 
 
 def structured_softmax_margin_loss(
@@ -502,17 +464,10 @@ def structured_softmax_margin_loss(
     :func:`crf_loss`. Its gradient is the marginals of the cost-augmented CRF minus the gold
     features.
 
-    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(structured_softmax_margin_loss)`` raises instead.
+    {unchecked}
 
     Args:
-      emissions: ``[..., T, K]``.
-      tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
-      transitions: ``[K, K]``, ``transitions[i, j]`` scores tag ``i`` -> tag ``j``.
-      mask: optional boolean ``[..., T]`` valid prefix (see :func:`crf_log_partition`).
-      start_transitions: optional ``[K]``.
-      end_transitions: optional ``[K]``.
+      {tagged_args}
       cost_weight: ``c``, the cost of one wrong tag: a scalar or one per sequence ``[...]``.
 
     Returns:
@@ -532,12 +487,11 @@ def structured_softmax_margin_loss(
       <https://aclanthology.org/N10-1112/>`_, NAACL 2010.
     """
     fn = "structured_softmax_margin_loss"
-    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
-    g, onehot, ok = crf.gold(tags, ch, fn)
-    augmented = crf.cost_augmented(ch, onehot, crf.hamming_weight(cost_weight, ch, fn))
-    _, log_z = crf.forward(augmented, ch.a, ch.s, ch.f, ch.m)
-    loss = log_z - crf.path_score(ch.x, ch.a, ch.s, ch.f, ch.m, g)
-    return crf.per_sequence(jnp.where(ok, loss, jnp.nan), ch)
+    t = _tagged(
+        emissions, tags, transitions, mask, start_transitions, end_transitions, fn, cost_weight
+    )
+    _, log_z = crf.forward(*t.ch.scores(t.augmented()))
+    return t.per_sequence(log_z - t.score(t.gold))
 
 
 def _structured_softmax_margin_loss_grad(
@@ -552,14 +506,10 @@ def _structured_softmax_margin_loss_grad(
 ) -> tuple[jax.Array, jax.Array]:
     """Cost-augmented ``(node marginals - one-hot gold, expected - observed counts)``."""
     fn = "structured_softmax_margin_loss"
-    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
-    _, onehot, ok = crf.gold(tags, ch, fn)
-    augmented = crf.cost_augmented(ch, onehot, crf.hamming_weight(cost_weight, ch, fn))
-    node, pair, _ = crf.forward_backward(augmented, ch.a, ch.s, ch.f, ch.m)
-    w = ok.astype(ch.x.dtype)
-    g_e = (node - onehot) * w[None, :, None]
-    g_a = jnp.einsum("tnij,n->ij", pair, w) - crf.counts(onehot * w[None, :, None])
-    return crf.grads_out(g_e, g_a, ch)
+    t = _tagged(
+        emissions, tags, transitions, mask, start_transitions, end_transitions, fn, cost_weight
+    )
+    return crf.grads_out(*_marginals_minus_gold(t, t.augmented()), t.ch)
 
 
 def structured_risk_loss(
@@ -581,17 +531,10 @@ def structured_risk_loss(
     the features, :math:`\operatorname{Cov}_p(c\,\Delta, \phi)`, computed in closed form by a
     first-order expectation-semiring forward-backward pass.
 
-    Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(structured_risk_loss)`` raises instead.
+    {unchecked}
 
     Args:
-      emissions: ``[..., T, K]``.
-      tags: gold integer tags ``[..., T]``; values at padded steps are ignored.
-      transitions: ``[K, K]``, ``transitions[i, j]`` scores tag ``i`` -> tag ``j``.
-      mask: optional boolean ``[..., T]`` valid prefix (see :func:`crf_log_partition`).
-      start_transitions: optional ``[K]``.
-      end_transitions: optional ``[K]``.
+      {tagged_args}
       cost_weight: ``c``, the cost of one wrong tag: a scalar or one per sequence ``[...]``.
 
     Returns:
@@ -612,12 +555,12 @@ def structured_risk_loss(
       EMNLP 2009.
     """
     fn = "structured_risk_loss"
-    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
-    _, onehot, ok = crf.gold(tags, ch, fn)
-    c = crf.hamming_weight(cost_weight, ch, fn)
-    node, _, _ = crf.forward_backward(ch.x, ch.a, ch.s, ch.f, ch.m)
-    wrong = jnp.sum(ch.m, axis=0) - jnp.sum(node * onehot, axis=(0, 2))
-    return crf.per_sequence(jnp.where(ok, c * wrong, jnp.nan), ch)
+    t = _tagged(
+        emissions, tags, transitions, mask, start_transitions, end_transitions, fn, cost_weight
+    )
+    node, _, _ = crf.forward_backward(*t.ch.scores())
+    wrong = jnp.sum(t.ch.m, axis=0) - jnp.sum(node * t.onehot, axis=(0, 2))
+    return t.per_sequence(t.c * wrong)
 
 
 def _structured_risk_loss_grad(
@@ -632,10 +575,26 @@ def _structured_risk_loss_grad(
 ) -> tuple[jax.Array, jax.Array]:
     """``Cov_p(cost, features)`` by the expectation-semiring recursions above."""
     fn = "structured_risk_loss"
-    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
-    _, onehot, ok = crf.gold(tags, ch, fn)
-    w = ok.astype(ch.x.dtype)
-    c = crf.hamming_weight(cost_weight, ch, fn) * w
-    h = c[None, :, None] * (ch.m[:, :, None] - onehot)
-    _, g_e, g_a = crf.expected_cost_grads(ch.x, ch.a, ch.s, ch.f, ch.m, h)
+    t = _tagged(
+        emissions, tags, transitions, mask, start_transitions, end_transitions, fn, cost_weight
+    )
+    ch = t.ch
+    c = t.c * t.ok.astype(ch.x.dtype)
+    h = c[None, :, None] * (ch.m[:, :, None] - t.onehot)
+    _, g_e, g_a = crf.expected_cost_grads(*ch.scores(), h)
     return crf.grads_out(g_e, g_a, ch)
+
+
+for _f in (
+    crf_log_likelihood,
+    crf_loss,
+    structured_perceptron_loss,
+    structured_hinge_loss,
+    structured_softmax_margin_loss,
+    structured_risk_loss,
+):
+    _f.__doc__ = (
+        (_f.__doc__ or "")
+        .replace("{tagged_args}", _TAGGED_ARGS)
+        .replace("{unchecked}", _UNCHECKED.replace("{name}", _f.__name__))
+    )
