@@ -1,19 +1,11 @@
 r"""Linear-chain CRF inference: input parsing, forward, backward, Viterbi and marginals.
 
-The layer under :mod:`jaxlosses._structured` (the losses) and the public helpers
-:func:`crf_marginals` and :func:`crf_decode`. A tag sequence :math:`y` of a sequence whose
-valid prefix has length :math:`L` scores
-
-.. math::
-
-    s(y) = \mathrm{start}_{y_0} + \sum_{t=0}^{L-1} E_{t, y_t}
-        + \sum_{t=1}^{L-1} A_{y_{t-1}, y_t} + \mathrm{end}_{y_{L-1}}
-
-with emissions :math:`E` ``[..., T, K]``, transitions :math:`A` ``[K, K]`` (``A[i, j]``
-scores tag ``i`` followed by tag ``j``) and optional start/end scores ``[K]``. The
+The layer under :mod:`jaxlosses._structured` (the losses; its docstring defines the path
+score :math:`s(y)` of emissions ``[..., T, K]``, transitions ``[K, K]`` and optional start/end
+scores ``[K]``) and the public helpers :func:`crf_marginals` and :func:`crf_decode`. The
 forward algorithm (log space, :func:`jax.lax.scan`) gives the log-partition
-:math:`\log Z = \log \sum_y \exp s(y)`, forward-backward gives the marginals and Viterbi
-the best path.
+:math:`\log Z = \log \sum_y \exp s(y)`, forward-backward gives the marginals, Viterbi the
+best path, and a first-order expectation-semiring pass the gradient of an expected cost.
 
 Everything here works on a :class:`Chain`: the validated inputs, time-major and flattened to
 ``[T, N, K]`` (``N`` sequences), which :func:`chain` builds and :func:`unflatten` /
