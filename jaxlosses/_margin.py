@@ -155,6 +155,11 @@ def _squared_hinge_loss_grad(predictor_outputs: ArrayLike, targets: ArrayLike) -
 
 # --- multiclass inputs -------------------------------------------------------------------
 
+# Docstring parts shared by the multiclass losses, filled in at the end of the module.
+_UNCHECKED = """Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
+    gives a NaN loss for its example; the other examples and the gradients stay
+    finite. ``jaxlosses.checked({name})`` raises instead."""
+
 
 def _costs(
     cost: ArrayLike | None, y: jax.Array, arr: jax.Array, ax: int, dtype: Any, fn: str
@@ -227,9 +232,7 @@ def multiclass_perceptron_loss(
     Same name, arguments and values as :func:`optax.losses.multiclass_perceptron_loss`,
     plus ``axis`` and ``where``.
 
-    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(multiclass_perceptron_loss)`` raises instead.
+    {unchecked}
 
     Args:
       scores: ``[..., C]`` class scores.
@@ -282,9 +285,7 @@ def multiclass_hinge_loss(
     Same name, arguments and values as :func:`optax.losses.multiclass_hinge_loss`, plus
     ``axis`` and ``where``. It is :func:`cost_augmented_hinge_loss` with the 0/1 cost.
 
-    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(multiclass_hinge_loss)`` raises instead.
+    {unchecked}
 
     Args:
       scores: ``[..., C]`` class scores.
@@ -323,7 +324,8 @@ def _multiclass_hinge_loss_grad(
     return _max_margin_grad(inp, c)
 
 
-_COST_ARGS = """cost: ``None`` (the 0/1 cost: 0 for the true class, 1 otherwise), a ``[C, C]``
+_COST_ARGS = """labels: integer true classes, shape ``scores.shape`` without ``axis``.
+      cost: ``None`` (the 0/1 cost: 0 for the true class, 1 otherwise), a ``[C, C]``
         matrix with ``cost[true, predicted]``, or per-example costs of the scores' shape
         (classes on ``axis``) holding ``cost(y, k)``. A ``[C, C]`` array is always read as
         the matrix; for a batch of exactly ``C`` per-example cost rows add a unit axis
@@ -350,13 +352,10 @@ def cost_augmented_hinge_loss(
     It is 0 exactly when the true class beats every other class ``k`` by ``cost(y, k)``
     (given ``cost(y, y) = 0``).
 
-    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(cost_augmented_hinge_loss)`` raises instead.
+    {unchecked}
 
     Args:
       scores: ``[..., C]`` class scores.
-      labels: integer true classes, shape ``scores.shape`` without ``axis``.
       {cost_args}
 
     Returns:
@@ -420,13 +419,10 @@ def softmax_margin_loss(
     A smooth upper bound of :func:`cost_augmented_hinge_loss`. With zero cost it is
     :func:`softmax_cross_entropy_with_integer_labels`.
 
-    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(softmax_margin_loss)`` raises instead.
+    {unchecked}
 
     Args:
       scores: ``[..., C]`` class scores.
-      labels: integer true classes, shape ``scores.shape`` without ``axis``.
       {cost_args}
 
     Returns:
@@ -493,13 +489,10 @@ def risk_loss(
     The minimum-risk (minimum Bayes risk) training objective. With the 0/1 cost it is
     ``1 - softmax(s)_y``. Not convex; bounded by the largest cost.
 
-    Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
-    gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(risk_loss)`` raises instead.
+    {unchecked}
 
     Args:
       scores: ``[..., C]`` class scores.
-      labels: integer true classes, shape ``scores.shape`` without ``axis``.
       {cost_args}
 
     Returns:
@@ -536,5 +529,15 @@ def _risk_loss_grad(
     return inp.classes_back(jnp.where(inp.in_range[..., None], g, 0.0))
 
 
-for _f in (cost_augmented_hinge_loss, softmax_margin_loss, risk_loss):
-    _f.__doc__ = (_f.__doc__ or "").replace("{cost_args}", _COST_ARGS)
+for _f in (
+    multiclass_perceptron_loss,
+    multiclass_hinge_loss,
+    cost_augmented_hinge_loss,
+    softmax_margin_loss,
+    risk_loss,
+):
+    _f.__doc__ = (
+        (_f.__doc__ or "")
+        .replace("{cost_args}", _COST_ARGS)
+        .replace("{unchecked}", _UNCHECKED.replace("{name}", _f.__name__))
+    )
