@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 import jax
@@ -178,6 +178,19 @@ def targets_or_zeros(
     t = jnp.asarray(targets)
     check_same_shape(predictions, t, ("predictions", "targets"), fn)
     return p, jnp.broadcast_to(t.astype(p.dtype), p.shape)
+
+
+def fill_docstrings(*fns: Callable[..., object], **parts: str) -> None:
+    """Fills each ``{part}`` line of the functions' docstrings (``{name}`` in a part: the function's).
+
+    For docstring paragraphs shared by several losses of a module; the docs read the runtime
+    docstrings (``docs/griffe_runtime_docstrings.py``).
+    """
+    for f in fns:
+        doc = f.__doc__ or ""
+        for key, text in parts.items():
+            doc = doc.replace("{" + key + "}", text.replace("{name}", f.__name__))
+        f.__doc__ = doc
 
 
 # --- (prediction, label) parsers shared by loss families ----------------------------------

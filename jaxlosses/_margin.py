@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._core import ClassScores, binary_inputs, class_scores, gather_last
+from ._core import ClassScores, binary_inputs, class_scores, fill_docstrings, gather_last
 from ._primitives import log_softmax_parts
 
 __all__ = [
@@ -529,15 +529,12 @@ def _risk_loss_grad(
     return inp.classes_back(jnp.where(inp.in_range[..., None], g, 0.0))
 
 
-for _f in (
+fill_docstrings(
     multiclass_perceptron_loss,
     multiclass_hinge_loss,
     cost_augmented_hinge_loss,
     softmax_margin_loss,
     risk_loss,
-):
-    _f.__doc__ = (
-        (_f.__doc__ or "")
-        .replace("{cost_args}", _COST_ARGS)
-        .replace("{unchecked}", _UNCHECKED.replace("{name}", _f.__name__))
-    )
+    cost_args=_COST_ARGS,
+    unchecked=_UNCHECKED,
+)

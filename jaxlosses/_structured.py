@@ -36,6 +36,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from . import _crf as crf
+from ._core import fill_docstrings
 
 __all__ = [
     "crf_log_likelihood",
@@ -585,16 +586,13 @@ def _structured_risk_loss_grad(
     return crf.grads_out(g_e, g_a, ch)
 
 
-for _f in (
+fill_docstrings(
     crf_log_likelihood,
     crf_loss,
     structured_perceptron_loss,
     structured_hinge_loss,
     structured_softmax_margin_loss,
     structured_risk_loss,
-):
-    _f.__doc__ = (
-        (_f.__doc__ or "")
-        .replace("{tagged_args}", _TAGGED_ARGS)
-        .replace("{unchecked}", _UNCHECKED.replace("{name}", _f.__name__))
-    )
+    tagged_args=_TAGGED_ARGS,
+    unchecked=_UNCHECKED,
+)
