@@ -24,6 +24,8 @@ from ._classification import (
 from ._contrastive import info_nce_loss as info_nce_loss
 from ._contrastive import multiple_negatives_ranking_loss as multiple_negatives_ranking_loss
 from ._contrastive import ntxent as ntxent
+from ._crf import crf_decode as crf_decode
+from ._crf import crf_marginals as crf_marginals
 from ._ctc import ctc_loss as ctc_loss
 from ._ctc import ctc_loss_with_forward_probs as ctc_loss_with_forward_probs
 from ._divergence import convex_kl_divergence as convex_kl_divergence
@@ -37,6 +39,9 @@ from ._embedding import cosface_loss as cosface_loss
 from ._embedding import ge2e_loss as ge2e_loss
 from ._embedding import margin_ranking_loss as margin_ranking_loss
 from ._embedding import triplet_margin_loss as triplet_margin_loss
+from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
+from ._fenchel_young import multiclass_sparsemax_loss as multiclass_sparsemax_loss
+from ._fenchel_young import sparsemax_loss as sparsemax_loss
 from ._focal import poly_loss_cross_entropy as poly_loss_cross_entropy
 from ._focal import sigmoid_focal_loss as sigmoid_focal_loss
 from ._focal import softmax_focal_loss as softmax_focal_loss
@@ -48,14 +53,11 @@ from ._likelihood import gaussian_nll as gaussian_nll
 from ._likelihood import poisson_nll as poisson_nll
 from ._margin import cost_augmented_hinge_loss as cost_augmented_hinge_loss
 from ._margin import hinge_loss as hinge_loss
-from ._margin import make_fenchel_young_loss as make_fenchel_young_loss
 from ._margin import multiclass_hinge_loss as multiclass_hinge_loss
 from ._margin import multiclass_perceptron_loss as multiclass_perceptron_loss
-from ._margin import multiclass_sparsemax_loss as multiclass_sparsemax_loss
 from ._margin import perceptron_loss as perceptron_loss
 from ._margin import risk_loss as risk_loss
 from ._margin import softmax_margin_loss as softmax_margin_loss
-from ._margin import sparsemax_loss as sparsemax_loss
 from ._margin import squared_hinge_loss as squared_hinge_loss
 from ._primitives import linear as linear
 from ._primitives import log_sigmoid as log_sigmoid
@@ -79,11 +81,9 @@ from ._segmentation import binary_dice_loss as binary_dice_loss
 from ._segmentation import dice_loss as dice_loss
 from ._segmentation import multiclass_generalized_dice_loss as multiclass_generalized_dice_loss
 from ._segmentation import tversky_loss as tversky_loss
-from ._structured import crf_decode as crf_decode
 from ._structured import crf_log_likelihood as crf_log_likelihood
 from ._structured import crf_log_partition as crf_log_partition
 from ._structured import crf_loss as crf_loss
-from ._structured import crf_marginals as crf_marginals
 from ._structured import structured_hinge_loss as structured_hinge_loss
 from ._structured import structured_perceptron_loss as structured_perceptron_loss
 from ._structured import structured_risk_loss as structured_risk_loss

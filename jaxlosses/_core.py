@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -133,6 +134,11 @@ def mask_for(
         ) from None
 
 
+def gather_last(x: jax.Array, idx: jax.Array) -> jax.Array:
+    """``x[..., idx]`` per example: the entry of the last axis at integer ``idx`` (``x.shape[:-1]``)."""
+    return jnp.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
+
+
 def safe_log(x: jax.Array) -> jax.Array:
     """``log(x)`` for ``x > 0`` and 0 elsewhere, with a finite gradient (double where)."""
     pos = x > 0
@@ -172,3 +178,70 @@ def targets_or_zeros(
     t = jnp.asarray(targets)
     check_same_shape(predictions, t, ("predictions", "targets"), fn)
     return p, jnp.broadcast_to(t.astype(p.dtype), p.shape)
+
+
+def fill_docstrings(*fns: Callable[..., object], **parts: str) -> None:
+    """Fills each ``{part}`` line of the functions' docstrings (``{name}`` in a part: the function's).
+
+    For docstring paragraphs shared by several losses of a module; the docs read the runtime
+    docstrings (``docs/griffe_runtime_docstrings.py``).
+    """
+    for f in fns:
+        doc = f.__doc__ or ""
+        for key, text in parts.items():
+            doc = doc.replace("{" + key + "}", text.replace("{name}", f.__name__))
+        f.__doc__ = doc
+
+
+# --- (prediction, label) parsers shared by loss families ----------------------------------
+
+
+def binary_inputs(
+    first: ArrayLike, second: ArrayLike, names: tuple[str, str], fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Validates an element-wise (prediction, target) pair; returns (orig, x, y) upcast."""
+    arr = floating(first, names[0], fn)
+    tgt = jnp.asarray(second)
+    if not (jnp.issubdtype(tgt.dtype, jnp.number) or tgt.dtype == jnp.bool_):
+        raise TypeError(f"{fn}: `{names[1]}` must be numeric, got dtype {tgt.dtype}.")
+    check_same_shape(arr, tgt, names, fn)
+    x = upcast(arr)
+    return arr, x, jnp.broadcast_to(tgt.astype(x.dtype), x.shape)
+
+
+class ClassScores(NamedTuple):
+    """Validated ``(scores, integer labels)`` with the class axis moved last."""
+
+    arr: jax.Array  # the scores as given (their dtype is the output dtype)
+    x: jax.Array  # the scores upcast, classes last
+    y: jax.Array  # the labels, clamped into range
+    valid: jax.Array  # the class mask, classes last (all True without `where`)
+    in_range: jax.Array  # the label is in [0, C)
+    ax: int  # the class axis of `arr`
+
+    def classes_back(self, g: jax.Array) -> jax.Array:
+        """A classes-last array (a gradient) back on the scores' class axis, in their dtype."""
+        return jnp.moveaxis(g, -1, self.ax).astype(self.arr.dtype)
+
+
+def class_scores(
+    scores: ArrayLike, labels: ArrayLike, axis: int, where: ArrayLike | None, fn: str
+) -> ClassScores:
+    """Validates (scores, integer labels) with the class axis moved last (see ClassScores)."""
+    arr = floating(scores, "scores", fn)
+    lab = integer(labels, "labels", fn)
+    ax = canonical_axis(axis, arr.ndim, "scores", fn)
+    batch_shape = arr.shape[:ax] + arr.shape[ax + 1 :]
+    if lab.shape != batch_shape:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape} but `scores` {arr.shape} with class axis "
+            f"{axis} needs labels of shape {batch_shape} (one integer class per example). "
+            "For one-hot labels pass `labels.argmax(-1)`; to drop a trailing singleton, "
+            "`labels[..., 0]`."
+        )
+    mask = mask_for(where, arr.shape, (ax,), fn)
+    x = jnp.moveaxis(upcast(arr), ax, -1)
+    valid = jnp.ones(x.shape, bool) if mask is None else jnp.moveaxis(mask, ax, -1)
+    k = x.shape[-1]
+    in_range = (lab >= 0) & (lab < k)
+    return ClassScores(arr, x, jnp.where(in_range, lab, 0), valid, in_range, ax)

@@ -38,12 +38,13 @@ def _ctc_inputs(
     labels: ArrayLike,
     label_paddings: ArrayLike,
     blank_id: int,
+    log_epsilon: ArrayLike,
     fn: str,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, tuple[int, ...]]:
-    """Validates the CTC inputs and flattens the batch.
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, tuple[int, ...]]:
+    """Validates the CTC inputs and flattens the batch, for the loss and its closed form.
 
     Returns ``(orig, x [B, T, K], pad [B, T] bool, labels [B, N], label_lengths [B],
-    batch_shape)``.
+    log_epsilon, batch_shape)``.
     """
     arr = floating(logits, "logits", fn)
     if arr.ndim < 2:
@@ -86,7 +87,7 @@ def _ctc_inputs(
     pad = (lpad != 0).reshape(b, t_len)
     lab = lab.reshape(b, n)
     lengths = n - jnp.sum(ypad.reshape(b, n) != 0, axis=-1)
-    return arr, x, pad, lab, lengths, batch
+    return arr, x, pad, lab, lengths, jnp.asarray(log_epsilon, x.dtype), batch
 
 
 class _Lattice:
@@ -110,6 +111,14 @@ class _Lattice:
         same = self.lab[:, 1:] == self.lab[:, :-1]
         self.repeat = jnp.concatenate([jnp.zeros((b, 1), bool), same], axis=1)
         self.lengths = lengths
+
+    def _time_major(self, pad: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """The scans' inputs ``(lp_emit [T, B, N], lp_blank [T, B], pad [T, B])``."""
+        return (
+            jnp.swapaxes(self.lp_emit, 0, 1),
+            jnp.swapaxes(self.lp_blank, 0, 1),
+            jnp.swapaxes(pad, 0, 1),
+        )
 
     def forward(self, pad: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
         """Forward pass: ``(log_alpha_phi [T, B, N+1], log_alpha_emit [T, B, N], log Z [B])``.
@@ -139,11 +148,7 @@ class _Lattice:
             new_emit = jnp.where(is_pad[:, None], emit, new_emit)
             return (new_phi, new_emit), (new_phi, new_emit)
 
-        xs = (
-            jnp.swapaxes(self.lp_emit, 0, 1),
-            jnp.swapaxes(self.lp_blank, 0, 1),
-            jnp.swapaxes(pad, 0, 1),
-        )
+        xs = self._time_major(pad)
         (phi_t, emit_t), (alpha_phi, alpha_emit) = lax.scan(step, (phi0, emit0), xs)
         final = _absorb(phi_t, emit_t)
         log_z = jnp.take_along_axis(final, self.lengths[:, None], axis=1)[:, 0]
@@ -179,11 +184,7 @@ class _Lattice:
             new_bemit = jnp.where(is_pad[:, None], bemit, new_bemit)
             return (new_bphi, new_bemit), (bphi, bemit)
 
-        xs = (
-            jnp.swapaxes(self.lp_emit, 0, 1),
-            jnp.swapaxes(self.lp_blank, 0, 1),
-            jnp.swapaxes(pad, 0, 1),
-        )
+        xs = self._time_major(pad)
         _, (beta_phi, beta_emit) = lax.scan(step, (bphi0, bemit0), xs, reverse=True)
         return beta_phi, beta_emit
 
@@ -255,10 +256,9 @@ def ctc_loss_with_forward_probs(
       ICML 2006.
     """
     fn = "ctc_loss_with_forward_probs"
-    arr, x, pad, lab, lengths, batch = _ctc_inputs(
-        logits, logit_paddings, labels, label_paddings, blank_id, fn
+    arr, x, pad, lab, lengths, eps, batch = _ctc_inputs(
+        logits, logit_paddings, labels, label_paddings, blank_id, log_epsilon, fn
     )
-    eps = jnp.asarray(log_epsilon, x.dtype)
     loss, alpha_phi, alpha_emit = _ctc_forward(x, pad, lab, lengths, eps, blank_id)
     t_len, n = x.shape[1], lab.shape[-1]
     return (
@@ -340,10 +340,9 @@ def _ctc_loss_grad(
     that emit ``k`` at frame ``t`` (the blank states for ``k = blank``).
     """
     fn = "ctc_loss"
-    arr, x, pad, lab, lengths, _ = _ctc_inputs(
-        logits, logit_paddings, labels, label_paddings, blank_id, fn
+    arr, x, pad, lab, lengths, eps, _ = _ctc_inputs(
+        logits, logit_paddings, labels, label_paddings, blank_id, log_epsilon, fn
     )
-    eps = jnp.asarray(log_epsilon, x.dtype)
     return _ctc_grad(x, pad, lab, lengths, eps, blank_id).reshape(arr.shape).astype(arr.dtype)
 
 

@@ -75,6 +75,12 @@ def log_softmax_parts(
     return log_probs, probs, lse_shifted + m
 
 
+#: The two building blocks above under package-internal names, for the loss modules to
+#: import (one implementation; the underscore names stay for the callers not yet moved over).
+shift_by_max = _shift
+lse_of_shifted = _lse_of_shifted
+
+
 def _resolve(
     x: ArrayLike, axis: Axis | None, where: ArrayLike | None, fn: str
 ) -> tuple[jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
