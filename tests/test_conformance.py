@@ -105,7 +105,8 @@ def _torch(entry: Entry, peer: Peer, fn, args, kwargs) -> tuple[np.ndarray, np.n
     return out.detach().numpy(), targs[i].grad.numpy()
 
 
-RUNNERS = {"optax": _optax, "torch": _torch}
+#: How to call and differentiate a peer, by its library (torch-based ones take tensors).
+RUNNERS = {"optax": _optax, "torch": _torch, "torchvision": _torch}
 
 
 @pytest.mark.parametrize(("entry", "peer"), PAIRS)
