@@ -178,40 +178,14 @@ def test_fully_masked_rows_give_zero_with_finite_gradient():
         assert bool(jnp.all(jnp.isfinite(g))), fn.__name__
 
 
-# --- agreement with optax (an independent implementation) ------------------------------
-
-OPTAX_SAME = [
-    "softmax_cross_entropy",
-    "safe_softmax_cross_entropy",
-    "kl_divergence",
-    "kl_divergence_with_log_targets",
-    "generalized_kl_divergence",
-    "cosine_similarity",
-    "cosine_distance",
-]
+# --- agreement with optax beyond the sampled cases ----------------------------------------
+# tests/test_conformance.py compares every optax peer on its entry's sampled cases; these
+# are the options optax spells differently (label smoothing) or the samplers lack.
 
 
-@pytest.mark.parametrize("name", OPTAX_SAME)
-def test_distribution_losses_match_optax(name, rng, x64):
-    x = rng.standard_normal((4, 6))
-    y = np.exp(rng.standard_normal((4, 6)))
-    y /= y.sum(-1, keepdims=True)
-    if name.startswith("kl") or name.startswith("generalized"):
-        x = x - np.log(np.exp(x).sum(-1, keepdims=True))
-    if name == "kl_divergence_with_log_targets":
-        y = np.log(y)
-    ours, theirs = getattr(jl, name)(x, y), getattr(optax.losses, name)(x, y)
-    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
-
-
-def test_integer_and_elementwise_losses_match_optax(rng, x64):
+def test_label_smoothing_matches_optax_smooth_labels(rng, x64):
     x = rng.standard_normal((4, 6)) * 3
     labels = rng.integers(0, 6, 4)
-    np.testing.assert_allclose(
-        jl.softmax_cross_entropy_with_integer_labels(x, labels),
-        optax.losses.softmax_cross_entropy_with_integer_labels(x, labels),
-        rtol=1e-12,
-    )
     smoothed = optax.losses.smooth_labels(jax.nn.one_hot(labels, 6), 0.2)
     np.testing.assert_allclose(
         jl.softmax_cross_entropy_with_integer_labels(x, labels, label_smoothing=0.2),
@@ -226,17 +200,6 @@ def test_integer_and_elementwise_losses_match_optax(rng, x64):
     np.testing.assert_allclose(
         jl.smooth_labels(jax.nn.one_hot(labels, 6), 0.2), smoothed, rtol=1e-14
     )
-    t = rng.standard_normal((4, 6))
-    binary = (t > 0).astype(float)
-    np.testing.assert_allclose(
-        jl.sigmoid_binary_cross_entropy(x, binary),
-        optax.losses.sigmoid_binary_cross_entropy(x, binary),
-        rtol=1e-12,
-    )
-    for name in ["squared_error", "l2_loss", "huber_loss", "log_cosh"]:
-        np.testing.assert_allclose(
-            getattr(jl, name)(x, t), getattr(optax.losses, name)(x, t), rtol=1e-12, err_msg=name
-        )
 
 
 def test_where_matches_optax(rng, x64):

@@ -110,47 +110,24 @@ def test_hand_computed_values():
 # --- against optax ------------------------------------------------------------------------
 
 
-def test_against_optax(x64, rng):
-    x = rng.standard_normal((4, 5)) * 3
-    y_bin = rng.integers(0, 2, (4, 5)).astype(np.float64)
-    y_soft = rng.uniform(0, 1, (4, 5))
-    onehot = np.eye(5)[rng.integers(0, 5, 4)]
+def test_against_optax_beyond_the_sampled_cases(x64, rng):
+    """tests/test_conformance.py compares every optax peer on its entry's sampled cases;
+    these option combinations are not among them."""
     close = dict(rtol=1e-10, atol=1e-12)
-    for y in (y_bin, y_soft):
-        for kw in ({}, {"alpha": 0.25, "gamma": 0.5}):
-            np.testing.assert_allclose(
-                jl.sigmoid_focal_loss(x, y, **kw),
-                optax.losses.sigmoid_focal_loss(x, y, **kw),
-                **close,
-            )
-    for eps in (2.0, -1.0):
-        np.testing.assert_allclose(
-            jl.poly_loss_cross_entropy(x, onehot, epsilon=eps),
-            optax.losses.poly_loss_cross_entropy(x, onehot, epsilon=eps),
-            **close,
-        )
-    a, p, n = (rng.standard_normal((4, 5)) for _ in range(3))
-    np.testing.assert_allclose(
-        jl.triplet_margin_loss(a, p, n, margin=2.0),
-        optax.losses.triplet_margin_loss(a, p, n, margin=2.0),
-        **close,
-    )
-    for labels in ([0, 0, 1, 1], [0, 1, 0, 2]):
-        lab = jnp.array(labels)
-        np.testing.assert_allclose(
-            jl.ntxent(a, lab, 0.3), optax.losses.ntxent(jnp.asarray(a), lab, 0.3), **close
-        )
+    x = rng.standard_normal((4, 5)) * 3
     grades = rng.integers(0, 3, (4, 5)).astype(np.float64)
     where = rng.uniform(size=(4, 5)) > 0.3
-    for kw in ({}, {"reduce_fn": None}, {"where": where, "weights": y_soft}):
-        np.testing.assert_allclose(
-            jl.ranking_softmax_loss(x, grades, **kw),
-            optax.losses.ranking_softmax_loss(jnp.asarray(x), jnp.asarray(grades), **kw),
-            **close,
-        )
-    seg_x = rng.standard_normal((2, 3, 4, 3))
+    weights = rng.uniform(0, 1, (4, 5))
+    np.testing.assert_allclose(
+        jl.ranking_softmax_loss(x, grades, where=where, weights=weights),
+        optax.losses.ranking_softmax_loss(
+            jnp.asarray(x), jnp.asarray(grades), where=where, weights=weights
+        ),
+        **close,
+    )
+    seg_x = rng.standard_normal((2, 3, 4, 3))  # two spatial axes
     seg_t = np.eye(3)[rng.integers(0, 3, (2, 3, 4))]
-    for kw in ({}, {"reduction": "none"}, {"alpha": 0.3, "beta": 0.7, "ignore_background": True}):
+    for kw in ({}, {"alpha": 0.3, "beta": 0.7, "ignore_background": True}):
         np.testing.assert_allclose(
             jl.dice_loss(seg_x, seg_t, **kw),
             optax.losses.dice_loss(jnp.asarray(seg_x), jnp.asarray(seg_t), **kw),
@@ -161,11 +138,6 @@ def test_against_optax(x64, rng):
             jnp.asarray(seg_x), jnp.asarray(seg_t)
         )
     np.testing.assert_allclose(jl.multiclass_generalized_dice_loss(seg_x, seg_t), expected, **close)
-    np.testing.assert_allclose(
-        jl.binary_dice_loss(x, y_bin),
-        optax.losses.binary_dice_loss(jnp.asarray(x), jnp.asarray(y_bin)),
-        **close,
-    )
 
 
 def test_dice_default_reduction_is_mean_over_classes(x64, rng):

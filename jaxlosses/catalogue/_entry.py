@@ -36,10 +36,20 @@ class Peer:
       path: the importable dotted path of the peer's function
         (``"optax.losses.softmax_cross_entropy"``, ``"torch.nn.functional.nll_loss"``).
       note: how its conventions differ, in a few words (shown in the docs).
-      kwargs: fixed keywords the peer needs to compute the same thing
-        (``{"reduction": "none"}``).
+      kwargs: keywords the peer needs to compute the same thing as this loss's defaults
+        (``{"reduction": "none"}``); an example's own keywords, renamed, take precedence.
       rename: this loss's keyword -> the peer's keyword, where the names differ.
       sum_axis: the peer returns element-wise terms that this loss sums over this axis.
+      tested_by: where the arguments do not map through ``kwargs``/``rename``/``sum_axis``
+        (transposed, time-major, a module to build), the hand-written test that compares
+        the peer (``"tests/test_torch_conformance.py::test_ctc_loss"``); the
+        record-driven conformance test (``tests/test_conformance.py``) then skips it.
+      skip_cases: sampled examples (by ``Case.label``) the peer cannot take or computes
+        differently by a documented convention -> why; they are not compared with it.
+
+    The record-driven test passes an example's positional arguments unchanged and its
+    keywords renamed; an example whose keywords the peer's signature does not take is
+    not compared with that peer.
     """
 
     path: str
@@ -47,6 +57,8 @@ class Peer:
     kwargs: Mapping[str, Any] = dataclasses.field(default_factory=dict)
     rename: Mapping[str, str] = dataclasses.field(default_factory=dict)
     sum_axis: int | None = None
+    tested_by: str = ""
+    skip_cases: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def library(self) -> str:

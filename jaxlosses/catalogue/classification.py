@@ -205,7 +205,11 @@ ENTRIES: list[Entry] = [
         properties=frozenset({NONNEG, SHIFT, NEG_INF}),
         peers=(
             Peer("optax.losses.softmax_cross_entropy"),
-            Peer("torch.nn.functional.cross_entropy", note="probability targets"),
+            Peer(
+                "torch.nn.functional.cross_entropy",
+                note="probability targets",
+                kwargs={"reduction": "none"},
+            ),
         ),
     ),
     Entry(
@@ -219,7 +223,7 @@ ENTRIES: list[Entry] = [
         properties=frozenset({NONNEG, SHIFT, NEG_INF}),
         peers=(
             Peer("optax.losses.softmax_cross_entropy_with_integer_labels"),
-            Peer("torch.nn.functional.cross_entropy"),
+            Peer("torch.nn.functional.cross_entropy", kwargs={"reduction": "none"}),
         ),
     ),
     Entry(
@@ -241,7 +245,9 @@ ENTRIES: list[Entry] = [
         properties=frozenset({NONNEG}),
         peers=(
             Peer("optax.losses.sigmoid_binary_cross_entropy"),
-            Peer("torch.nn.functional.binary_cross_entropy_with_logits"),
+            Peer(
+                "torch.nn.functional.binary_cross_entropy_with_logits", kwargs={"reduction": "none"}
+            ),
         ),
     ),
     Entry(
@@ -252,7 +258,7 @@ ENTRIES: list[Entry] = [
         accepts=frozenset({"labels:int"}),
         properties=frozenset({NONNEG}),
         free_args=(),
-        peers=(Peer("torch.nn.functional.binary_cross_entropy"),),
+        peers=(Peer("torch.nn.functional.binary_cross_entropy", kwargs={"reduction": "none"}),),
     ),
     Entry(
         name="categorical_cross_entropy",
@@ -270,6 +276,12 @@ ENTRIES: list[Entry] = [
         accepts=frozenset({"log_probs:trunc"}),
         properties=frozenset({NONNEG}),
         free_args=(),
-        peers=(Peer("torch.nn.functional.nll_loss"),),
+        peers=(
+            Peer(
+                "torch.nn.functional.nll_loss",
+                kwargs={"reduction": "none"},
+                rename={"weights": "weight"},
+            ),
+        ),
     ),
 ]

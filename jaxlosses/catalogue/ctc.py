@@ -92,7 +92,11 @@ ENTRIES: list[Entry] = [
         properties=frozenset({NONNEG}),
         peers=(
             Peer("optax.losses.ctc_loss"),
-            Peer("torch.nn.functional.ctc_loss", note="on log_softmax(logits), time-major"),
+            Peer(
+                "torch.nn.functional.ctc_loss",
+                note="on log_softmax(logits), time-major, lengths",
+                tested_by="tests/test_torch_conformance.py::test_ctc_loss",
+            ),
         ),
     ),
 ]

@@ -106,7 +106,12 @@ ENTRIES: list[Entry] = [
         free_args=(),
         peers=(
             Peer("optax.losses.kl_divergence"),
-            Peer("torch.nn.functional.kl_div", note="summed over the class axis"),
+            Peer(
+                "torch.nn.functional.kl_div",
+                note="summed over the class axis",
+                kwargs={"reduction": "none"},
+                sum_axis=-1,
+            ),
         ),
     ),
     Entry(
@@ -120,7 +125,12 @@ ENTRIES: list[Entry] = [
         free_args=(),
         peers=(
             Peer("optax.losses.kl_divergence_with_log_targets"),
-            Peer("torch.nn.functional.kl_div", note="log_target=True, summed over the class axis"),
+            Peer(
+                "torch.nn.functional.kl_div",
+                note="log_target=True, summed over the class axis",
+                kwargs={"reduction": "none", "log_target": True},
+                sum_axis=-1,
+            ),
         ),
     ),
     Entry(

@@ -116,7 +116,11 @@ ENTRIES: list[Entry] = [
         properties=frozenset({NONNEG}),
         peers=(
             Peer("optax.losses.sigmoid_focal_loss"),
-            Peer("torchvision.ops.sigmoid_focal_loss"),
+            Peer(
+                "torchvision.ops.sigmoid_focal_loss",
+                note="alpha=0.25 by default",
+                kwargs={"alpha": -1.0, "reduction": "none"},
+            ),
         ),
     ),
     Entry(

@@ -97,6 +97,12 @@ ENTRIES: list[Entry] = [
         accepts=frozenset({"weight:trunc"}),
         properties=frozenset({NONNEG}),
         free_args=(0, 1),
-        peers=(Peer("torch.nn.functional.linear_cross_entropy", note="PyTorch 2.13"),),
+        peers=(
+            Peer(
+                "torch.nn.functional.linear_cross_entropy",
+                note="PyTorch 2.13; weight transposed, [V, D]",
+                tested_by="tests/test_torch_conformance.py::test_linear_cross_entropy",
+            ),
+        ),
     ),
 ]

@@ -100,7 +100,7 @@ ENTRIES: list[Entry] = [
         argnums=(0, 2),
         accepts=ELEMENTWISE_TARGETS,
         free_args=(0, 1),
-        peers=(Peer("torch.nn.functional.gaussian_nll_loss"),),
+        peers=(Peer("torch.nn.functional.gaussian_nll_loss", kwargs={"reduction": "none"}),),
     ),
     Entry(
         name="poisson_nll",
@@ -109,7 +109,7 @@ ENTRIES: list[Entry] = [
         stress=_stress_poisson_nll,
         accepts=ELEMENTWISE_TARGETS,
         free_args=(),
-        peers=(Peer("torch.nn.functional.poisson_nll_loss"),),
+        peers=(Peer("torch.nn.functional.poisson_nll_loss", kwargs={"reduction": "none"}),),
     ),
     Entry(
         name="gaussian_kl_divergence",

@@ -94,7 +94,7 @@ ENTRIES: list[Entry] = [
         accepts=ELEMENTWISE_TARGETS,
         properties=frozenset({NONNEG}),
         free_args=(0, 1),
-        peers=(Peer("torch.nn.functional.margin_ranking_loss"),),
+        peers=(Peer("torch.nn.functional.margin_ranking_loss", kwargs={"reduction": "none"}),),
     ),
     Entry(
         name="ranking_softmax_loss",

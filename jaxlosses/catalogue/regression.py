@@ -92,7 +92,7 @@ ENTRIES: list[Entry] = [
         properties=frozenset({NONNEG}),
         peers=(
             Peer("optax.losses.squared_error"),
-            Peer("torch.nn.functional.mse_loss"),
+            Peer("torch.nn.functional.mse_loss", kwargs={"reduction": "none"}),
         ),
     ),
     Entry(
@@ -112,7 +112,7 @@ ENTRIES: list[Entry] = [
         smooth=False,
         accepts=ELEMENTWISE_TARGETS,
         properties=frozenset({NONNEG}),
-        peers=(Peer("torch.nn.functional.l1_loss"),),
+        peers=(Peer("torch.nn.functional.l1_loss", kwargs={"reduction": "none"}),),
     ),
     Entry(
         name="huber_loss",
@@ -124,7 +124,7 @@ ENTRIES: list[Entry] = [
         properties=frozenset({NONNEG}),
         peers=(
             Peer("optax.losses.huber_loss"),
-            Peer("torch.nn.functional.huber_loss"),
+            Peer("torch.nn.functional.huber_loss", kwargs={"reduction": "none"}),
         ),
     ),
     Entry(
@@ -135,7 +135,7 @@ ENTRIES: list[Entry] = [
         smooth=False,
         accepts=ELEMENTWISE_TARGETS,
         properties=frozenset({NONNEG}),
-        peers=(Peer("torch.nn.functional.smooth_l1_loss"),),
+        peers=(Peer("torch.nn.functional.smooth_l1_loss", kwargs={"reduction": "none"}),),
     ),
     Entry(
         name="log_cosh",
@@ -156,7 +156,15 @@ ENTRIES: list[Entry] = [
         free_args=(0, 1),
         peers=(
             Peer("optax.losses.cosine_similarity"),
-            Peer("torch.nn.functional.cosine_similarity"),
+            Peer(
+                "torch.nn.functional.cosine_similarity",
+                kwargs={"dim": -1},
+                rename={"epsilon": "eps"},
+                skip_cases={
+                    "epsilon floor active": "same value, but torch clamps the norms "
+                    "outside autograd, so its gradient ignores the floor"
+                },
+            ),
         ),
     ),
     Entry(

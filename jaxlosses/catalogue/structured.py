@@ -226,7 +226,13 @@ ENTRIES: list[Entry] = [
         argnums=(0, 2),
         properties=frozenset({SHIFT}),
         free_args=(0, 2),
-        peers=(Peer("torchcrf.CRF.forward", note="pytorch-crf, reduction='none'"),),
+        peers=(
+            Peer(
+                "torchcrf.CRF.forward",
+                note="pytorch-crf, reduction='none'",
+                tested_by="tests/test_torch_conformance.py::test_crf_log_likelihood_torchcrf",
+            ),
+        ),
     ),
     Entry(
         name="crf_loss",
