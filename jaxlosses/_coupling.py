@@ -41,3 +41,16 @@ def register_batch_coupled(loss_fn: Callable[..., Any], what: str, *, instead: s
 def batch_coupling(loss_fn: Callable[..., Any]) -> Coupling | None:
     """The declared coupling of ``loss_fn``, or ``None`` for per-example losses."""
     return _COUPLED.get(loss_fn)
+
+
+def varying_like(x: Any, ref: Any) -> Any:
+    """``x`` typed as varying over the same manual mesh axes as ``ref`` (values unchanged).
+
+    Inside :func:`jax.shard_map`, a ``lax.scan`` carry that starts as a constant (zeros,
+    ``log 0``) but is updated from per-device inputs changes type between iterations,
+    which ``scan`` refuses; adding a zero taken from ``ref`` gives the initial carry the
+    inputs' type. Outside ``shard_map`` it is ``x + 0``.
+    """
+    import jax.numpy as jnp
+
+    return x + jnp.zeros_like(ref, shape=(), dtype=jnp.result_type(x))

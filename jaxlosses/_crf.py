@@ -34,6 +34,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from ._core import compute_dtype, floating, integer
+from ._coupling import varying_like
 from ._primitives import lse_of_shifted, shift_by_max
 
 __all__ = ["crf_decode", "crf_marginals"]
@@ -228,7 +229,7 @@ def forward(
 def backward(x: jax.Array, a: jax.Array, f: jax.Array, m: jax.Array) -> jax.Array:
     """Backward algorithm; normalised messages ``[T, N, K]`` (``end`` from the last valid step)."""
     _, n, k = x.shape
-    beta_last, _ = _normalise(jnp.broadcast_to(f, (n, k)))
+    beta_last, _ = _normalise(varying_like(jnp.broadcast_to(f, (n, k)), x))
 
     def step(beta, inp):
         xn, mn = inp  # emissions and mask of the *next* step
@@ -348,7 +349,7 @@ def expected_cost_grads(
         acc = jnp.where(mn[:, None], nxt, jnp.zeros_like(acc))
         return acc, acc
 
-    zero = jnp.zeros((n, k), x.dtype)
+    zero = varying_like(jnp.zeros((n, k), x.dtype), x)
     _, rest = lax.scan(bwd, zero, (x[1:], betas[1:], h[1:], m[1:]), reverse=True)
     suffix = jnp.concatenate([rest, zero[None]], axis=0)  # b_t, [T, N, K]
 

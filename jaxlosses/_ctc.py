@@ -27,6 +27,7 @@ from jax.typing import ArrayLike
 
 from ._checks import in_set, labels_in_range, padded_labels, register_checks
 from ._core import errors_named, floating, integer, upcast
+from ._coupling import varying_like
 from ._primitives import log_softmax_parts
 
 __all__ = ["ctc_loss", "ctc_loss_with_forward_probs"]
@@ -128,8 +129,8 @@ class _Lattice:
         """
         b = pad.shape[0]
         eps = self.eps
-        phi0 = jnp.full((b, self.n + 1), eps).at[:, 0].set(0.0)
-        emit0 = jnp.full((b, self.n), eps)
+        phi0 = varying_like(jnp.full((b, self.n + 1), eps).at[:, 0].set(0.0), pad)
+        emit0 = varying_like(jnp.full((b, self.n), eps), pad)
 
         def step(
             carry: tuple[jax.Array, jax.Array],
@@ -161,8 +162,8 @@ class _Lattice:
         """
         eps = self.eps
         pos = jnp.arange(self.n + 1)
-        bphi0 = jnp.where(pos[None, :] == self.lengths[:, None], 0.0, eps)
-        bemit0 = jnp.where(pos[None, :-1] == self.lengths[:, None] - 1, 0.0, eps)
+        bphi0 = varying_like(jnp.where(pos[None, :] == self.lengths[:, None], 0.0, eps), pad)
+        bemit0 = varying_like(jnp.where(pos[None, :-1] == self.lengths[:, None] - 1, 0.0, eps), pad)
         no_next = jnp.full((pad.shape[0], 1), eps)
 
         def step(

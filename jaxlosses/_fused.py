@@ -30,6 +30,7 @@ from jax.typing import ArrayLike
 
 from ._checks import labels_in_range, register_checks, unused_where
 from ._core import compute_dtype, floating, integer
+from ._coupling import varying_like
 
 __all__ = ["linear_softmax_cross_entropy"]
 
@@ -176,8 +177,8 @@ def _stream_value_and_grads(h, w, b, y, m, alpha, zc, cdt):
             gb = gb + jnp.sum(dz, axis=0)
         return (gw, gb), (loss, gh)
 
-    gw0 = jnp.zeros(w.shape, cdt)
-    gb0 = None if b is None else jnp.zeros(w.shape[1], cdt)
+    gw0 = varying_like(jnp.zeros(w.shape, cdt), h)
+    gb0 = None if b is None else varying_like(jnp.zeros(w.shape[1], cdt), h)
     (gw, gb), (loss, gh) = lax.scan(body, (gw0, gb0), (h, y, m))
     return loss, gh, gw, gb
 
@@ -196,8 +197,9 @@ def _stream_weight_grad(h, w, b, y, m, c, alpha, zc, cdt):
             gb = gb + jnp.sum(dz, axis=0)
         return (gw, gb), None
 
-    gb0 = None if b is None else jnp.zeros(w.shape[1], cdt)
-    (gw, gb), _ = lax.scan(body, (jnp.zeros(w.shape, cdt), gb0), (h, y, m, c))
+    gb0 = None if b is None else varying_like(jnp.zeros(w.shape[1], cdt), h)
+    gw0 = varying_like(jnp.zeros(w.shape, cdt), h)
+    (gw, gb), _ = lax.scan(body, (gw0, gb0), (h, y, m, c))
     return gw, gb
 
 
@@ -374,7 +376,12 @@ def linear_softmax_cross_entropy(
         m2 = jnp.concatenate([m2, jnp.zeros(pad, bool)])
     hs, ys, ms = h2.reshape(n_chunks, c, d), y2.reshape(n_chunks, c), m2.reshape(n_chunks, c)
     if custom_vjp:
-        loss = _fused_vjp(hs, w, b, ys, ms, alpha, zc)
+        # Under shard_map the weight and bias may be replicated while the tokens vary over
+        # devices: give them the tokens' type first, so the custom rule's per-device
+        # gradients match its inputs and autodiff sums them over the devices.
+        wv = varying_like(w, hs)
+        bv = None if b is None else varying_like(b, hs)
+        loss = _fused_vjp(hs, wv, bv, ys, ms, alpha, zc)
     else:
         loss = _stream_value(hs, w, b, ys, ms, alpha, zc, compute_dtype(h.dtype), remat=True)
     return loss.reshape(-1)[:n].reshape(batch_shape).astype(h.dtype)

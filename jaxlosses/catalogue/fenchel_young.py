@@ -2,6 +2,7 @@
 
 Every reference is written directly in NumPy/SciPy from the definition and never calls the
 package.
+
 The references find the sparsemax threshold with a root-finder.
 """
 

@@ -2,10 +2,12 @@
 
 Every reference is written directly in NumPy/SciPy from the definition and never calls the
 package.
+
 The reference materialises the ``[N, V]`` logits in NumPy/SciPy and applies the
-definition directly. The sampled cases use ``custom_vjp=False`` because the verification
-engine also runs forward-mode checks, which a :func:`jax.custom_vjp` function cannot take;
-the stress cases (reverse mode only) run the default fused ``custom_vjp`` path, and
+definition directly. Most sampled cases use ``custom_vjp=False`` (forward and reverse
+mode); one runs the default fused ``custom_vjp`` path, which the verification engine
+checks in reverse mode only (a :func:`jax.custom_vjp` function has no forward mode), as
+do the stress cases, and
 ``tests/test_fused.py`` compares that path with optax's materialised computation.
 """
 
@@ -68,6 +70,14 @@ def _sample(rng: np.random.Generator) -> list[Case]:
             axes,
         ),
         Case("one chunk", (h, w, y), {"custom_vjp": False}, axes),
+        # The default path: a custom_vjp gradient (reverse mode only; verify says so).
+        Case(
+            "default custom_vjp gradient, mask, smoothing, z-loss",
+            (h, w, y),
+            {"chunk_size": 4, "where": mask, "label_smoothing": 0.1, "z_loss": 1e-2},
+            axes,
+            {"where": 0},
+        ),
     ]
 
 
