@@ -439,7 +439,7 @@ _ENTRIES = [
           _stress_integer, class_args=(0,), where_slices=True,
           optax="softmax_cross_entropy_with_integer_labels", torch="cross_entropy"),
     Entry("safe_softmax_cross_entropy", _CE, cls.safe_softmax_cross_entropy,
-          cls._softmax_cross_entropy_grad, _ref_safe_softmax_ce, _sample_soft, _stress_safe,
+          cls._safe_softmax_cross_entropy_grad, _ref_safe_softmax_ce, _sample_soft, _stress_safe,
           class_args=(0, 1), where_slices=True, optax="safe_softmax_cross_entropy"),
     Entry("sigmoid_binary_cross_entropy", _CE, cls.sigmoid_binary_cross_entropy,
           cls._sigmoid_binary_cross_entropy_grad, _ref_sigmoid_bce, _sample_sigmoid_bce,

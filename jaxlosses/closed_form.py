@@ -17,8 +17,8 @@ Example:
 from ._classification import _binary_cross_entropy_grad as binary_cross_entropy
 from ._classification import _categorical_cross_entropy_grad as categorical_cross_entropy
 from ._classification import _negative_log_likelihood_grad as negative_log_likelihood
+from ._classification import _safe_softmax_cross_entropy_grad as safe_softmax_cross_entropy
 from ._classification import _sigmoid_binary_cross_entropy_grad as sigmoid_binary_cross_entropy
-from ._classification import _softmax_cross_entropy_grad as safe_softmax_cross_entropy
 from ._classification import _softmax_cross_entropy_grad as softmax_cross_entropy
 from ._classification import (
     _softmax_cross_entropy_with_integer_labels_grad as softmax_cross_entropy_with_integer_labels,
