@@ -35,7 +35,6 @@ from ._embedding import arcface_loss as arcface_loss
 from ._embedding import contrastive_loss as contrastive_loss
 from ._embedding import cosface_loss as cosface_loss
 from ._embedding import ge2e_loss as ge2e_loss
-from ._embedding import margin_ranking_loss as margin_ranking_loss
 from ._embedding import triplet_margin_loss as triplet_margin_loss
 from ._focal import poly_loss_cross_entropy as poly_loss_cross_entropy
 from ._focal import sigmoid_focal_loss as sigmoid_focal_loss
@@ -65,6 +64,7 @@ from ._primitives import sigmoid as sigmoid
 from ._primitives import softmax as softmax
 from ._primitives import softplus as softplus
 from ._primitives import tanh as tanh
+from ._ranking import margin_ranking_loss as margin_ranking_loss
 from ._ranking import ranking_softmax_loss as ranking_softmax_loss
 from ._reduction import masked_mean as masked_mean
 from ._regression import absolute_error as absolute_error

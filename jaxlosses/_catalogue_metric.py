@@ -657,7 +657,7 @@ ENTRIES: list[Entry] = [
     Entry("contrastive_loss", _ML, emb.contrastive_loss, emb._contrastive_loss_grad,
           _ref_contrastive, _sample_contrastive, _stress_contrastive, argnums=(0, 1),
           smooth=False),
-    Entry("margin_ranking_loss", _RANK, emb.margin_ranking_loss, emb._margin_ranking_loss_grad,
+    Entry("margin_ranking_loss", _RANK, rnk.margin_ranking_loss, rnk._margin_ranking_loss_grad,
           _ref_margin_ranking, _sample_margin_ranking, _stress_margin_ranking, argnums=(0, 1),
           smooth=False, torch="margin_ranking_loss"),
     Entry("arcface_loss", _ML, emb.arcface_loss, emb._arcface_loss_grad, _ref_arcface,

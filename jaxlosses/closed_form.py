@@ -36,7 +36,6 @@ from ._embedding import _arcface_loss_grad as arcface_loss
 from ._embedding import _contrastive_loss_grad as contrastive_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
-from ._embedding import _margin_ranking_loss_grad as margin_ranking_loss
 from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
 from ._focal import _poly_loss_cross_entropy_grad as poly_loss_cross_entropy
 from ._focal import _sigmoid_focal_loss_grad as sigmoid_focal_loss
@@ -57,6 +56,7 @@ from ._margin import _risk_loss_grad as risk_loss
 from ._margin import _softmax_margin_loss_grad as softmax_margin_loss
 from ._margin import _sparsemax_loss_grad as sparsemax_loss
 from ._margin import _squared_hinge_loss_grad as squared_hinge_loss
+from ._ranking import _margin_ranking_loss_grad as margin_ranking_loss
 from ._ranking import _ranking_softmax_loss_grad as ranking_softmax_loss
 from ._regression import _absolute_error_grad as absolute_error
 from ._regression import _cosine_distance_grad as cosine_distance
