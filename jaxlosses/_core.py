@@ -310,7 +310,10 @@ def closed_form_of(
 
     def decorate(derivative: Callable[..., _R]) -> Callable[_P, _R]:
         def closed_form(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-            bound = signature.bind(*args, **kwargs)
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as e:  # as Python's own message, with the function named
+                raise TypeError(f"closed_form.{name}(): {e}") from None
             bound.apply_defaults()
             return derivative(*inputs(**bound.arguments, fn=name))
 
