@@ -37,7 +37,6 @@ from ._embedding import arcface_loss as arcface_loss
 from ._embedding import contrastive_loss as contrastive_loss
 from ._embedding import cosface_loss as cosface_loss
 from ._embedding import ge2e_loss as ge2e_loss
-from ._embedding import margin_ranking_loss as margin_ranking_loss
 from ._embedding import triplet_margin_loss as triplet_margin_loss
 from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
 from ._fenchel_young import multiclass_sparsemax_loss as multiclass_sparsemax_loss
@@ -67,6 +66,7 @@ from ._primitives import sigmoid as sigmoid
 from ._primitives import softmax as softmax
 from ._primitives import softplus as softplus
 from ._primitives import tanh as tanh
+from ._ranking import margin_ranking_loss as margin_ranking_loss
 from ._ranking import ranking_softmax_loss as ranking_softmax_loss
 from ._reduction import masked_mean as masked_mean
 from ._regression import absolute_error as absolute_error

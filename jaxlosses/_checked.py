@@ -9,10 +9,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.experimental import checkify
 
 from ._checks import Check, Predicate, no_nan, registered_checks
+from ._core import is_array
 
 __all__ = ["check_errors", "checked", "registered_checks", "value_problems"]
 
@@ -30,10 +30,6 @@ def value_problems(
 
 def _throw_now(err: checkify.Error) -> None:
     err.throw()
-
-
-def _is_array(x: Any) -> bool:
-    return isinstance(x, jax.Array | np.ndarray)
 
 
 def checked(
@@ -102,7 +98,7 @@ def check_errors(
     bound = inspect.signature(loss_fn).bind(*args, **kwargs)
     bound.apply_defaults()
     values = dict(bound.arguments)
-    dynamic = {k: v for k, v in values.items() if _is_array(v)}
+    dynamic = {k: v for k, v in values.items() if is_array(v)}
     name = getattr(loss_fn, "__name__", "loss")
 
     def body(dyn: dict[str, Any]) -> None:

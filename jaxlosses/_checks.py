@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._core import is_array
+
 Bound = Mapping[str, Any]
 Predicate = tuple[jax.Array, str, dict[str, jax.Array]]
 
@@ -36,10 +38,6 @@ __all__ = [
     "simplex",
     "unit_interval",
 ]
-
-
-def _is_array(x: Any) -> bool:
-    return isinstance(x, jax.Array | np.ndarray)
 
 
 def _axis(b: Bound, axis: int | str) -> int:
@@ -75,7 +73,7 @@ class Check:
 
 
 def _present(b: Bound, name: str) -> bool:
-    return b.get(name) is not None and _is_array(b[name])
+    return b.get(name) is not None and is_array(b[name])
 
 
 def labels_in_range(
@@ -247,7 +245,7 @@ def no_nan(b: Bound) -> list[Predicate]:
     """No NaN in any floating array argument (``±inf`` is allowed: masked logits)."""
     out: list[Predicate] = []
     for name, x in b.items():
-        if _is_array(x) and jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating):
+        if is_array(x) and jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating):
             n = jnp.sum(jnp.isnan(jnp.asarray(x)))
             out.append((n == 0, f"`{name}` contains {{n}} NaN value(s).", {"n": n}))
     return out

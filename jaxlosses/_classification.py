@@ -19,12 +19,17 @@ from ._core import (
     canonical_axes,
     canonical_axis,
     check_same_shape,
+    closed_form_of,
     floating,
+    gather_last,
     integer,
+    integer_inputs,
     mask_for,
+    restore_classes,
+    soft_inputs,
     upcast,
 )
-from ._primitives import _lse_of_shifted, _shift, log_softmax_parts
+from ._primitives import log_softmax_parts, lse_of_shifted, shift
 
 __all__ = [
     "binary_cross_entropy",
@@ -43,20 +48,6 @@ _LOG_CLAMP = -100.0  # PyTorch's floor on log(p) in binary_cross_entropy
 # --- shared input handling ----------------------------------------------------------
 
 
-def _soft_inputs(
-    logits: ArrayLike, labels: ArrayLike, axis: Axis, where: ArrayLike | None, fn: str
-) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
-    """Validates (logits, soft labels); returns (original, x, y, axes, mask)."""
-    arr = floating(logits, "logits", fn)
-    lab = floating(labels, "labels", fn)
-    if lab.shape != arr.shape:
-        check_same_shape(arr, lab, ("logits", "labels"), fn)
-        lab = jnp.broadcast_to(lab, arr.shape)
-    axes = canonical_axes(axis, arr.ndim, "logits", fn)
-    x = upcast(arr)
-    return arr, x, lab.astype(x.dtype), axes, mask_for(where, arr.shape, axes, fn)
-
-
 def _smooth(
     y: jax.Array, alpha: ArrayLike, axes: tuple[int, ...], mask: jax.Array | None
 ) -> jax.Array:
@@ -71,56 +62,17 @@ def _smooth(
     return (1.0 - a) * y + a / k
 
 
-def _classes_last(
-    x: jax.Array, axis: Axis, mask: jax.Array | None, name: str, fn: str
-) -> tuple[jax.Array, jax.Array | None]:
-    """Moves the class axis (or axes, flattened row-major) to the end."""
-    axes = canonical_axes(axis, x.ndim, name, fn)
-    batch = tuple(i for i in range(x.ndim) if i not in axes)
-    perm = batch + axes
-    k = math.prod(x.shape[a] for a in axes)
-    new_shape = (*tuple(x.shape[b] for b in batch), k)
-    x = jnp.transpose(x, perm).reshape(new_shape)
-    if mask is not None:
-        mask = jnp.transpose(mask, perm).reshape(new_shape)
-    return x, mask
-
-
-def _restore_classes(g: jax.Array, shape: tuple[int, ...], axis: Axis) -> jax.Array:
-    """Inverse of :func:`_classes_last` for a gradient of the original ``shape``."""
-    axes = canonical_axes(axis, len(shape), "logits", "")
-    batch = tuple(i for i in range(len(shape)) if i not in axes)
-    perm = batch + axes
-    g = g.reshape(tuple(shape[p] for p in perm))
-    inv = [0] * len(perm)
-    for i, p in enumerate(perm):
-        inv[p] = i
-    return jnp.transpose(g, inv)
-
-
-def _integer_inputs(
-    logits: ArrayLike, labels: ArrayLike, axis: Axis, where: ArrayLike | None, fn: str
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None, jax.Array]:
-    """Validates (logits, integer labels); classes last; returns (orig, x, y, mask, in_range)."""
-    arr = floating(logits, "logits", fn)
-    lab = integer(labels, "labels", fn)
-    axes = canonical_axes(axis, arr.ndim, "logits", fn)
-    batch_shape = tuple(d for i, d in enumerate(arr.shape) if i not in axes)
-    if lab.shape != batch_shape:
-        raise ValueError(
-            f"{fn}: `labels` has shape {lab.shape} but `logits` {arr.shape} with class "
-            f"axis {axis} needs labels of shape {batch_shape}. For one-hot labels use "
-            "softmax_cross_entropy; to drop a trailing singleton, `labels[..., 0]`."
-        )
-    mask = mask_for(where, arr.shape, axes, fn)
-    x, mask = _classes_last(upcast(arr), axis, mask, "logits", fn)
-    k = x.shape[-1]
-    in_range = (lab >= 0) & (lab < k)
-    return arr, x, jnp.where(in_range, lab, 0), mask, in_range
-
-
-def _gather_last(x: jax.Array, idx: jax.Array) -> jax.Array:
-    return jnp.take_along_axis(x, idx[..., None], axis=-1)[..., 0]
+def _smoothed_soft_inputs(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    axis: Axis,
+    where: ArrayLike | None,
+    label_smoothing: ArrayLike,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
+    """(logits, soft labels) validated, labels smoothed: ``(original, x, y, axes, mask)``."""
+    arr, x, y, axes, mask = soft_inputs(logits, labels, axis, where, fn)
+    return arr, x, _smooth(y, label_smoothing, axes, mask), axes, mask
 
 
 # --- label smoothing ----------------------------------------------------------------
@@ -205,29 +157,26 @@ def softmax_cross_entropy(
       Goodfellow, Bengio and Courville, `Deep Learning <https://www.deeplearningbook.org>`_,
       section 6.2.2.3, 2016.
     """
-    fn = "softmax_cross_entropy"
-    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
-    y = _smooth(y, label_smoothing, axes, mask)
+    arr, x, y, axes, mask = _smoothed_soft_inputs(
+        logits, labels, axis, where, label_smoothing, "softmax_cross_entropy"
+    )
     log_probs, _, _ = log_softmax_parts(x, axes, mask)
     return (-jnp.sum(y * log_probs, axis=axes, where=mask)).astype(arr.dtype)
 
 
-def _softmax_cross_entropy_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    axis: Axis = -1,
-    where: ArrayLike | None = None,
-    *,
-    label_smoothing: ArrayLike = 0.0,
+def _softmax_ce_derivative(
+    arr: jax.Array, x: jax.Array, y: jax.Array, axes: tuple[int, ...], mask: jax.Array | None
 ) -> jax.Array:
     """d/dlogits of the summed loss: ``(sum_k y_k) softmax(x) - y`` (``softmax - y`` one-hot)."""
-    fn = "softmax_cross_entropy"
-    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
-    y = _smooth(y, label_smoothing, axes, mask)
     if mask is not None:
         y = jnp.where(mask, y, 0.0)
     _, probs, _ = log_softmax_parts(x, axes, mask)
     return (jnp.sum(y, axis=axes, keepdims=True) * probs - y).astype(arr.dtype)
+
+
+_softmax_cross_entropy_grad = closed_form_of(softmax_cross_entropy, _smoothed_soft_inputs)(
+    _softmax_ce_derivative
+)
 
 
 def safe_softmax_cross_entropy(
@@ -265,13 +214,20 @@ def safe_softmax_cross_entropy(
       >>> float(jl.safe_softmax_cross_entropy(logits, labels))  # doctest: +ELLIPSIS
       0.693...
     """
-    fn = "safe_softmax_cross_entropy"
-    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
-    y = _smooth(y, label_smoothing, axes, mask)
+    arr, x, y, axes, mask = _smoothed_soft_inputs(
+        logits, labels, axis, where, label_smoothing, "safe_softmax_cross_entropy"
+    )
     log_probs, _, _ = log_softmax_parts(x, axes, mask)
     nz = y != 0
     terms = jnp.where(nz, y * jnp.where(nz, log_probs, 0.0), 0.0)
     return (-jnp.sum(terms, axis=axes, where=mask)).astype(arr.dtype)
+
+
+# The same derivative as softmax_cross_entropy's (zero labels on -inf logits add 0), under
+# the safe loss's own signature: `axis` and `where` keyword-only.
+_safe_softmax_cross_entropy_grad = closed_form_of(
+    safe_softmax_cross_entropy, _smoothed_soft_inputs
+)(_softmax_ce_derivative)
 
 
 def softmax_cross_entropy_with_integer_labels(
@@ -316,13 +272,14 @@ def softmax_cross_entropy_with_integer_labels(
       >>> jl.softmax_cross_entropy_with_integer_labels(logits, jnp.array([0, 1])).round(4).tolist()
       [0.2761, 2.9518]
     """
-    fn = "softmax_cross_entropy_with_integer_labels"
-    arr, x, y, mask, in_range = _integer_inputs(logits, labels, axis, where, fn)
-    shifted, _ = _shift(x, (x.ndim - 1,), mask)
-    lse = _lse_of_shifted(shifted, (x.ndim - 1,))[..., 0]
+    arr, x, y, mask, in_range, _, _ = _integer_ce_inputs(
+        logits, labels, axis, where, label_smoothing, "softmax_cross_entropy_with_integer_labels"
+    )
+    shifted, _ = shift(x, (x.ndim - 1,), mask)
+    lse = lse_of_shifted(shifted, (x.ndim - 1,))[..., 0]
     nonempty = jnp.isfinite(lse)
     lse = jnp.where(nonempty, lse, 0.0)
-    target = _gather_last(shifted, y)
+    target = gather_last(shifted, y)
     loss = lse - target
     if not (isinstance(label_smoothing, int | float) and label_smoothing == 0):
         a = jnp.asarray(label_smoothing, x.dtype)
@@ -335,17 +292,29 @@ def softmax_cross_entropy_with_integer_labels(
     return jnp.where(nonempty, loss, 0.0).astype(arr.dtype)
 
 
-def _softmax_cross_entropy_with_integer_labels_grad(
+def _integer_ce_inputs(
     logits: ArrayLike,
     labels: ArrayLike,
-    axis: Axis = -1,
-    where: ArrayLike | None = None,
-    *,
-    label_smoothing: ArrayLike = 0.0,
+    axis: Axis,
+    where: ArrayLike | None,
+    label_smoothing: ArrayLike,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None, jax.Array, Axis, ArrayLike]:
+    """:func:`integer_inputs` (classes last), then the static ``axis`` and ``label_smoothing``."""
+    return (*integer_inputs(logits, labels, axis, where, fn), axis, label_smoothing)
+
+
+@closed_form_of(softmax_cross_entropy_with_integer_labels, _integer_ce_inputs)
+def _softmax_cross_entropy_with_integer_labels_grad(
+    arr: jax.Array,
+    x: jax.Array,
+    y: jax.Array,
+    mask: jax.Array | None,
+    in_range: jax.Array,
+    axis: Axis,
+    label_smoothing: ArrayLike,
 ) -> jax.Array:
     """``softmax(x) - y'`` with ``y'`` the (smoothed) one-hot label; 0 for invalid rows."""
-    fn = "softmax_cross_entropy_with_integer_labels"
-    arr, x, y, mask, in_range = _integer_inputs(logits, labels, axis, where, fn)
     last = (x.ndim - 1,)
     _, probs, _ = log_softmax_parts(x, last, mask)
     onehot = jax.nn.one_hot(y, x.shape[-1], dtype=x.dtype)
@@ -354,7 +323,7 @@ def _softmax_cross_entropy_with_integer_labels_grad(
     g = probs - jnp.where(valid, target, 0.0)
     nonempty = jnp.any(valid, axis=-1, keepdims=True)
     g = jnp.where(in_range[..., None] & nonempty, g, 0.0)
-    return _restore_classes(g, arr.shape, axis).astype(arr.dtype)
+    return restore_classes(g, arr.shape, axis).astype(arr.dtype)
 
 
 def negative_log_likelihood(
@@ -396,9 +365,10 @@ def negative_log_likelihood(
       >>> jl.negative_log_likelihood(lp, jnp.array([1])).round(4).tolist()
       [1.3863]
     """
-    fn = "negative_log_likelihood"
-    arr, x, y, w, keep, in_range = _nll_inputs(log_probs, labels, axis, where, weights, fn)
-    loss = jnp.where(in_range, -w * _gather_last(x, y), jnp.nan)
+    arr, x, y, w, keep, in_range, _ = _nll_inputs(
+        log_probs, labels, axis, where, weights, "negative_log_likelihood"
+    )
+    loss = jnp.where(in_range, -w * gather_last(x, y), jnp.nan)
     return jnp.where(keep, loss, 0.0).astype(arr.dtype)
 
 
@@ -409,7 +379,8 @@ def _nll_inputs(
     where: ArrayLike | None,
     weights: ArrayLike | None,
     fn: str,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, int]:
+    """Returns ``(orig, x (classes last), y, w_y, keep, in_range, class axis)``."""
     arr = floating(log_probs, "log_probs", fn)
     ax = canonical_axis(axis, arr.ndim, "log_probs", fn)
     lab = integer(labels, "labels", fn)
@@ -442,23 +413,22 @@ def _nll_inputs(
                 f"labels' shape {lab.shape}; it masks examples, so pass a boolean mask of "
                 f"shape {lab.shape}."
             ) from None
-    return arr, x, y, w, keep, in_range
+    return arr, x, y, w, keep, in_range, ax
 
 
+@closed_form_of(negative_log_likelihood, _nll_inputs)
 def _negative_log_likelihood_grad(
-    log_probs: ArrayLike,
-    labels: ArrayLike,
-    *,
-    axis: int = -1,
-    where: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
+    arr: jax.Array,
+    x: jax.Array,
+    y: jax.Array,
+    w: jax.Array,
+    keep: jax.Array,
+    in_range: jax.Array,
+    ax: int,
 ) -> jax.Array:
     """``-w_y`` at the label's class, 0 elsewhere."""
-    fn = "negative_log_likelihood"
-    arr, x, y, w, keep, in_range = _nll_inputs(log_probs, labels, axis, where, weights, fn)
     scale = jnp.where(keep & in_range, -w, 0.0)
     g = jax.nn.one_hot(y, x.shape[-1], dtype=x.dtype) * scale[..., None]
-    ax = canonical_axis(axis, arr.ndim, "log_probs", fn)
     return jnp.moveaxis(g, -1, ax).astype(arr.dtype)
 
 
@@ -492,6 +462,18 @@ def _pos_weight(pos_weight: ArrayLike | None, x: jax.Array, fn: str) -> jax.Arra
         ) from None
 
 
+def _sigmoid_bce_inputs(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    pos_weight: ArrayLike | None,
+    label_smoothing: ArrayLike,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Returns ``(orig, x, y (smoothed), w (pos_weight))``."""
+    arr, x, y = _binary_inputs(logits, labels, "logits", label_smoothing, fn)
+    return arr, x, y, _pos_weight(pos_weight, x, fn)
+
+
 def sigmoid_binary_cross_entropy(
     logits: ArrayLike,
     labels: ArrayLike,
@@ -523,25 +505,19 @@ def sigmoid_binary_cross_entropy(
       >>> jl.sigmoid_binary_cross_entropy(jnp.array([0.0, 1e4]), jnp.array([1.0, 0.0])).tolist()
       [0.6931471824645996, 10000.0]
     """
-    fn = "sigmoid_binary_cross_entropy"
-    arr, x, y = _binary_inputs(logits, labels, "logits", label_smoothing, fn)
-    w = _pos_weight(pos_weight, x, fn)
+    arr, x, y, w = _sigmoid_bce_inputs(
+        logits, labels, pos_weight, label_smoothing, "sigmoid_binary_cross_entropy"
+    )
     log_p = -jnp.logaddexp(-x, 0.0)
     log_not_p = -jnp.logaddexp(x, 0.0)
     return (-(w * y * log_p + (1.0 - y) * log_not_p)).astype(arr.dtype)
 
 
+@closed_form_of(sigmoid_binary_cross_entropy, _sigmoid_bce_inputs)
 def _sigmoid_binary_cross_entropy_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    pos_weight: ArrayLike | None = None,
-    label_smoothing: ArrayLike = 0.0,
+    arr: jax.Array, x: jax.Array, y: jax.Array, w: jax.Array
 ) -> jax.Array:
     """``σ(x)(1 + (w - 1) y) - w y``, which is ``σ(x) - y`` for ``w = 1``."""
-    fn = "sigmoid_binary_cross_entropy"
-    arr, x, y = _binary_inputs(logits, labels, "logits", label_smoothing, fn)
-    w = _pos_weight(pos_weight, x, fn)
     s = jax.lax.logistic(x)
     return (s * (1.0 + (w - 1.0) * y) - w * y).astype(arr.dtype)
 
@@ -551,6 +527,13 @@ def _clamped_log(p: jax.Array) -> tuple[jax.Array, jax.Array]:
     lp = jnp.log(jnp.where(p > 0, p, 1.0))
     ok = (p > 0) & (lp > _LOG_CLAMP)
     return jnp.where(ok, lp, _LOG_CLAMP), ok
+
+
+def _bce_inputs(
+    probabilities: ArrayLike, labels: ArrayLike, label_smoothing: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Returns ``(orig, p, y (smoothed))``."""
+    return _binary_inputs(probabilities, labels, "probabilities", label_smoothing, fn)
 
 
 def binary_cross_entropy(
@@ -583,22 +566,15 @@ def binary_cross_entropy(
       >>> jl.binary_cross_entropy(jnp.array([0.5, 0.0]), jnp.array([1.0, 1.0])).tolist()
       [0.6931471824645996, 100.0]
     """
-    fn = "binary_cross_entropy"
-    arr, p, y = _binary_inputs(probabilities, labels, "probabilities", label_smoothing, fn)
+    arr, p, y = _bce_inputs(probabilities, labels, label_smoothing, "binary_cross_entropy")
     log_p, _ = _clamped_log(p)
     log_q, _ = _clamped_log(1.0 - p)
     return (-(y * log_p + (1.0 - y) * log_q)).astype(arr.dtype)
 
 
-def _binary_cross_entropy_grad(
-    probabilities: ArrayLike,
-    labels: ArrayLike,
-    *,
-    label_smoothing: ArrayLike = 0.0,
-) -> jax.Array:
+@closed_form_of(binary_cross_entropy, _bce_inputs)
+def _binary_cross_entropy_grad(arr: jax.Array, p: jax.Array, y: jax.Array) -> jax.Array:
     """``-y/p + (1 - y)/(1 - p)``, each term 0 where its log is clamped."""
-    fn = "binary_cross_entropy"
-    arr, p, y = _binary_inputs(probabilities, labels, "probabilities", label_smoothing, fn)
     _, ok_p = _clamped_log(p)
     _, ok_q = _clamped_log(1.0 - p)
     g = jnp.where(ok_p, -y / jnp.where(ok_p, p, 1.0), 0.0) + jnp.where(
@@ -662,27 +638,23 @@ def categorical_cross_entropy(
       >>> jl.categorical_cross_entropy(p, y).round(4).tolist()
       [0.0513, 2.3026]
     """
-    fn = "categorical_cross_entropy"
     arr, y, _, q, _, axes = _categorical_inputs(
-        probabilities, labels, axis, eps, label_smoothing, fn
+        probabilities, labels, axis, eps, label_smoothing, "categorical_cross_entropy"
     )
     logq = jnp.log(jnp.clip(q, eps, 1.0 - eps))
     return (-jnp.sum(y * logq, axis=axes)).astype(arr.dtype)
 
 
+@closed_form_of(categorical_cross_entropy, _categorical_inputs)
 def _categorical_cross_entropy_grad(
-    probabilities: ArrayLike,
-    labels: ArrayLike,
-    *,
-    axis: int = -1,
-    eps: float = 1e-7,
-    label_smoothing: ArrayLike = 0.0,
+    arr: jax.Array,
+    y: jax.Array,
+    total: jax.Array,
+    q: jax.Array,
+    inside: jax.Array,
+    axes: tuple[int, ...],
 ) -> jax.Array:
     """With ``q = p / S`` and ``m`` the unclipped indicator: ``(-y m / q + sum(y m)) / S``."""
-    fn = "categorical_cross_entropy"
-    arr, y, total, q, inside, axes = _categorical_inputs(
-        probabilities, labels, axis, eps, label_smoothing, fn
-    )
     ym = jnp.where(inside, y, 0.0)
     g = (-ym / jnp.where(inside, q, 1.0) + jnp.sum(ym, axis=axes, keepdims=True)) / total
     return g.astype(arr.dtype)

@@ -11,11 +11,12 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._core import floating, integer, safe_div, upcast
+from ._core import closed_form_of, floating, integer, safe_div, unit, unit_backward, upcast
 from ._coupling import register_batch_coupled
-from ._embedding import unit, unit_backward
 
 __all__ = ["info_nce_loss", "multiple_negatives_ranking_loss", "ntxent"]
+
+_Pair = tuple[jax.Array, jax.Array]  # gradients w.r.t. two learned inputs
 
 
 def _in_batch_softmax(
@@ -25,10 +26,11 @@ def _in_batch_softmax(
     scale: ArrayLike,
     names: tuple[str, str, str],
     fn: str,
-) -> tuple[jax.Array, jax.Array, tuple[jax.Array, jax.Array]]:
+) -> tuple[jax.Array, _Pair]:
     """Cross-entropy of ``scale · cos`` with the diagonal as target.
 
-    Returns (orig queries, per-query loss, (∂/∂queries, ∂/∂keys)); negatives are held fixed.
+    Returns (per-query loss, (∂/∂queries, ∂/∂keys)), each in its input's dtype; negatives
+    are held fixed.
     """
     q0 = floating(queries, names[0], fn)
     k0 = floating(keys, names[1], fn)
@@ -70,7 +72,30 @@ def _in_batch_softmax(
         d_neg = delta[:, batch:]
         g_qh = g_qh + s * (d_neg @ nh if nh.ndim == 2 else jnp.einsum("bn,bnd->bd", d_neg, nh))
     g_kh = s * (d_keys.T @ qh)
-    return q0, loss, (unit_backward(g_qh, qh, nq), unit_backward(g_kh, kh, nk))
+    g_q, g_k = unit_backward(g_qh, qh, nq), unit_backward(g_kh, kh, nk)
+    return loss.astype(q0.dtype), (g_q.astype(q0.dtype), g_k.astype(k0.dtype))
+
+
+def _info_nce_parts(
+    queries: ArrayLike,
+    keys: ArrayLike,
+    temperature: ArrayLike,
+    negatives: ArrayLike | None,
+    fn: str,
+) -> tuple[jax.Array, _Pair]:
+    names = ("queries", "keys", "negatives")
+    return _in_batch_softmax(queries, keys, negatives, 1.0 / jnp.asarray(temperature), names, fn)
+
+
+def _mnrl_parts(
+    anchors: ArrayLike,
+    positives: ArrayLike,
+    scale: ArrayLike,
+    hard_negatives: ArrayLike | None,
+    fn: str,
+) -> tuple[jax.Array, _Pair]:
+    names = ("anchors", "positives", "hard_negatives")
+    return _in_batch_softmax(anchors, positives, hard_negatives, scale, names, fn)
 
 
 def info_nce_loss(
@@ -111,31 +136,17 @@ def info_nce_loss(
       van den Oord, Li and Vinyals, `Representation Learning with Contrastive Predictive
       Coding <https://arxiv.org/abs/1807.03748>`_, 2018.
     """
-    fn = "info_nce_loss"
-    t = jnp.asarray(temperature)
-    q0, loss, _ = _in_batch_softmax(
-        queries, keys, negatives, 1.0 / t, ("queries", "keys", "negatives"), fn
-    )
-    return loss.astype(q0.dtype)
+    loss, _ = _info_nce_parts(queries, keys, temperature, negatives, "info_nce_loss")
+    return loss
 
 
-def _info_nce_loss_grad(
-    queries: ArrayLike,
-    keys: ArrayLike,
-    *,
-    temperature: ArrayLike = 0.1,
-    negatives: ArrayLike | None = None,
-) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(info_nce_loss, _info_nce_parts)
+def _info_nce_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
     r"""``(∂/∂queries, ∂/∂keys)`` with ``D = softmax - [I | 0]``: ``q̂ ← D [k̂; n̂]/τ``, ``k̂ ← Dᵀ q̂/τ``.
 
     Then back through each normalisation, ``∂/∂v = (g - v̂⟨v̂, g⟩)/‖v‖``.
     """
-    fn = "info_nce_loss"
-    t = jnp.asarray(temperature)
-    q0, _, (gq, gk) = _in_batch_softmax(
-        queries, keys, negatives, 1.0 / t, ("queries", "keys", "negatives"), fn
-    )
-    return gq.astype(q0.dtype), gk.astype(jnp.asarray(keys).dtype)
+    return grads
 
 
 def multiple_negatives_ranking_loss(
@@ -176,35 +187,25 @@ def multiple_negatives_ranking_loss(
       Henderson et al., `Efficient Natural Language Response Suggestion for Smart Reply
       <https://arxiv.org/abs/1705.00652>`_, 2017.
     """
-    fn = "multiple_negatives_ranking_loss"
-    a0, loss, _ = _in_batch_softmax(
-        anchors, positives, hard_negatives, scale, ("anchors", "positives", "hard_negatives"), fn
+    loss, _ = _mnrl_parts(
+        anchors, positives, scale, hard_negatives, "multiple_negatives_ranking_loss"
     )
-    return loss.astype(a0.dtype)
+    return loss
 
 
-def _multiple_negatives_ranking_loss_grad(
-    anchors: ArrayLike,
-    positives: ArrayLike,
-    *,
-    scale: ArrayLike = 20.0,
-    hard_negatives: ArrayLike | None = None,
-) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(multiple_negatives_ranking_loss, _mnrl_parts)
+def _multiple_negatives_ranking_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
     """As :func:`_info_nce_loss_grad` with ``1/τ = scale``."""
-    fn = "multiple_negatives_ranking_loss"
-    a0, _, (ga, gp) = _in_batch_softmax(
-        anchors, positives, hard_negatives, scale, ("anchors", "positives", "hard_negatives"), fn
-    )
-    return ga.astype(a0.dtype), gp.astype(jnp.asarray(positives).dtype)
+    return grads
 
 
 # --- NT-Xent ------------------------------------------------------------------------------
 
 
 def _ntxent_parts(
-    embeddings: ArrayLike, labels: ArrayLike, temperature: ArrayLike
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    fn = "ntxent"
+    embeddings: ArrayLike, labels: ArrayLike, temperature: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (the mean loss, ∂/∂embeddings), in the dtype of ``embeddings``."""
     e0 = floating(embeddings, "embeddings", fn)
     lab = integer(labels, "labels", fn)
     if e0.ndim != 2 or lab.shape != e0.shape[:1]:
@@ -245,7 +246,7 @@ def _ntxent_parts(
     g_e = jnp.where(
         big, (g_eh - eh * jnp.sum(eh * g_eh, axis=-1, keepdims=True)) / norm, g_eh / norm
     )
-    return e0, loss, g_e
+    return loss.astype(e0.dtype), g_e.astype(e0.dtype)
 
 
 def ntxent(
@@ -284,22 +285,18 @@ def ntxent(
       Chen et al., `A Simple Framework for Contrastive Learning of Visual Representations
       <https://arxiv.org/abs/2002.05709>`_, 2020.
     """
-    e0, loss, _ = _ntxent_parts(embeddings, labels, temperature)
-    return loss.astype(e0.dtype)
+    loss, _ = _ntxent_parts(embeddings, labels, temperature, "ntxent")
+    return loss
 
 
-def _ntxent_grad(
-    embeddings: ArrayLike,
-    labels: ArrayLike,
-    temperature: ArrayLike = 0.07,
-) -> jax.Array:
+@closed_form_of(ntxent, _ntxent_parts)
+def _ntxent_grad(_: jax.Array, g: jax.Array) -> jax.Array:
     r"""``G = ∂L/∂z``: ``(r_ij - 1)/|P|`` on pairs, ``Σ_j e^{z_ik - den_ij}/|P|`` on negatives.
 
     ``r_ij = e^{z_ij - den_ij}``; then ``∂/∂ê = (G + Gᵀ) ê / τ`` (``z`` is symmetric in
     the two embeddings) and back through ``ê = e / sqrt(max(‖e‖², eps))``.
     """
-    e0, _, g = _ntxent_parts(embeddings, labels, temperature)
-    return g.astype(e0.dtype)
+    return g
 
 
 # --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---

@@ -11,9 +11,11 @@ The dtype policy (one rule for every function in the package):
 from __future__ import annotations
 
 import contextlib
+import inspect
+import math
 import operator
 from collections.abc import Callable, Iterator, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -22,28 +24,44 @@ from jax.typing import ArrayLike, DTypeLike
 
 Axis = int | tuple[int, ...]
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def is_array(x: Any) -> bool:
+    """Arrays (jax or NumPy) are data; Python scalars and other objects are hyperparameters."""
+    return isinstance(x, jax.Array | np.ndarray)
+
+
+def _of_kind(x: ArrayLike, kind: type, fn: str, message: str) -> jax.Array:
+    """Converts ``x`` to an array; a TypeError ``fn: message`` unless its dtype is a ``kind``."""
+    arr = jnp.asarray(x)
+    if not jnp.issubdtype(arr.dtype, kind):
+        raise TypeError(f"{fn}: " + message.format(dtype=arr.dtype, shape=arr.shape))
+    return arr
+
 
 def floating(x: ArrayLike, name: str, fn: str) -> jax.Array:
     """Converts ``x`` to an array and checks that it has a floating dtype."""
-    arr = jnp.asarray(x)
-    if not jnp.issubdtype(arr.dtype, jnp.floating):
-        raise TypeError(
-            f"{fn}: `{name}` must have a floating dtype, got {arr.dtype} with shape "
-            f"{arr.shape}. Cast it first, e.g. `{name}.astype(jnp.float32)`."
-        )
-    return arr
+    return _of_kind(
+        x,
+        jnp.floating,
+        fn,
+        f"`{name}` must have a floating dtype, got {{dtype}} with shape {{shape}}. "
+        f"Cast it first, e.g. `{name}.astype(jnp.float32)`.",
+    )
 
 
 def integer(x: ArrayLike, name: str, fn: str) -> jax.Array:
     """Converts ``x`` to an array and checks that it has an integer dtype."""
-    arr = jnp.asarray(x)
-    if not jnp.issubdtype(arr.dtype, jnp.integer):
-        raise TypeError(
-            f"{fn}: `{name}` must hold integer class indices, got dtype {arr.dtype} with "
-            f"shape {arr.shape}. For one-hot or soft labels use the soft-label variant; "
-            f"to convert, `{name}.astype(jnp.int32)`."
-        )
-    return arr
+    return _of_kind(
+        x,
+        jnp.integer,
+        fn,
+        f"`{name}` must hold integer class indices, got dtype {{dtype}} with shape {{shape}}. "
+        "For one-hot or soft labels use the soft-label variant; "
+        f"to convert, `{name}.astype(jnp.int32)`.",
+    )
 
 
 def compute_dtype(dtype: DTypeLike) -> np.dtype:
@@ -106,6 +124,17 @@ def check_same_shape(a: jax.Array, b: jax.Array, names: tuple[str, str], fn: str
             "they must be equal (no implicit broadcasting, which would silently compute "
             "an outer difference). Reshape one of them, e.g. with `jnp.squeeze` or "
             "`[..., None]`."
+        )
+
+
+def check_equal_shapes(arrays: dict[str, jax.Array], fn: str) -> None:
+    """Raises a ValueError unless every named input has the same shape (no broadcasting)."""
+    shapes = {k: v.shape for k, v in arrays.items()}
+    if len(set(shapes.values())) > 1:
+        listed = ", ".join(f"`{k}` {s}" for k, s in shapes.items())
+        raise ValueError(
+            f"{fn}: {listed} must have the same shape [..., dim] (one row per example); "
+            "broadcasting is not applied here, reshape or tile explicitly."
         )
 
 
@@ -245,3 +274,121 @@ def class_scores(
     k = x.shape[-1]
     in_range = (lab >= 0) & (lab < k)
     return ClassScores(arr, x, jnp.where(in_range, lab, 0), valid, in_range, ax)
+
+
+def unit(v: jax.Array, axis: int = -1) -> tuple[jax.Array, jax.Array]:
+    """``(v / ‖v‖, ‖v‖)`` along ``axis`` (keepdims); a zero vector maps to 0 with a 0 gradient."""
+    sq = jnp.sum(v * v, axis=axis, keepdims=True)
+    pos = sq > 0
+    n = jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0)
+    return jnp.where(pos, v / jnp.where(pos, n, 1.0), 0.0), n
+
+
+def unit_backward(g: jax.Array, u: jax.Array, n: jax.Array, axis: int = -1) -> jax.Array:
+    """Pulls ``g = ∂L/∂u`` back through ``u = v/‖v‖``: ``(g - u ⟨u, g⟩) / ‖v‖`` (0 at ``v = 0``)."""
+    pos = n > 0
+    out = (g - u * jnp.sum(u * g, axis=axis, keepdims=True)) / jnp.where(pos, n, 1.0)
+    return jnp.where(pos, out, 0.0)
+
+
+# --- class-axis input handling (cross-entropy, focal and margin families) -----------------
+
+
+def soft_inputs(
+    logits: ArrayLike, labels: ArrayLike, axis: Axis, where: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
+    """Validates (logits, soft labels); returns (original, x, y, axes, mask)."""
+    arr = floating(logits, "logits", fn)
+    lab = floating(labels, "labels", fn)
+    if lab.shape != arr.shape:
+        check_same_shape(arr, lab, ("logits", "labels"), fn)
+        lab = jnp.broadcast_to(lab, arr.shape)
+    axes = canonical_axes(axis, arr.ndim, "logits", fn)
+    x = upcast(arr)
+    return arr, x, lab.astype(x.dtype), axes, mask_for(where, arr.shape, axes, fn)
+
+
+def classes_last(
+    x: jax.Array, axis: Axis, mask: jax.Array | None, name: str, fn: str
+) -> tuple[jax.Array, jax.Array | None]:
+    """Moves the class axis (or axes, flattened row-major) to the end."""
+    axes = canonical_axes(axis, x.ndim, name, fn)
+    batch = tuple(i for i in range(x.ndim) if i not in axes)
+    perm = batch + axes
+    k = math.prod(x.shape[a] for a in axes)
+    new_shape = (*tuple(x.shape[b] for b in batch), k)
+    x = jnp.transpose(x, perm).reshape(new_shape)
+    if mask is not None:
+        mask = jnp.transpose(mask, perm).reshape(new_shape)
+    return x, mask
+
+
+def restore_classes(g: jax.Array, shape: tuple[int, ...], axis: Axis) -> jax.Array:
+    """Inverse of :func:`classes_last` for a gradient of the original ``shape``."""
+    axes = canonical_axes(axis, len(shape), "logits", "")
+    batch = tuple(i for i in range(len(shape)) if i not in axes)
+    perm = batch + axes
+    g = g.reshape(tuple(shape[p] for p in perm))
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return jnp.transpose(g, inv)
+
+
+def integer_inputs(
+    logits: ArrayLike, labels: ArrayLike, axis: Axis, where: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None, jax.Array]:
+    """Validates (logits, integer labels); classes last; returns (orig, x, y, mask, in_range)."""
+    arr = floating(logits, "logits", fn)
+    lab = integer(labels, "labels", fn)
+    axes = canonical_axes(axis, arr.ndim, "logits", fn)
+    batch_shape = tuple(d for i, d in enumerate(arr.shape) if i not in axes)
+    if lab.shape != batch_shape:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape} but `logits` {arr.shape} with class "
+            f"axis {axis} needs labels of shape {batch_shape}. For one-hot labels use "
+            "softmax_cross_entropy; to drop a trailing singleton, `labels[..., 0]`."
+        )
+    mask = mask_for(where, arr.shape, axes, fn)
+    x, mask = classes_last(upcast(arr), axis, mask, "logits", fn)
+    k = x.shape[-1]
+    in_range = (lab >= 0) & (lab < k)
+    return arr, x, jnp.where(in_range, lab, 0), mask, in_range
+
+
+# --- closed forms -------------------------------------------------------------------------
+
+
+def closed_form_of(
+    loss: Callable[_P, Any], inputs: Callable[..., tuple[Any, ...]]
+) -> Callable[[Callable[..., _R]], Callable[_P, _R]]:
+    """Decorator: the decorated ``derivative`` becomes the closed form of ``loss``.
+
+    ``inputs`` is the parser the loss itself calls: it takes the loss's arguments by
+    name, plus ``fn`` (the loss's name, for error messages), validates them and returns
+    a tuple. The closed form has the loss's parameters (same positional and keyword-only
+    parameters, same defaults), binds its arguments exactly as the loss does, parses
+    them with ``inputs`` and returns ``derivative(*parsed)``. So the body of a closed
+    form is the derivative only, and its parameters cannot drift from the loss's. It is
+    named ``_<loss>_grad`` and keeps ``derivative``'s docstring and return annotation.
+    """
+    signature = inspect.signature(loss)
+    name = loss.__name__
+
+    def decorate(derivative: Callable[..., _R]) -> Callable[_P, _R]:
+        def closed_form(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError as e:  # as Python's own message, with the function named
+                raise TypeError(f"closed_form.{name}(): {e}") from None
+            bound.apply_defaults()
+            return derivative(*inputs(**bound.arguments, fn=name))
+
+        returns = inspect.signature(derivative).return_annotation
+        closed_form.__signature__ = signature.replace(return_annotation=returns)  # type: ignore[attr-defined]
+        closed_form.__name__ = closed_form.__qualname__ = f"_{name}_grad"
+        closed_form.__doc__ = derivative.__doc__
+        closed_form.__module__ = derivative.__module__
+        return closed_form
+
+    return decorate

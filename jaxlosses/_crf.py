@@ -35,7 +35,7 @@ from jax.typing import ArrayLike
 
 from ._core import compute_dtype, floating, integer
 from ._coupling import varying_like
-from ._primitives import lse_of_shifted, shift_by_max
+from ._primitives import lse_of_shifted, shift
 
 __all__ = ["crf_decode", "crf_marginals"]
 
@@ -191,13 +191,13 @@ def cost_augmented(ch: Chain, onehot: jax.Array, c: jax.Array) -> jax.Array:
 
 def _normalise(v: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``v - max_k v`` over the last axis and the (gradient-free) shift ``[N]``."""
-    shifted, c = shift_by_max(v, (v.ndim - 1,), None)
+    shifted, c = shift(v, (v.ndim - 1,), None)
     return shifted, c[..., 0]
 
 
 def _lse(v: jax.Array, axis: int) -> jax.Array:
     """Stable ``logsumexp`` over one axis; ``-inf`` (with a finite gradient) if all ``-inf``."""
-    shifted, c = shift_by_max(v, (axis,), None)
+    shifted, c = shift(v, (axis,), None)
     return jnp.squeeze(lse_of_shifted(shifted, (axis,)) + c, axis)
 
 

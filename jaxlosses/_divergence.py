@@ -15,6 +15,7 @@ from ._core import (
     Axis,
     canonical_axes,
     check_same_shape,
+    closed_form_of,
     errors_named,
     floating,
     mask_for,
@@ -54,6 +55,24 @@ def _pair(
     )
 
 
+def _kl_inputs(
+    log_predictions: ArrayLike, targets: ArrayLike, axis: Axis, where: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
+    return _pair(log_predictions, targets, ("log_predictions", "targets"), axis, where, fn)
+
+
+def _log_targets_inputs(
+    log_predictions: ArrayLike, log_targets: ArrayLike, axis: Axis, where: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
+    return _pair(log_predictions, log_targets, ("log_predictions", "log_targets"), axis, where, fn)
+
+
+def _js_inputs(
+    predictions: ArrayLike, targets: ArrayLike, axis: Axis, where: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
+    return _pair(predictions, targets, ("predictions", "targets"), axis, where, fn)
+
+
 def _masked(g: jax.Array, mask: jax.Array | None) -> jax.Array:
     return g if mask is None else jnp.where(mask, g, 0.0)
 
@@ -87,22 +106,15 @@ def kl_divergence(
       >>> float(jl.kl_divergence(jnp.log(jnp.array([0.25, 0.5, 0.25])), t))  # doctest: +ELLIPSIS
       0.3465...
     """
-    arr, lp, t, axes, mask = _pair(
-        log_predictions, targets, ("log_predictions", "targets"), axis, where, "kl_divergence"
-    )
+    arr, lp, t, axes, mask = _kl_inputs(log_predictions, targets, axis, where, "kl_divergence")
     return jnp.sum(xlogx(t) - t * lp, axis=axes, where=mask).astype(arr.dtype)
 
 
+@closed_form_of(kl_divergence, _kl_inputs)
 def _kl_divergence_grad(
-    log_predictions: ArrayLike,
-    targets: ArrayLike,
-    axis: Axis = -1,
-    where: ArrayLike | None = None,
+    arr: jax.Array, lp: jax.Array, t: jax.Array, axes: tuple[int, ...], mask: jax.Array | None
 ) -> jax.Array:
     """``-t``."""
-    arr, _, t, _, mask = _pair(
-        log_predictions, targets, ("log_predictions", "targets"), axis, where, "kl_divergence"
-    )
     return _masked(-t, mask).astype(arr.dtype)
 
 
@@ -124,9 +136,8 @@ def kl_divergence_with_log_targets(
       >>> float(jl.kl_divergence_with_log_targets(lt, lt))
       0.0
     """
-    fn = "kl_divergence_with_log_targets"
-    arr, lp, lt, axes, mask = _pair(
-        log_predictions, log_targets, ("log_predictions", "log_targets"), axis, where, fn
+    arr, lp, lt, axes, mask = _log_targets_inputs(
+        log_predictions, log_targets, axis, where, "kl_divergence_with_log_targets"
     )
     finite = lt > -jnp.inf
     lt_safe = jnp.where(finite, lt, 0.0)
@@ -134,17 +145,11 @@ def kl_divergence_with_log_targets(
     return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)
 
 
+@closed_form_of(kl_divergence_with_log_targets, _log_targets_inputs)
 def _kl_divergence_with_log_targets_grad(
-    log_predictions: ArrayLike,
-    log_targets: ArrayLike,
-    axis: Axis = -1,
-    where: ArrayLike | None = None,
+    arr: jax.Array, lp: jax.Array, lt: jax.Array, axes: tuple[int, ...], mask: jax.Array | None
 ) -> jax.Array:
     """``-exp(log t)``."""
-    fn = "kl_divergence_with_log_targets"
-    arr, _, lt, _, mask = _pair(
-        log_predictions, log_targets, ("log_predictions", "log_targets"), axis, where, fn
-    )
     return _masked(-jnp.exp(lt), mask).astype(arr.dtype)
 
 
@@ -165,25 +170,18 @@ def generalized_kl_divergence(
       >>> float(jl.generalized_kl_divergence(jnp.log(jnp.array([2.0])), jnp.array([2.0])))
       0.0
     """
-    fn = "generalized_kl_divergence"
-    arr, lp, t, axes, mask = _pair(
-        log_predictions, targets, ("log_predictions", "targets"), axis, where, fn
+    arr, lp, t, axes, mask = _kl_inputs(
+        log_predictions, targets, axis, where, "generalized_kl_divergence"
     )
     terms = xlogx(t) - t * lp - t + jnp.exp(lp)
     return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)
 
 
+@closed_form_of(generalized_kl_divergence, _kl_inputs)
 def _generalized_kl_divergence_grad(
-    log_predictions: ArrayLike,
-    targets: ArrayLike,
-    axis: Axis = -1,
-    where: ArrayLike | None = None,
+    arr: jax.Array, lp: jax.Array, t: jax.Array, axes: tuple[int, ...], mask: jax.Array | None
 ) -> jax.Array:
     """``exp(log p) - t``."""
-    fn = "generalized_kl_divergence"
-    arr, lp, t, _, mask = _pair(
-        log_predictions, targets, ("log_predictions", "targets"), axis, where, fn
-    )
     return _masked(jnp.exp(lp) - t, mask).astype(arr.dtype)
 
 
@@ -238,25 +236,17 @@ def js_divergence(
       >>> float(jl.js_divergence(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])))  # doctest: +ELLIPSIS
       0.6931...
     """
-    arr, p, t, axes, mask = _pair(
-        predictions, targets, ("predictions", "targets"), axis, where, "js_divergence"
-    )
+    arr, p, t, axes, mask = _js_inputs(predictions, targets, axis, where, "js_divergence")
     m = 0.5 * (p + t)
     terms = 0.5 * xlogx(p) + 0.5 * xlogx(t) - xlogx(m)
     return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)
 
 
+@closed_form_of(js_divergence, _js_inputs)
 def _js_divergence_grad(
-    predictions: ArrayLike,
-    targets: ArrayLike,
-    *,
-    axis: Axis = -1,
-    where: ArrayLike | None = None,
+    arr: jax.Array, p: jax.Array, t: jax.Array, axes: tuple[int, ...], mask: jax.Array | None
 ) -> jax.Array:
     """``½ (log p - log m)``, with ``d(x log x)/dx = log x + 1`` replaced by 0 at ``x = 0``."""
-    arr, p, t, _, mask = _pair(
-        predictions, targets, ("predictions", "targets"), axis, where, "js_divergence"
-    )
     m = 0.5 * (p + t)
 
     def dxlogx(v: jax.Array) -> jax.Array:

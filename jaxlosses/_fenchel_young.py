@@ -24,7 +24,7 @@ from jax.typing import ArrayLike
 
 from ._checks import class_labels, in_set, nonnegative, register_checks
 from ._core import ClassScores, binary_inputs, class_scores, floating, gather_last, upcast
-from ._primitives import shift_by_max
+from ._primitives import shift
 
 __all__ = ["make_fenchel_young_loss", "multiclass_sparsemax_loss", "sparsemax_loss"]
 
@@ -111,7 +111,7 @@ def _multiclass(
     differentiation (0 if none is valid); sparsemax is invariant to the shift.
     """
     inp = class_scores(scores, labels, axis, where, "multiclass_sparsemax_loss")
-    _, m = shift_by_max(inp.x, (inp.x.ndim - 1,), inp.valid)
+    _, m = shift(inp.x, (inp.x.ndim - 1,), inp.valid)
     z = inp.x - m
     return inp, z, _sparsemax(z, inp.valid)
 

@@ -12,8 +12,15 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._checks import labels_in_range, register_checks, simplex, unit_interval
-from ._classification import _integer_inputs, _restore_classes, _soft_inputs
-from ._core import Axis, check_same_shape, floating
+from ._core import (
+    Axis,
+    check_same_shape,
+    closed_form_of,
+    floating,
+    integer_inputs,
+    restore_classes,
+    soft_inputs,
+)
 from ._core import upcast as _upcast
 from ._primitives import log_softmax_parts
 
@@ -24,9 +31,9 @@ __all__ = ["poly_loss_cross_entropy", "sigmoid_focal_loss", "softmax_focal_loss"
 
 
 def _sigmoid_focal_parts(
-    logits: ArrayLike, labels: ArrayLike, alpha: ArrayLike | None, fn: str
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Returns (orig, y, alpha_t, log σ(x), log σ(-x), log(1 - p_t), bce), all upcast."""
+    logits: ArrayLike, labels: ArrayLike, alpha: ArrayLike | None, gamma: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Returns (orig, y, alpha_t, log σ(x), log σ(-x), log(1 - p_t), bce, γ), all upcast."""
     arr = floating(logits, "logits", fn)
     lab = jnp.asarray(labels)
     check_same_shape(arr, lab, ("logits", "labels"), fn)
@@ -45,7 +52,7 @@ def _sigmoid_focal_parts(
     else:
         a = jnp.asarray(alpha, x.dtype)
         a_t = a * y + (1.0 - a) * (1.0 - y)
-    return arr, y, a_t, log_p, log_q, log_1m_pt, bce
+    return arr, y, a_t, log_p, log_q, log_1m_pt, bce, jnp.asarray(gamma, bce.dtype)
 
 
 def sigmoid_focal_loss(
@@ -86,19 +93,22 @@ def sigmoid_focal_loss(
       Lin et al., `Focal Loss for Dense Object Detection <https://arxiv.org/abs/1708.02002>`_,
       2017.
     """
-    arr, _, a_t, _, _, log_1m_pt, bce = _sigmoid_focal_parts(
-        logits, labels, alpha, "sigmoid_focal_loss"
+    arr, _, a_t, _, _, log_1m_pt, bce, g = _sigmoid_focal_parts(
+        logits, labels, alpha, gamma, "sigmoid_focal_loss"
     )
-    g = jnp.asarray(gamma, bce.dtype)
     return (a_t * jnp.exp(g * log_1m_pt) * bce).astype(arr.dtype)
 
 
+@closed_form_of(sigmoid_focal_loss, _sigmoid_focal_parts)
 def _sigmoid_focal_loss_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    alpha: ArrayLike | None = None,
-    gamma: ArrayLike = 2.0,
+    arr: jax.Array,
+    y: jax.Array,
+    a_t: jax.Array,
+    log_p: jax.Array,
+    log_q: jax.Array,
+    log_u: jax.Array,
+    bce: jax.Array,
+    g: jax.Array,
 ) -> jax.Array:
     r"""``α_t [(σ(x) - y) u^γ + γ (1 - 2y) BCE σ(x) σ(-x) u^{γ-1}]`` with ``u = 1 - p_t``.
 
@@ -106,10 +116,6 @@ def _sigmoid_focal_loss_grad(
     evaluated as ``exp(log σ(x) + log σ(-x) + (γ - 1) log u)`` so that it stays finite
     where ``u`` underflows (for binary labels the exponent is ``≤ γ log u``).
     """
-    arr, y, a_t, log_p, log_q, log_u, bce = _sigmoid_focal_parts(
-        logits, labels, alpha, "sigmoid_focal_loss"
-    )
-    g = jnp.asarray(gamma, bce.dtype)
     s = jnp.exp(log_p)
     first = (s - y) * jnp.exp(g * log_u)
     second = g * (1.0 - 2.0 * y) * bce * jnp.exp(log_p + log_q + (g - 1.0) * log_u)
@@ -117,6 +123,19 @@ def _sigmoid_focal_loss_grad(
 
 
 # --- PolyLoss ------------------------------------------------------------------------
+
+
+def _poly_inputs(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    epsilon: ArrayLike,
+    axis: Axis,
+    where: ArrayLike | None,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None, jax.Array]:
+    """Returns ``(orig, x, y, axes, mask, ε)``."""
+    arr, x, y, axes, mask = soft_inputs(logits, labels, axis, where, fn)
+    return arr, x, y, axes, mask, jnp.asarray(epsilon, x.dtype)
 
 
 def poly_loss_cross_entropy(
@@ -157,31 +176,30 @@ def poly_loss_cross_entropy(
       Leng et al., `PolyLoss: A Polynomial Expansion Perspective of Classification Loss
       Functions <https://arxiv.org/abs/2204.12511>`_, 2022.
     """
-    fn = "poly_loss_cross_entropy"
-    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
+    arr, x, y, axes, mask, eps = _poly_inputs(
+        logits, labels, epsilon, axis, where, "poly_loss_cross_entropy"
+    )
     log_probs, probs, _ = log_softmax_parts(x, axes, mask)
     ce = -jnp.sum(y * log_probs, axis=axes, where=mask)
     one_minus_pt = jnp.sum(y * (1.0 - probs), axis=axes, where=mask)
-    return (ce + jnp.asarray(epsilon, x.dtype) * one_minus_pt).astype(arr.dtype)
+    return (ce + eps * one_minus_pt).astype(arr.dtype)
 
 
+@closed_form_of(poly_loss_cross_entropy, _poly_inputs)
 def _poly_loss_cross_entropy_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    epsilon: ArrayLike = 2.0,
-    axis: Axis = -1,
-    where: ArrayLike | None = None,
+    arr: jax.Array,
+    x: jax.Array,
+    y: jax.Array,
+    axes: tuple[int, ...],
+    mask: jax.Array | None,
+    eps: jax.Array,
 ) -> jax.Array:
     r"""``(Σ y) p - y + ε p (⟨y, p⟩ - y)``, from ``∂p_k/∂x_j = p_k (δ_kj - p_j)``."""
-    fn = "poly_loss_cross_entropy"
-    arr, x, y, axes, mask = _soft_inputs(logits, labels, axis, where, fn)
     if mask is not None:
         y = jnp.where(mask, y, 0.0)
     _, probs, _ = log_softmax_parts(x, axes, mask)
     total = jnp.sum(y, axis=axes, keepdims=True)
     yp = jnp.sum(y * probs, axis=axes, keepdims=True)
-    eps = jnp.asarray(epsilon, x.dtype)
     return (total * probs - y + eps * probs * (yp - y)).astype(arr.dtype)
 
 
@@ -189,10 +207,10 @@ def _poly_loss_cross_entropy_grad(
 
 
 def _softmax_focal_parts(
-    logits: ArrayLike, labels: ArrayLike, alpha: ArrayLike | None, fn: str
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Returns (orig, probs, one-hot, alpha_y, log p_t, log(1 - p_t)); classes last."""
-    arr, x, y, _, _ = _integer_inputs(logits, labels, -1, None, fn)
+    logits: ArrayLike, labels: ArrayLike, gamma: ArrayLike, alpha: ArrayLike | None, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Returns (orig, probs, one-hot, alpha_y, log p_t, log(1 - p_t), γ, in_range); classes last."""
+    arr, x, y, _, in_range = integer_inputs(logits, labels, -1, None, fn)
     k = x.shape[-1]
     log_probs, probs, lse = log_softmax_parts(x, (x.ndim - 1,), None)
     onehot = jax.nn.one_hot(y, k, dtype=x.dtype)
@@ -216,7 +234,7 @@ def _softmax_focal_parts(
             )
         a = a.astype(x.dtype)
         a_y = jnp.broadcast_to(a, y.shape) if a.ndim == 0 else a[y]
-    return arr, probs, onehot, a_y, log_pt, log_1m_pt
+    return arr, probs, onehot, a_y, log_pt, log_1m_pt, jnp.asarray(gamma, log_pt.dtype), in_range
 
 
 def _modulating_factor(g: jax.Array, log_1m_pt: jax.Array) -> jax.Array:
@@ -265,20 +283,23 @@ def softmax_focal_loss(
       Lin et al., `Focal Loss for Dense Object Detection <https://arxiv.org/abs/1708.02002>`_,
       2017.
     """
-    fn = "softmax_focal_loss"
-    arr, _, _, a_y, log_pt, log_1m_pt = _softmax_focal_parts(logits, labels, alpha, fn)
-    g = jnp.asarray(gamma, log_pt.dtype)
+    arr, _, _, a_y, log_pt, log_1m_pt, g, in_range = _softmax_focal_parts(
+        logits, labels, gamma, alpha, "softmax_focal_loss"
+    )
     loss = -a_y * _modulating_factor(g, log_1m_pt) * log_pt
-    in_range = (jnp.asarray(labels) >= 0) & (jnp.asarray(labels) < arr.shape[-1])
     return jnp.where(in_range, loss, jnp.nan).astype(arr.dtype)
 
 
+@closed_form_of(softmax_focal_loss, _softmax_focal_parts)
 def _softmax_focal_loss_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    gamma: ArrayLike = 2.0,
-    alpha: ArrayLike | None = None,
+    arr: jax.Array,
+    probs: jax.Array,
+    onehot: jax.Array,
+    a_y: jax.Array,
+    log_pt: jax.Array,
+    log_1m_pt: jax.Array,
+    g: jax.Array,
+    in_range: jax.Array,
 ) -> jax.Array:
     r"""``α_y c (p - e_y)`` with ``c = (1 - p_y)^γ - γ p_y (1 - p_y)^{γ-1} log p_y``.
 
@@ -286,9 +307,6 @@ def _softmax_focal_loss_grad(
     ``c`` is evaluated as ``exp(log p_y + (γ - 1) log(1 - p_y) + log(-log p_y))``, finite
     where ``1 - p_y`` underflows (``-log p_y ≈ 1 - p_y`` there).
     """
-    fn = "softmax_focal_loss"
-    arr, probs, onehot, a_y, log_pt, log_1m_pt = _softmax_focal_parts(logits, labels, alpha, fn)
-    g = jnp.asarray(gamma, log_pt.dtype)
     nlp = -log_pt
     pos = nlp > 0
     second = jnp.where(
@@ -298,7 +316,7 @@ def _softmax_focal_loss_grad(
     )
     c = _modulating_factor(g, log_1m_pt) + g * second
     grad = (a_y * c)[..., None] * (probs - onehot)
-    return _restore_classes(grad, arr.shape, -1).astype(arr.dtype)
+    return restore_classes(grad, arr.shape, -1).astype(arr.dtype)
 
 
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._core import floating, upcast
+from ._core import closed_form_of, floating, upcast
 
 __all__ = ["gan_discriminator_loss", "gan_generator_loss"]
 
@@ -20,9 +20,9 @@ def _softplus(x: jax.Array) -> jax.Array:
 
 
 def _discriminator_inputs(
-    real_logits: ArrayLike, fake_logits: ArrayLike
+    real_logits: ArrayLike, fake_logits: ArrayLike, fn: str
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    fn = "gan_discriminator_loss"
+    """Returns ``(original real, original fake, r, f)``."""
     real = floating(real_logits, "real_logits", fn)
     fake = floating(fake_logits, "fake_logits", fn)
     if real.shape != fake.shape:
@@ -59,19 +59,27 @@ def gan_discriminator_loss(real_logits: ArrayLike, fake_logits: ArrayLike) -> ja
       Goodfellow et al., `Generative Adversarial Nets <https://arxiv.org/abs/1406.2661>`_,
       2014.
     """
-    real, _, r, f = _discriminator_inputs(real_logits, fake_logits)
+    real, _, r, f = _discriminator_inputs(real_logits, fake_logits, "gan_discriminator_loss")
     return (_softplus(-r) + _softplus(f)).astype(real.dtype)
 
 
+@closed_form_of(gan_discriminator_loss, _discriminator_inputs)
 def _gan_discriminator_loss_grad(
-    real_logits: ArrayLike, fake_logits: ArrayLike
+    real: jax.Array, fake: jax.Array, r: jax.Array, f: jax.Array
 ) -> tuple[jax.Array, jax.Array]:
     """``(σ(r) - 1, σ(f))``: w.r.t. the real and the fake logits."""
-    real, fake, r, f = _discriminator_inputs(real_logits, fake_logits)
     return (
         (jax.lax.logistic(r) - 1.0).astype(real.dtype),
         jax.lax.logistic(f).astype(fake.dtype),
     )
+
+
+def _generator_inputs(
+    fake_logits: ArrayLike, non_saturating: bool, fn: str
+) -> tuple[jax.Array, jax.Array, bool]:
+    """Returns ``(original fake, f, non_saturating)``."""
+    fake = floating(fake_logits, "fake_logits", fn)
+    return fake, upcast(fake), non_saturating
 
 
 def gan_generator_loss(fake_logits: ArrayLike, *, non_saturating: bool = True) -> jax.Array:
@@ -102,14 +110,13 @@ def gan_generator_loss(fake_logits: ArrayLike, *, non_saturating: bool = True) -
       Goodfellow et al., `Generative Adversarial Nets <https://arxiv.org/abs/1406.2661>`_,
       2014.
     """
-    fake = floating(fake_logits, "fake_logits", "gan_generator_loss")
-    f = upcast(fake)
+    fake, f, _ = _generator_inputs(fake_logits, non_saturating, "gan_generator_loss")
     out = _softplus(-f) if non_saturating else -_softplus(f)
     return out.astype(fake.dtype)
 
 
-def _gan_generator_loss_grad(fake_logits: ArrayLike, *, non_saturating: bool = True) -> jax.Array:
+@closed_form_of(gan_generator_loss, _generator_inputs)
+def _gan_generator_loss_grad(fake: jax.Array, f: jax.Array, non_saturating: bool) -> jax.Array:
     """``σ(f) - 1`` (non-saturating) or ``-σ(f)`` (minimax)."""
-    fake = floating(fake_logits, "fake_logits", "gan_generator_loss")
-    s = jax.lax.logistic(upcast(fake))
+    s = jax.lax.logistic(f)
     return (s - 1.0 if non_saturating else -s).astype(fake.dtype)

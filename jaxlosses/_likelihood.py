@@ -21,6 +21,7 @@ from ._core import (
     Axis,
     canonical_axes,
     check_same_shape,
+    closed_form_of,
     floating,
     unbroadcast,
     upcast,
@@ -32,10 +33,9 @@ _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 
 
 def _gaussian_inputs(
-    means: ArrayLike, targets: ArrayLike, variances: ArrayLike, eps: float
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, tuple[int, ...]]:
-    """Returns (original means, mu, residual, clamped variance, the variance's shape)."""
-    fn = "gaussian_nll"
+    means: ArrayLike, targets: ArrayLike, variances: ArrayLike, full: bool, eps: float, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jnp.dtype, bool]:
+    """Returns (original means, residual, clamped variance, its shape and dtype, ``full``)."""
     arr = floating(means, "means", fn)
     tgt = jnp.asarray(targets)  # element-wise targets may be integers (the dtype policy)
     var = floating(variances, "variances", fn)
@@ -55,7 +55,7 @@ def _gaussian_inputs(
     # PyTorch clamps the variance in place under no_grad: the forward uses max(v, eps)
     # and the gradient flows to v as if unclamped (a straight-through clamp).
     v = v + lax.stop_gradient(jnp.maximum(v, eps) - v)
-    return arr, mu, mu - tgt.astype(mu.dtype), v, var_shape
+    return arr, mu - tgt.astype(mu.dtype), v, var_shape, var.dtype, full
 
 
 def gaussian_nll(
@@ -98,40 +98,40 @@ def gaussian_nll(
       Nix and Weigend, `Estimating the mean and variance of the target probability
       distribution <https://doi.org/10.1109/ICNN.1994.374138>`_, 1994.
     """
-    arr, _, r, v, _ = _gaussian_inputs(means, targets, variances, eps)
+    arr, r, v, _, _, _ = _gaussian_inputs(means, targets, variances, full, eps, "gaussian_nll")
     loss = 0.5 * (jnp.log(v) + r * r / v)
     if full:
         loss = loss + _HALF_LOG_2PI
     return jnp.broadcast_to(loss, arr.shape).astype(arr.dtype)
 
 
+@closed_form_of(gaussian_nll, _gaussian_inputs)
 def _gaussian_nll_grad(
-    means: ArrayLike,
-    targets: ArrayLike,
-    variances: ArrayLike,
-    *,
-    full: bool = False,
-    eps: float = 1e-6,
+    arr: jax.Array,
+    r: jax.Array,
+    v: jax.Array,
+    var_shape: tuple[int, ...],
+    var_dtype: jnp.dtype,
+    full: bool,
 ) -> tuple[jax.Array, jax.Array]:
     """``((mu - y) / v, ½ (1 / v - (mu - y)² / v²))``, the latter summed to the variances' shape."""
     del full  # a constant
-    arr, _, r, v, var_shape = _gaussian_inputs(means, targets, variances, eps)
     g_mu = jnp.broadcast_to(r / v, arr.shape)
     g_v = jnp.broadcast_to(0.5 * (1.0 / v - r * r / (v * v)), arr.shape)
     g_v = unbroadcast(g_v, var_shape if len(var_shape) == arr.ndim else (*var_shape, 1))
     g_v = g_v.reshape(var_shape)
-    return g_mu.astype(arr.dtype), g_v.astype(jnp.asarray(variances).dtype)
+    return g_mu.astype(arr.dtype), g_v.astype(var_dtype)
 
 
 def _poisson_inputs(
-    inputs: ArrayLike, targets: ArrayLike
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    fn = "poisson_nll"
+    inputs: ArrayLike, targets: ArrayLike, log_input: bool, full: bool, eps: float, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, bool, bool, float]:
+    """Returns ``(orig, x, y, log_input, full, eps)``."""
     arr = floating(inputs, "inputs", fn)
     tgt = jnp.asarray(targets)
     check_same_shape(arr, tgt, ("inputs", "targets"), fn)
     x = upcast(arr)
-    return arr, x, jnp.broadcast_to(tgt.astype(x.dtype), x.shape)
+    return arr, x, jnp.broadcast_to(tgt.astype(x.dtype), x.shape), log_input, full, eps
 
 
 def poisson_nll(
@@ -167,7 +167,7 @@ def poisson_nll(
       >>> float(jl.poisson_nll(jnp.array(0.0), jnp.array(3.0)))
       1.0
     """
-    arr, x, y = _poisson_inputs(inputs, targets)
+    arr, x, y, _, _, _ = _poisson_inputs(inputs, targets, log_input, full, eps, "poisson_nll")
     loss = jnp.exp(x) - y * x if log_input else x - y * jnp.log(x + eps)
     if full:
         big = y > 1
@@ -177,25 +177,20 @@ def poisson_nll(
     return loss.astype(arr.dtype)
 
 
+@closed_form_of(poisson_nll, _poisson_inputs)
 def _poisson_nll_grad(
-    inputs: ArrayLike,
-    targets: ArrayLike,
-    *,
-    log_input: bool = True,
-    full: bool = False,
-    eps: float = 1e-8,
+    arr: jax.Array, x: jax.Array, y: jax.Array, log_input: bool, full: bool, eps: float
 ) -> jax.Array:
     """``exp(x) - y`` (log-rate input) or ``1 - y / (λ + eps)`` (rate input)."""
     del full  # independent of the inputs
-    arr, x, y = _poisson_inputs(inputs, targets)
     g = jnp.exp(x) - y if log_input else 1.0 - y / (x + eps)
     return g.astype(arr.dtype)
 
 
 def _kl_inputs(
-    means: ArrayLike, log_variances: ArrayLike, axis: Axis
-) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...]]:
-    fn = "gaussian_kl_divergence"
+    means: ArrayLike, log_variances: ArrayLike, axis: Axis, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jnp.dtype]:
+    """Returns ``(original means, mu, s, axes, the log-variances' dtype)``."""
     arr = floating(means, "means", fn)
     lv = floating(log_variances, "log_variances", fn)
     if lv.shape != arr.shape:
@@ -205,7 +200,7 @@ def _kl_inputs(
         )
     axes = canonical_axes(axis, arr.ndim, "means", fn)
     mu = upcast(arr)
-    return arr, mu, lv.astype(mu.dtype), axes
+    return arr, mu, lv.astype(mu.dtype), axes, lv.dtype
 
 
 def gaussian_kl_divergence(
@@ -233,19 +228,17 @@ def gaussian_kl_divergence(
       Kingma and Welling, `Auto-Encoding Variational Bayes <https://arxiv.org/abs/1312.6114>`_,
       appendix B, 2014.
     """
-    arr, mu, lv, axes = _kl_inputs(means, log_variances, axis)
+    arr, mu, lv, axes, _ = _kl_inputs(means, log_variances, axis, "gaussian_kl_divergence")
     kl = 0.5 * jnp.sum(mu * mu + jnp.exp(lv) - 1.0 - lv, axis=axes)
     return kl.astype(arr.dtype)
 
 
+@closed_form_of(gaussian_kl_divergence, _kl_inputs)
 def _gaussian_kl_divergence_grad(
-    means: ArrayLike, log_variances: ArrayLike, *, axis: Axis = -1
+    arr: jax.Array, mu: jax.Array, lv: jax.Array, axes: tuple[int, ...], lv_dtype: jnp.dtype
 ) -> tuple[jax.Array, jax.Array]:
     """``(mu, ½ (exp(s) - 1))``."""
-    arr, mu, lv, _ = _kl_inputs(means, log_variances, axis)
-    return mu.astype(arr.dtype), (0.5 * (jnp.exp(lv) - 1.0)).astype(
-        jnp.asarray(log_variances).dtype
-    )
+    return mu.astype(arr.dtype), (0.5 * (jnp.exp(lv) - 1.0)).astype(lv_dtype)
 
 
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------

@@ -31,7 +31,7 @@ __all__ = [
 # --- internal building blocks (inputs already upcast and validated) ---------------
 
 
-def _shift(
+def shift(
     x: jax.Array, axes: tuple[int, ...], mask: jax.Array | None
 ) -> tuple[jax.Array, jax.Array]:
     """``x - max(x)`` over ``axes`` with masked entries at ``-inf``.
@@ -47,7 +47,7 @@ def _shift(
     return x - m, m
 
 
-def _lse_of_shifted(shifted: jax.Array, axes: tuple[int, ...]) -> jax.Array:
+def lse_of_shifted(shifted: jax.Array, axes: tuple[int, ...]) -> jax.Array:
     """``log(sum(exp(shifted)))`` over ``axes`` (keepdims); ``-inf`` for empty slices."""
     s = jnp.sum(jnp.exp(shifted), axis=axes, keepdims=True)
     pos = s > 0
@@ -65,20 +65,14 @@ def log_softmax_parts(
     entries. ``lse`` is the keepdims log-normaliser (``-inf`` for empty slices).
     Gradients are finite everywhere a finite answer exists.
     """
-    shifted, m = _shift(x, axes, mask)
-    lse_shifted = _lse_of_shifted(shifted, axes)
+    shifted, m = shift(x, axes, mask)
+    lse_shifted = lse_of_shifted(shifted, axes)
     nonempty = jnp.isfinite(lse_shifted)
     ok = jnp.broadcast_to(nonempty, x.shape) if mask is None else mask & nonempty
     norm = jnp.where(nonempty, lse_shifted, 0.0)
     log_probs = jnp.where(ok, jnp.where(ok, shifted, 0.0) - norm, 0.0)
     probs = jnp.where(ok, jnp.exp(log_probs), 0.0)
     return log_probs, probs, lse_shifted + m
-
-
-#: The two building blocks above under package-internal names, for the loss modules to
-#: import (one implementation; the underscore names stay for the callers not yet moved over).
-shift_by_max = _shift
-lse_of_shifted = _lse_of_shifted
 
 
 def _resolve(
@@ -90,8 +84,15 @@ def _resolve(
     return arr, xc, axes, mask_for(where, arr.shape, axes, fn)
 
 
-def _temperature(temperature: ArrayLike, dtype: jnp.dtype) -> jax.Array:
-    return jnp.asarray(temperature, dtype=dtype)
+def _tempered(
+    x: ArrayLike, axis: Axis | None, where: ArrayLike | None, temperature: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None]:
+    """Returns ``(x as given, log_softmax(x / T), softmax(x / T), mask)`` (upcast)."""
+    arr, xc, axes, mask = _resolve(x, axis, where, fn)
+    log_probs, probs, _ = log_softmax_parts(
+        xc / jnp.asarray(temperature, dtype=xc.dtype), axes, mask
+    )
+    return arr, log_probs, probs, mask
 
 
 # --- public primitives ------------------------------------------------------------
@@ -126,8 +127,8 @@ def logsumexp(
       1000.69...
     """
     arr, xc, axes, mask = _resolve(x, axis, where, "logsumexp")
-    shifted, m = _shift(xc, axes, mask)
-    out = _lse_of_shifted(shifted, axes) + m
+    shifted, m = shift(xc, axes, mask)
+    out = lse_of_shifted(shifted, axes) + m
     if not keepdims:
         out = jnp.squeeze(out, axis=axes)
     return out.astype(arr.dtype)
@@ -159,9 +160,7 @@ def log_softmax(
       >>> jl.log_softmax(jnp.array([0.0, 0.0])).tolist()  # doctest: +ELLIPSIS
       [-0.693..., -0.693...]
     """
-    arr, xc, axes, mask = _resolve(x, axis, where, "log_softmax")
-    xc = xc / _temperature(temperature, xc.dtype)
-    log_probs, _, _ = log_softmax_parts(xc, axes, mask)
+    arr, log_probs, _, mask = _tempered(x, axis, where, temperature, "log_softmax")
     if mask is not None:
         log_probs = jnp.where(mask, log_probs, -jnp.inf)
     return log_probs.astype(arr.dtype)
@@ -193,9 +192,7 @@ def softmax(
       >>> jl.softmax(jnp.array([0.0, 0.0, 0.0]), temperature=0.5).tolist()  # doctest: +ELLIPSIS
       [0.333..., 0.333..., 0.333...]
     """
-    arr, xc, axes, mask = _resolve(x, axis, where, "softmax")
-    xc = xc / _temperature(temperature, xc.dtype)
-    _, probs, _ = log_softmax_parts(xc, axes, mask)
+    arr, _, probs, _ = _tempered(x, axis, where, temperature, "softmax")
     return probs.astype(arr.dtype)
 
 

@@ -1,9 +1,9 @@
-"""Listwise ranking losses.
+"""Ranking losses: pairwise margin ranking and listwise softmax.
 
 ``ranking_softmax_loss`` keeps optax's name, arguments and values, including
 ``reduce_fn`` (default :func:`jax.numpy.mean`, a scalar; pass ``reduce_fn=None``
-for the per-list loss). It is followed by its closed-form gradient of the
-*summed* output with respect to the logits.
+for the per-list loss). Each loss is followed by its closed-form gradient of the
+*summed* output with respect to the scores.
 """
 
 from __future__ import annotations
@@ -15,12 +15,75 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._checks import nonnegative, register_checks
-from ._core import floating, upcast
+from ._checks import in_set, nonnegative, register_checks
+from ._core import check_equal_shapes, closed_form_of, floating, upcast
 from ._coupling import register_batch_coupled
 from ._primitives import log_softmax_parts
 
-__all__ = ["ranking_softmax_loss"]
+__all__ = ["margin_ranking_loss", "ranking_softmax_loss"]
+
+
+# --- margin ranking loss -----------------------------------------------------------------
+
+
+def _margin_ranking_parts(
+    scores_a: ArrayLike, scores_b: ArrayLike, targets: ArrayLike, margin: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Returns ``(original scores_a, y, -y (x_1 - x_2) + m, loss)``."""
+    a0 = floating(scores_a, "scores_a", fn)
+    b0 = floating(scores_b, "scores_b", fn)
+    t = jnp.asarray(targets)
+    check_equal_shapes({"scores_a": a0, "scores_b": b0, "targets": t}, fn)
+    a = upcast(a0)
+    y = t.astype(a.dtype)
+    raw = -y * (a - b0.astype(a.dtype)) + jnp.asarray(margin, a.dtype)
+    return a0, y, raw, jnp.maximum(raw, 0.0)
+
+
+def margin_ranking_loss(
+    scores_a: ArrayLike,
+    scores_b: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 0.0,
+) -> jax.Array:
+    r"""Pairwise margin ranking loss: ``targets`` says which score should be larger.
+
+    .. math:: \ell(x_1, x_2, y) = \max(0,\ -y (x_1 - x_2) + m)
+
+    ``torch.nn.functional.margin_ranking_loss(x1, x2, y, margin, reduction='none')``.
+
+    Args:
+      scores_a: ``x_1``, any shape.
+      scores_b: ``x_2``, same shape.
+      targets: ``y`` in ``{1, -1}``, same shape (1: ``x_1`` should rank higher).
+      margin: ``m``.
+
+    Returns:
+      Element-wise loss, shape and dtype of ``scores_a``.
+
+    Example:
+      >>> import jaxlosses as jl
+      >>> jl.margin_ranking_loss(jnp.array([1.0, 1.0]), jnp.array([0.0, 0.0]), jnp.array([1, -1]),
+      ...                        margin=0.5).tolist()
+      [0.0, 1.5]
+    """
+    a0, _, _, loss = _margin_ranking_parts(
+        scores_a, scores_b, targets, margin, "margin_ranking_loss"
+    )
+    return loss.astype(a0.dtype)
+
+
+@closed_form_of(margin_ranking_loss, _margin_ranking_parts)
+def _margin_ranking_loss_grad(
+    a0: jax.Array, y: jax.Array, raw: jax.Array, loss: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """``([ℓ > 0] (-y), [ℓ > 0] y)`` w.r.t. ``(x_1, x_2)``."""
+    g = jnp.where(raw > 0, -y, 0.0)
+    return g.astype(a0.dtype), (-g).astype(a0.dtype)
+
+
+# --- listwise softmax loss ---------------------------------------------------------------
 
 
 def _ranking_inputs(
@@ -28,9 +91,10 @@ def _ranking_inputs(
     labels: ArrayLike,
     where: ArrayLike | None,
     weights: ArrayLike | None,
+    reduce_fn: Callable[..., Any] | None,
     fn: str,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None]:
-    """Returns (orig, x, effective labels y·w (0 where masked), mask)."""
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None, Callable[..., Any] | None]:
+    """Returns (orig, x, effective labels y·w (0 where masked), mask, reduce_fn)."""
     arr = floating(logits, "logits", fn)
     if arr.ndim < 1:
         raise ValueError(f"{fn}: `logits` must be [..., list_size]; got a scalar.")
@@ -52,7 +116,7 @@ def _ranking_inputs(
         y = jnp.where(mask, y, 0.0)
     if weights is not None:
         y = y * same(weights, "weights").astype(x.dtype)
-    return arr, x, y, mask
+    return arr, x, y, mask, reduce_fn
 
 
 def _reduction_factor(reduce_fn: Callable[..., Any] | None, valid: jax.Array, fn: str) -> jax.Array:
@@ -107,8 +171,9 @@ def ranking_softmax_loss(
       Cao et al., `Learning to Rank: From Pairwise Approach to Listwise Approach
       <https://dl.acm.org/doi/10.1145/1273496.1273513>`_, 2007.
     """
-    fn = "ranking_softmax_loss"
-    arr, x, y, mask = _ranking_inputs(logits, labels, where, weights, fn)
+    arr, x, y, mask, _ = _ranking_inputs(
+        logits, labels, where, weights, reduce_fn, "ranking_softmax_loss"
+    )
     log_probs, _, _ = log_softmax_parts(x, (x.ndim - 1,), mask)
     loss = -jnp.sum(y * log_probs, axis=-1)
     valid = jnp.ones(loss.shape, bool) if mask is None else jnp.any(mask, axis=-1)
@@ -123,26 +188,25 @@ def ranking_softmax_loss(
     return out.astype(arr.dtype)
 
 
+@closed_form_of(ranking_softmax_loss, _ranking_inputs)
 def _ranking_softmax_loss_grad(
-    logits: ArrayLike,
-    labels: ArrayLike,
-    *,
-    where: ArrayLike | None = None,
-    weights: ArrayLike | None = None,
-    reduce_fn: Callable[..., Any] | None = jnp.mean,
+    arr: jax.Array,
+    x: jax.Array,
+    y: jax.Array,
+    mask: jax.Array | None,
+    reduce_fn: Callable[..., Any] | None,
 ) -> jax.Array:
     """``r (Σ_i w_i y_i · softmax(s) - w y)`` per list; ``r = 1/#valid lists`` for the mean."""
-    fn = "ranking_softmax_loss"
-    arr, x, y, mask = _ranking_inputs(logits, labels, where, weights, fn)
     _, probs, _ = log_softmax_parts(x, (x.ndim - 1,), mask)
     g = jnp.sum(y, axis=-1, keepdims=True) * probs - y
     valid = jnp.ones(g.shape[:-1], bool) if mask is None else jnp.any(mask, axis=-1)
-    r = _reduction_factor(reduce_fn, valid, fn).astype(x.dtype)
+    r = _reduction_factor(reduce_fn, valid, "ranking_softmax_loss").astype(x.dtype)
     return (r[..., None] * g).astype(arr.dtype)
 
 
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
+register_checks(margin_ranking_loss, in_set("targets", (-1.0, 1.0)))
 register_checks(ranking_softmax_loss, nonnegative("labels"))
 
 

@@ -8,6 +8,8 @@ difference.
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -16,6 +18,7 @@ from ._core import (
     Axis,
     canonical_axes,
     check_same_shape,
+    closed_form_of,
     floating,
     mask_for,
     targets_or_zeros,
@@ -35,11 +38,16 @@ __all__ = [
 
 
 def _residual(
-    predictions: ArrayLike, targets: ArrayLike | None, fn: str
-) -> tuple[jax.Array, jax.Array]:
+    predictions: ArrayLike, targets: ArrayLike | None, fn: str, **hyperparameters: ArrayLike
+) -> tuple[Any, ...]:
+    """Returns ``(original predictions, upcast residual p - t, *hyperparameters)``.
+
+    The keyword-only hyperparameters of the loss (``delta``, ``beta``) pass through as
+    given, in order, so the loss and its closed form share this one parser.
+    """
     arr = floating(predictions, "predictions", fn)
     p, t = targets_or_zeros(arr, targets, fn)
-    return arr, p - t
+    return (arr, p - t, *hyperparameters.values())
 
 
 def squared_error(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Array:
@@ -61,9 +69,9 @@ def squared_error(predictions: ArrayLike, targets: ArrayLike | None = None) -> j
     return (r * r).astype(arr.dtype)
 
 
-def _squared_error_grad(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Array:
+@closed_form_of(squared_error, _residual)
+def _squared_error_grad(arr: jax.Array, r: jax.Array) -> jax.Array:
     """``2 (p - t)``."""
-    arr, r = _residual(predictions, targets, "squared_error")
     return (2.0 * r).astype(arr.dtype)
 
 
@@ -79,9 +87,9 @@ def l2_loss(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Arr
     return (0.5 * r * r).astype(arr.dtype)
 
 
-def _l2_loss_grad(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Array:
+@closed_form_of(l2_loss, _residual)
+def _l2_loss_grad(arr: jax.Array, r: jax.Array) -> jax.Array:
     """``p - t``."""
-    arr, r = _residual(predictions, targets, "l2_loss")
     return r.astype(arr.dtype)
 
 
@@ -99,9 +107,9 @@ def absolute_error(predictions: ArrayLike, targets: ArrayLike | None = None) -> 
     return jnp.abs(r).astype(arr.dtype)
 
 
-def _absolute_error_grad(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Array:
+@closed_form_of(absolute_error, _residual)
+def _absolute_error_grad(arr: jax.Array, r: jax.Array) -> jax.Array:
     """``sign(p - t)``."""
-    arr, r = _residual(predictions, targets, "absolute_error")
     return jnp.sign(r).astype(arr.dtype)
 
 
@@ -132,17 +140,15 @@ def huber_loss(
       Huber, `Robust Estimation of a Location Parameter
       <https://doi.org/10.1214/aoms/1177703732>`_, 1964.
     """
-    arr, r = _residual(predictions, targets, "huber_loss")
+    arr, r, delta = _residual(predictions, targets, "huber_loss", delta=delta)
     a = jnp.abs(r)
     quad = jnp.minimum(a, delta)
     return (0.5 * quad * quad + delta * (a - quad)).astype(arr.dtype)
 
 
-def _huber_loss_grad(
-    predictions: ArrayLike, targets: ArrayLike | None = None, *, delta: ArrayLike = 1.0
-) -> jax.Array:
+@closed_form_of(huber_loss, _residual)
+def _huber_loss_grad(arr: jax.Array, r: jax.Array, delta: ArrayLike) -> jax.Array:
     """``clip(p - t, -δ, δ)``."""
-    arr, r = _residual(predictions, targets, "huber_loss")
     d = jnp.asarray(delta, r.dtype)
     return jnp.clip(r, -d, d).astype(arr.dtype)
 
@@ -162,7 +168,7 @@ def smooth_l1_loss(
       >>> jl.smooth_l1_loss(jnp.array([0.5, 3.0]), beta=1.0).tolist()
       [0.125, 2.5]
     """
-    arr, r = _residual(predictions, targets, "smooth_l1_loss")
+    arr, r, beta = _residual(predictions, targets, "smooth_l1_loss", beta=beta)
     a = jnp.abs(r)
     b = jnp.asarray(beta, r.dtype)
     inside = a < b
@@ -170,11 +176,9 @@ def smooth_l1_loss(
     return jnp.where(inside, quad, a - 0.5 * b).astype(arr.dtype)
 
 
-def _smooth_l1_loss_grad(
-    predictions: ArrayLike, targets: ArrayLike | None = None, *, beta: ArrayLike = 1.0
-) -> jax.Array:
+@closed_form_of(smooth_l1_loss, _residual)
+def _smooth_l1_loss_grad(arr: jax.Array, r: jax.Array, beta: ArrayLike) -> jax.Array:
     """``r / β`` inside ``β``, ``sign(r)`` outside: ``clip(r / β, -1, 1)``."""
-    arr, r = _residual(predictions, targets, "smooth_l1_loss")
     b = jnp.asarray(beta, r.dtype)
     inside = jnp.abs(r) < b
     return jnp.where(inside, r / jnp.where(inside, b, 1.0), jnp.sign(r)).astype(arr.dtype)
@@ -194,9 +198,9 @@ def log_cosh(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Ar
     return (jnp.logaddexp(r, -r) - jnp.log(2.0).astype(r.dtype)).astype(arr.dtype)
 
 
-def _log_cosh_grad(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Array:
+@closed_form_of(log_cosh, _residual)
+def _log_cosh_grad(arr: jax.Array, r: jax.Array) -> jax.Array:
     """``tanh(p - t)``."""
-    arr, r = _residual(predictions, targets, "log_cosh")
     return jnp.tanh(r).astype(arr.dtype)
 
 
@@ -207,8 +211,8 @@ def _cosine_inputs(
     axis: Axis,
     where: ArrayLike | None,
     fn: str,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, tuple[int, ...]]:
-    """Returns (orig, a, unit a, unit b, norm a (safe), cos (keepdims), axes)."""
+) -> tuple[Any, ...]:
+    """Returns (orig, a, unit a, unit b, norm a (safe), cos (keepdims), axes, mask, epsilon)."""
     arr = floating(predictions, "predictions", fn)
     tgt = floating(targets, "targets", fn)
     check_same_shape(arr, tgt, ("predictions", "targets"), fn)
@@ -229,7 +233,7 @@ def _cosine_inputs(
     ua, na = unit(a)
     ub, _ = unit(b)
     cos = jnp.sum(ua * ub, axis=axes, keepdims=True)
-    return arr, a, ua, ub, na, cos, axes
+    return arr, a, ua, ub, na, cos, axes, mask, epsilon
 
 
 def cosine_similarity(
@@ -261,32 +265,34 @@ def cosine_similarity(
       >>> float(jl.cosine_similarity(jnp.array([1.0, 0.0]), jnp.array([1.0, 1.0])))  # doctest: +ELLIPSIS
       0.7071...
     """
-    arr, _, _, _, _, cos, axes = _cosine_inputs(
+    arr, _, _, _, _, cos, axes, _, _ = _cosine_inputs(
         predictions, targets, epsilon, axis, where, "cosine_similarity"
     )
     return jnp.squeeze(cos, axes).astype(arr.dtype)
 
 
-def _cosine_similarity_grad(
-    predictions: ArrayLike,
-    targets: ArrayLike,
-    *,
-    epsilon: ArrayLike = 0.0,
-    axis: Axis = -1,
-    where: ArrayLike | None = None,
+def _cosine_derivative(
+    arr: jax.Array,
+    a: jax.Array,
+    ua: jax.Array,
+    ub: jax.Array,
+    na: jax.Array,
+    cos: jax.Array,
+    axes: tuple[int, ...],
+    mask: jax.Array | None,
+    epsilon: ArrayLike,
 ) -> jax.Array:
     """``(b̂ - cos · â) / ‖a‖`` where the norm is not floored; ``b̂ / ‖a‖`` where it is."""
-    arr, a, ua, ub, na, cos, axes = _cosine_inputs(
-        predictions, targets, epsilon, axis, where, "cosine_similarity"
-    )
     n2 = jnp.sum(a * a, axis=axes, keepdims=True)
     floored = n2 <= epsilon
     g = (ub - jnp.where(floored, 0.0, cos) * ua) / na
     g = jnp.where(jnp.maximum(n2, epsilon) > 0, g, 0.0)  # a zero vector: zero gradient
-    mask = mask_for(where, arr.shape, axes, "cosine_similarity")
     if mask is not None:
         g = jnp.where(mask, g, 0.0)
     return g.astype(arr.dtype)
+
+
+_cosine_similarity_grad = closed_form_of(cosine_similarity, _cosine_inputs)(_cosine_derivative)
 
 
 def cosine_distance(
@@ -304,19 +310,13 @@ def cosine_distance(
       >>> float(jl.cosine_distance(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])))
       1.0
     """
-    arr, _, _, _, _, cos, axes = _cosine_inputs(
+    arr, _, _, _, _, cos, axes, _, _ = _cosine_inputs(
         predictions, targets, epsilon, axis, where, "cosine_distance"
     )
     return (1.0 - jnp.squeeze(cos, axes)).astype(arr.dtype)
 
 
-def _cosine_distance_grad(
-    predictions: ArrayLike,
-    targets: ArrayLike,
-    *,
-    epsilon: ArrayLike = 0.0,
-    axis: Axis = -1,
-    where: ArrayLike | None = None,
-) -> jax.Array:
+@closed_form_of(cosine_distance, _cosine_inputs)
+def _cosine_distance_grad(*parsed: Any) -> jax.Array:
     """The negated cosine-similarity gradient."""
-    return -_cosine_similarity_grad(predictions, targets, epsilon=epsilon, axis=axis, where=where)
+    return -_cosine_derivative(*parsed)

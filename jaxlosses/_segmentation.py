@@ -11,14 +11,14 @@ predictions.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._checks import probabilities_unless, register_checks, unit_interval
-from ._core import canonical_axes, floating, upcast
+from ._core import canonical_axes, closed_form_of, floating, upcast
 from ._coupling import register_batch_coupled
 
 __all__ = ["binary_dice_loss", "dice_loss", "multiclass_generalized_dice_loss", "tversky_loss"]
@@ -36,6 +36,10 @@ class _Dice(NamedTuple):
     den: jax.Array  # Tversky denominator, keepdims
     weights: jax.Array  # per-class factor [1, ..., 1, K] (class weights, 0 if ignored)
     activation: str  # "softmax", "sigmoid" or "none"
+    alpha: jax.Array  # weight of false positives
+    beta: jax.Array  # weight of false negatives
+    ignore_background: bool  # class 0 left out of the result (when K > 1)
+    fn: str  # the loss's name, for error messages
 
 
 def _dice_parts(
@@ -126,14 +130,14 @@ def _dice_parts(
     if ignore_background and k > 1:
         w = w.at[0].set(0.0)
     w = w.reshape((1,) * (x.ndim - 1) + (k,))  # explicit rank: no implicit promotion
-    return _Dice(orig, x, probs, t, axes, num, den, w, activation)
+    return _Dice(orig, x, probs, t, axes, num, den, w, activation, a, b, ignore_background, fn)
 
 
-def _per_class(d: _Dice, ignore_background: bool) -> jax.Array:
+def _per_class(d: _Dice) -> jax.Array:
     """Weighted ``1 - num/den`` per class ``[..., K']`` (background dropped if ignored)."""
     loss = (1.0 - d.num / d.den) * d.weights
     loss = jnp.squeeze(loss, axis=d.axes)
-    if ignore_background and d.x.shape[-1] > 1:
+    if d.ignore_background and d.x.shape[-1] > 1:
         loss = loss[..., 1:]
     return loss
 
@@ -148,14 +152,13 @@ def _reduce(loss: jax.Array, reduction: str, fn: str) -> jax.Array:
     raise ValueError(f"{fn}: `reduction`={reduction!r}; expected one of {_REDUCTIONS}.")
 
 
-def _grad_from_probs(d: _Dice, scale: jax.Array, alpha: ArrayLike, beta: ArrayLike) -> jax.Array:
+def _grad_from_probs(d: _Dice, scale: jax.Array) -> jax.Array:
     r"""Chains ``∂/∂p`` of ``Σ scale_c (1 - num_c/den_c)`` through the activation.
 
     With ``num = I + s`` and ``den = (1 - α - β) I + α P + β T + s`` (``I = Σ p t``,
     ``P = Σ p``, ``T = Σ t``): ``∂(num/den)/∂p_i = (t_i den - num ((1 - α - β) t_i + α)) / den²``.
     """
-    a = jnp.asarray(alpha, d.x.dtype)
-    b = jnp.asarray(beta, d.x.dtype)
+    a, b = d.alpha, d.beta
     dcoef = (d.t * d.den - d.num * ((1.0 - a - b) * d.t + a)) / d.den**2
     gp = -scale * d.weights * dcoef
     if d.activation == "softmax":
@@ -165,17 +168,31 @@ def _grad_from_probs(d: _Dice, scale: jax.Array, alpha: ArrayLike, beta: ArrayLi
     return gp
 
 
-def _reduction_scale(d: _Dice, reduction: str, ignore_background: bool, fn: str) -> jax.Array:
+def _reduction_scale(d: _Dice, reduction: str) -> jax.Array:
     k = d.x.shape[-1]
-    kept = k - 1 if (ignore_background and k > 1) else k
+    kept = k - 1 if (d.ignore_background and k > 1) else k
     if reduction == "mean":
         return jnp.asarray(1.0 / kept, d.x.dtype)
     if reduction in ("sum", "none"):
         return jnp.ones((), d.x.dtype)
-    raise ValueError(f"{fn}: `reduction`={reduction!r}; expected one of {_REDUCTIONS}.")
+    raise ValueError(f"{d.fn}: `reduction`={reduction!r}; expected one of {_REDUCTIONS}.")
 
 
-def _like_input(g: jax.Array, d: _Dice) -> jax.Array:
+def _dice_inputs(
+    predictions: ArrayLike, targets: ArrayLike, *, reduction: str = "mean", **options: Any
+) -> tuple[_Dice, str]:
+    """:func:`_dice_parts` and the class reduction, for the Dice and Tversky losses."""
+    return _dice_parts(predictions, targets, **options), reduction
+
+
+def _dice_value(d: _Dice, reduction: str) -> jax.Array:
+    """The Dice/Tversky loss: per-class ``1 - num/den`` reduced over classes."""
+    return _reduce(_per_class(d), reduction, d.fn).astype(d.orig.dtype)
+
+
+def _dice_derivative(d: _Dice, reduction: str) -> jax.Array:
+    """``-r w_c ∂(num/den)/∂p`` chained through softmax/sigmoid; ``r = 1/K'`` for mean."""
+    g = _grad_from_probs(d, _reduction_scale(d, reduction))
     return g.reshape(d.orig.shape).astype(d.orig.dtype)
 
 
@@ -231,38 +248,14 @@ def dice_loss(
     References:
       Milletari et al., `V-Net <https://arxiv.org/abs/1606.04797>`_, 2016.
     """
-    fn = "dice_loss"
-    d = _dice_parts(
+    return _dice_value(*_dice_inputs(
         predictions, targets, class_weights=class_weights, smooth=smooth, alpha=alpha,
-        beta=beta, apply_softmax=apply_softmax, ignore_background=ignore_background,
-        axis=axis, fn=fn,
-    )  # fmt: skip
-    out = _reduce(_per_class(d, ignore_background), reduction, fn)
-    return out.astype(d.orig.dtype)
+        beta=beta, apply_softmax=apply_softmax, reduction=reduction,
+        ignore_background=ignore_background, axis=axis, fn="dice_loss",
+    ))  # fmt: skip
 
 
-def _dice_loss_grad(
-    predictions: ArrayLike,
-    targets: ArrayLike,
-    *,
-    class_weights: ArrayLike | None = None,
-    smooth: ArrayLike = 1.0,
-    alpha: ArrayLike = 0.5,
-    beta: ArrayLike = 0.5,
-    apply_softmax: bool = True,
-    reduction: str = "mean",
-    ignore_background: bool = False,
-    axis: int | tuple[int, ...] | None = None,
-) -> jax.Array:
-    """``-r w_c ∂(num/den)/∂p`` chained through softmax/sigmoid; ``r = 1/K'`` for mean."""
-    fn = "dice_loss"
-    d = _dice_parts(
-        predictions, targets, class_weights=class_weights, smooth=smooth, alpha=alpha,
-        beta=beta, apply_softmax=apply_softmax, ignore_background=ignore_background,
-        axis=axis, fn=fn,
-    )  # fmt: skip
-    scale = _reduction_scale(d, reduction, ignore_background, fn)
-    return _like_input(_grad_from_probs(d, scale, alpha, beta), d)
+_dice_loss_grad = closed_form_of(dice_loss, _dice_inputs)(_dice_derivative)
 
 
 def tversky_loss(
@@ -312,36 +305,29 @@ def tversky_loss(
       Salehi et al., `Tversky loss function for image segmentation using 3D fully
       convolutional deep networks <https://arxiv.org/abs/1706.05721>`_, 2017.
     """
-    fn = "tversky_loss"
-    d = _dice_parts(
+    return _dice_value(*_dice_inputs(
         predictions, targets, class_weights=class_weights, smooth=smooth, alpha=alpha,
         beta=beta, apply_softmax=apply_softmax, ignore_background=ignore_background,
-        axis=axis, fn=fn,
-    )  # fmt: skip
-    return _reduce(_per_class(d, ignore_background), "mean", fn).astype(d.orig.dtype)
+        axis=axis, fn="tversky_loss",
+    ))  # fmt: skip
 
 
-def _tversky_loss_grad(
-    predictions: ArrayLike,
-    targets: ArrayLike,
-    *,
-    alpha: ArrayLike = 0.5,
-    beta: ArrayLike = 0.5,
-    smooth: ArrayLike = 1.0,
-    class_weights: ArrayLike | None = None,
-    apply_softmax: bool = True,
-    ignore_background: bool = False,
-    axis: int | tuple[int, ...] | None = None,
-) -> jax.Array:
+@closed_form_of(tversky_loss, _dice_inputs)
+def _tversky_loss_grad(d: _Dice, reduction: str) -> jax.Array:
     """As :func:`_dice_loss_grad` with ``reduction="mean"``."""
-    fn = "tversky_loss"
+    return _dice_derivative(d, reduction)
+
+
+def _binary_dice_inputs(
+    predictions: ArrayLike, targets: ArrayLike, smooth: ArrayLike, apply_sigmoid: bool, fn: str
+) -> tuple[jax.Array, _Dice]:
+    """Returns (original predictions, the Dice parts of the ``[..., 1]`` view)."""
+    orig, pred, tgt = _binary_view(predictions, targets, fn)
     d = _dice_parts(
-        predictions, targets, class_weights=class_weights, smooth=smooth, alpha=alpha,
-        beta=beta, apply_softmax=apply_softmax, ignore_background=ignore_background,
-        axis=axis, fn=fn,
+        pred, tgt, class_weights=None, smooth=smooth, alpha=0.5, beta=0.5,
+        apply_softmax=apply_sigmoid, ignore_background=False, axis=None, fn=fn,
     )  # fmt: skip
-    scale = _reduction_scale(d, "mean", ignore_background, fn)
-    return _like_input(_grad_from_probs(d, scale, alpha, beta), d)
+    return orig, d
 
 
 def _binary_view(
@@ -395,30 +381,14 @@ def binary_dice_loss(
     References:
       Milletari et al., `V-Net <https://arxiv.org/abs/1606.04797>`_, 2016.
     """
-    fn = "binary_dice_loss"
-    orig, pred, tgt = _binary_view(predictions, targets, fn)
-    d = _dice_parts(
-        pred, tgt, class_weights=None, smooth=smooth, alpha=0.5, beta=0.5,
-        apply_softmax=apply_sigmoid, ignore_background=False, axis=None, fn=fn,
-    )  # fmt: skip
-    return _reduce(_per_class(d, False), "mean", fn).astype(orig.dtype)
+    orig, d = _binary_dice_inputs(predictions, targets, smooth, apply_sigmoid, "binary_dice_loss")
+    return _reduce(_per_class(d), "mean", d.fn).astype(orig.dtype)
 
 
-def _binary_dice_loss_grad(
-    predictions: ArrayLike,
-    targets: ArrayLike,
-    *,
-    smooth: ArrayLike = 1.0,
-    apply_sigmoid: bool = True,
-) -> jax.Array:
+@closed_form_of(binary_dice_loss, _binary_dice_inputs)
+def _binary_dice_loss_grad(orig: jax.Array, d: _Dice) -> jax.Array:
     """``-∂(num/den)/∂p · σ(x)(1 - σ(x))`` (one class, so the class mean is 1)."""
-    fn = "binary_dice_loss"
-    orig, pred, tgt = _binary_view(predictions, targets, fn)
-    d = _dice_parts(
-        pred, tgt, class_weights=None, smooth=smooth, alpha=0.5, beta=0.5,
-        apply_softmax=apply_sigmoid, ignore_background=False, axis=None, fn=fn,
-    )  # fmt: skip
-    g = _grad_from_probs(d, jnp.ones((), d.x.dtype), 0.5, 0.5)
+    g = _grad_from_probs(d, jnp.ones((), d.x.dtype))
     return g.reshape(orig.shape).astype(orig.dtype)
 
 
@@ -436,7 +406,8 @@ def _generalized_parts(
     apply_softmax: bool,
     ignore_background: bool,
     fn: str,
-) -> _Dice:
+) -> tuple[_Dice, jax.Array]:
+    """Returns (the Dice parts with generalised weights, the weighted per-class losses)."""
     arr = floating(predictions, "predictions", fn)
     tgt = jnp.asarray(targets)
     if arr.shape != tgt.shape or arr.ndim < 1:
@@ -445,10 +416,11 @@ def _generalized_parts(
             f"{tgt.shape}; expected equal shapes [batch, ..., num_classes] (one-hot targets)."
         )
     weights = _generalized_weights(tgt.astype(upcast(arr).dtype))
-    return _dice_parts(
+    d = _dice_parts(
         arr, tgt, class_weights=weights, smooth=smooth, alpha=0.5, beta=0.5,
         apply_softmax=apply_softmax, ignore_background=ignore_background, axis=None, fn=fn,
     )  # fmt: skip
+    return d, _per_class(d)
 
 
 def multiclass_generalized_dice_loss(
@@ -491,24 +463,18 @@ def multiclass_generalized_dice_loss(
       unbalanced segmentations <https://arxiv.org/abs/1707.03237>`_, 2017.
     """
     fn = "multiclass_generalized_dice_loss"
-    d = _generalized_parts(predictions, targets, smooth, apply_softmax, ignore_background, fn)
-    return jnp.mean(_per_class(d, ignore_background)).astype(d.orig.dtype)
+    d, per_class = _generalized_parts(
+        predictions, targets, smooth, apply_softmax, ignore_background, fn
+    )
+    return jnp.mean(per_class).astype(d.orig.dtype)
 
 
-def _multiclass_generalized_dice_loss_grad(
-    predictions: ArrayLike,
-    targets: ArrayLike,
-    *,
-    smooth: ArrayLike = 1.0,
-    apply_softmax: bool = True,
-    ignore_background: bool = False,
-) -> jax.Array:
+@closed_form_of(multiclass_generalized_dice_loss, _generalized_parts)
+def _multiclass_generalized_dice_loss_grad(d: _Dice, per_class: jax.Array) -> jax.Array:
     """As :func:`_dice_loss_grad` with weights ``w_c`` and ``r = 1 / (#per-class losses)``."""
-    fn = "multiclass_generalized_dice_loss"
-    d = _generalized_parts(predictions, targets, smooth, apply_softmax, ignore_background, fn)
-    count = _per_class(d, ignore_background).size
-    scale = jnp.asarray(1.0 / max(count, 1), d.x.dtype)
-    return _like_input(_grad_from_probs(d, scale, 0.5, 0.5), d)
+    scale = jnp.asarray(1.0 / max(per_class.size, 1), d.x.dtype)
+    g = _grad_from_probs(d, scale)
+    return g.reshape(d.orig.shape).astype(d.orig.dtype)
 
 
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------

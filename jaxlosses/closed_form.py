@@ -17,8 +17,8 @@ Example:
 from ._classification import _binary_cross_entropy_grad as binary_cross_entropy
 from ._classification import _categorical_cross_entropy_grad as categorical_cross_entropy
 from ._classification import _negative_log_likelihood_grad as negative_log_likelihood
+from ._classification import _safe_softmax_cross_entropy_grad as safe_softmax_cross_entropy
 from ._classification import _sigmoid_binary_cross_entropy_grad as sigmoid_binary_cross_entropy
-from ._classification import _softmax_cross_entropy_grad as safe_softmax_cross_entropy
 from ._classification import _softmax_cross_entropy_grad as softmax_cross_entropy
 from ._classification import (
     _softmax_cross_entropy_with_integer_labels_grad as softmax_cross_entropy_with_integer_labels,
@@ -36,7 +36,6 @@ from ._embedding import _arcface_loss_grad as arcface_loss
 from ._embedding import _contrastive_loss_grad as contrastive_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
-from ._embedding import _margin_ranking_loss_grad as margin_ranking_loss
 from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
 from ._fenchel_young import _multiclass_sparsemax_loss_grad as multiclass_sparsemax_loss
 from ._fenchel_young import _sparsemax_loss_grad as sparsemax_loss
@@ -57,6 +56,7 @@ from ._margin import _perceptron_loss_grad as perceptron_loss
 from ._margin import _risk_loss_grad as risk_loss
 from ._margin import _softmax_margin_loss_grad as softmax_margin_loss
 from ._margin import _squared_hinge_loss_grad as squared_hinge_loss
+from ._ranking import _margin_ranking_loss_grad as margin_ranking_loss
 from ._ranking import _ranking_softmax_loss_grad as ranking_softmax_loss
 from ._regression import _absolute_error_grad as absolute_error
 from ._regression import _cosine_distance_grad as cosine_distance

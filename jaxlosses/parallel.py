@@ -36,12 +36,12 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax import lax
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
+from ._core import is_array
 from ._coupling import batch_coupling
 
 __all__ = ["per_example", "pmap_mean", "sharded_mean"]
@@ -279,15 +279,11 @@ def _auto(mesh: Mesh) -> Mesh:
     return Mesh(mesh.devices, mesh.axis_names, axis_types=(auto,) * len(mesh.axis_names))
 
 
-def _is_array(x: Any) -> bool:
-    return isinstance(x, jax.Array | np.ndarray)
-
-
 def _is_data(x: Any) -> bool:
     """Arrays (jax or NumPy) and pytrees holding them (a params dict) are data; Python
     scalars and other objects are hyperparameters."""
     leaves = jax.tree.leaves(x)
-    return bool(leaves) and any(_is_array(a) for a in leaves)
+    return bool(leaves) and any(is_array(a) for a in leaves)
 
 
 def pmap_mean(loss_fn: LossFn, axis_name: str) -> Callable[..., jax.Array]:
