@@ -1,4 +1,5 @@
-"""Proof records of cross-entropy on logits, probabilities and log-probabilities (:mod:`jaxlosses._classification`).
+"""Proof records of cross-entropy on logits, probabilities and log-probabilities
+(:mod:`jaxlosses._classification`).
 
 Every reference is written directly in NumPy/SciPy from the definition and never calls the
 package.
@@ -195,93 +196,35 @@ def _stress_cce() -> list[Case]:
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="softmax_cross_entropy",
-        reference=_ref_softmax_ce,
-        sample=_sample_soft,
-        stress=_stress_soft,
-        class_args=(0, 1),
-        where_slices=True,
-        properties=frozenset({NONNEG, SHIFT, NEG_INF}),
-        peers=(
-            Peer("optax.losses.softmax_cross_entropy"),
-            Peer(
-                "torch.nn.functional.cross_entropy",
-                note="probability targets",
-                kwargs={"reduction": "none"},
-            ),
-        ),
-    ),
-    Entry(
-        name="softmax_cross_entropy_with_integer_labels",
-        reference=_ref_integer_ce,
-        sample=_sample_integer,
-        stress=_stress_integer,
-        class_args=(0,),
-        where_slices=True,
-        accepts=frozenset({"logits:trunc"}),
-        properties=frozenset({NONNEG, SHIFT, NEG_INF}),
-        peers=(
-            Peer("optax.losses.softmax_cross_entropy_with_integer_labels"),
-            Peer("torch.nn.functional.cross_entropy", kwargs={"reduction": "none"}),
-        ),
-    ),
-    Entry(
-        name="safe_softmax_cross_entropy",
-        reference=_ref_safe_softmax_ce,
-        sample=_sample_soft,
-        stress=_stress_safe,
-        class_args=(0, 1),
-        where_slices=True,
-        properties=frozenset({NONNEG, SHIFT, NEG_INF}),
-        peers=(Peer("optax.losses.safe_softmax_cross_entropy"),),
-    ),
-    Entry(
-        name="sigmoid_binary_cross_entropy",
-        reference=_ref_sigmoid_bce,
-        sample=_sample_sigmoid_bce,
-        stress=_stress_sigmoid,
-        accepts=frozenset({"labels:int"}),
-        properties=frozenset({NONNEG}),
-        peers=(
-            Peer("optax.losses.sigmoid_binary_cross_entropy"),
-            Peer(
-                "torch.nn.functional.binary_cross_entropy_with_logits", kwargs={"reduction": "none"}
-            ),
-        ),
-    ),
-    Entry(
-        name="binary_cross_entropy",
-        reference=_ref_bce,
-        sample=_sample_bce,
-        stress=_stress_bce,
-        accepts=frozenset({"labels:int"}),
-        properties=frozenset({NONNEG}),
-        free_args=(),
-        peers=(Peer("torch.nn.functional.binary_cross_entropy", kwargs={"reduction": "none"}),),
-    ),
-    Entry(
-        name="categorical_cross_entropy",
-        reference=_ref_cce,
-        sample=_sample_cce,
-        stress=_stress_cce,
-        properties=frozenset({NONNEG}),
-        free_args=(),
-    ),
-    Entry(
-        name="negative_log_likelihood",
-        reference=_ref_nll,
-        sample=_sample_nll,
-        stress=_stress_nll,
-        accepts=frozenset({"log_probs:trunc"}),
-        properties=frozenset({NONNEG}),
-        free_args=(),
-        peers=(
-            Peer(
-                "torch.nn.functional.nll_loss",
-                kwargs={"reduction": "none"},
-                rename={"weights": "weight"},
-            ),
-        ),
-    ),
-]
+    Entry(name="softmax_cross_entropy", reference=_ref_softmax_ce, sample=_sample_soft,
+          stress=_stress_soft, class_args=(0, 1), where_slices=True,
+          properties=frozenset({NONNEG, SHIFT, NEG_INF}),
+          peers=(Peer("optax.losses.softmax_cross_entropy"),
+                 Peer("torch.nn.functional.cross_entropy", note="probability targets",
+                      kwargs={"reduction": "none"},),)),
+    Entry(name="softmax_cross_entropy_with_integer_labels", reference=_ref_integer_ce,
+          sample=_sample_integer, stress=_stress_integer, class_args=(0,), where_slices=True,
+          accepts=frozenset({"logits:trunc"}), properties=frozenset({NONNEG, SHIFT, NEG_INF}),
+          peers=(Peer("optax.losses.softmax_cross_entropy_with_integer_labels"),
+                 Peer("torch.nn.functional.cross_entropy", kwargs={"reduction": "none"}),)),
+    Entry(name="safe_softmax_cross_entropy", reference=_ref_safe_softmax_ce, sample=_sample_soft,
+          stress=_stress_safe, class_args=(0, 1), where_slices=True,
+          properties=frozenset({NONNEG, SHIFT, NEG_INF}),
+          peers=(Peer("optax.losses.safe_softmax_cross_entropy"),)),
+    Entry(name="sigmoid_binary_cross_entropy", reference=_ref_sigmoid_bce,
+          sample=_sample_sigmoid_bce, stress=_stress_sigmoid, accepts=frozenset({"labels:int"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer("optax.losses.sigmoid_binary_cross_entropy"),
+                 Peer("torch.nn.functional.binary_cross_entropy_with_logits",
+                      kwargs={"reduction": "none"}),)),
+    Entry(name="binary_cross_entropy", reference=_ref_bce, sample=_sample_bce, stress=_stress_bce,
+          accepts=frozenset({"labels:int"}), properties=frozenset({NONNEG}), free_args=(),
+          peers=(Peer("torch.nn.functional.binary_cross_entropy", kwargs={"reduction": "none"}),)),
+    Entry(name="categorical_cross_entropy", reference=_ref_cce, sample=_sample_cce,
+          stress=_stress_cce, properties=frozenset({NONNEG}), free_args=()),
+    Entry(name="negative_log_likelihood", reference=_ref_nll, sample=_sample_nll,
+          stress=_stress_nll, accepts=frozenset({"log_probs:trunc"}),
+          properties=frozenset({NONNEG}), free_args=(),
+          peers=(Peer("torch.nn.functional.nll_loss", kwargs={"reduction": "none"},
+                      rename={"weights": "weight"},),)),
+]  # fmt: skip

@@ -140,31 +140,12 @@ def _stress_ntxent() -> list[Case]:
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="info_nce_loss",
-        reference=_ref_info_nce,
-        sample=_sample_info_nce,
-        stress=_stress_info_nce,
-        argnums=(0, 1),
-        properties=frozenset({NONNEG}),
-        free_args=(0, 1),
-    ),
-    Entry(
-        name="ntxent",
-        reference=_ref_ntxent,
-        sample=_sample_ntxent,
-        stress=_stress_ntxent,
-        accepts=frozenset({"embeddings:trunc"}),
-        properties=frozenset({NONNEG}),
-        peers=(Peer("optax.losses.ntxent"),),
-    ),
-    Entry(
-        name="multiple_negatives_ranking_loss",
-        reference=_ref_mnrl,
-        sample=_sample_mnrl,
-        stress=_stress_mnrl,
-        argnums=(0, 1),
-        properties=frozenset({NONNEG}),
-        free_args=(0, 1),
-    ),
-]
+    Entry(name="info_nce_loss", reference=_ref_info_nce, sample=_sample_info_nce,
+          stress=_stress_info_nce, argnums=(0, 1), properties=frozenset({NONNEG}),
+          free_args=(0, 1)),
+    Entry(name="ntxent", reference=_ref_ntxent, sample=_sample_ntxent, stress=_stress_ntxent,
+          accepts=frozenset({"embeddings:trunc"}), properties=frozenset({NONNEG}),
+          peers=(Peer("optax.losses.ntxent"),)),
+    Entry(name="multiple_negatives_ranking_loss", reference=_ref_mnrl, sample=_sample_mnrl,
+          stress=_stress_mnrl, argnums=(0, 1), properties=frozenset({NONNEG}), free_args=(0, 1)),
+]  # fmt: skip

@@ -84,20 +84,10 @@ def _stress_ctc() -> list[Case]:
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="ctc_loss",
-        reference=_ref_ctc,
-        sample=_sample_ctc,
-        stress=_stress_ctc,
-        accepts=frozenset({"logits:trunc", "logit_paddings:int", "label_paddings:int"}),
-        properties=frozenset({NONNEG}),
-        peers=(
-            Peer("optax.losses.ctc_loss"),
-            Peer(
-                "torch.nn.functional.ctc_loss",
-                note="on log_softmax(logits), time-major, lengths",
-                tested_by="tests/test_torch_conformance.py::test_ctc_loss",
-            ),
-        ),
-    ),
-]
+    Entry(name="ctc_loss", reference=_ref_ctc, sample=_sample_ctc, stress=_stress_ctc,
+          accepts=frozenset({"logits:trunc", "logit_paddings:int", "label_paddings:int"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer("optax.losses.ctc_loss"),
+                 Peer("torch.nn.functional.ctc_loss",
+                      note="on log_softmax(logits), time-major, lengths", tested_by="tests/test_torch_conformance.py::test_ctc_loss",),)),
+]  # fmt: skip

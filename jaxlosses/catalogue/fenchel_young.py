@@ -64,26 +64,12 @@ def _stress_sparsemax_binary() -> list[Case]:
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="sparsemax_loss",
-        reference=_ref_sparsemax_binary,
-        sample=_sample_sparsemax_binary,
-        stress=_stress_sparsemax_binary,
-        smooth=False,
-        accepts=frozenset({"labels:float"}),
-        properties=frozenset({NONNEG}),
-        peers=(Peer("optax.losses.sparsemax_loss"),),
-    ),
-    Entry(
-        name="multiclass_sparsemax_loss",
-        reference=_ref_multiclass_sparsemax,
-        sample=sample_multiclass,
-        stress=stress_multiclass,
-        smooth=False,
-        class_args=(0,),
-        where_slices=True,
-        accepts=frozenset({"scores:trunc"}),
-        properties=frozenset({NONNEG, SHIFT, NEG_INF}),
-        peers=(Peer("optax.losses.multiclass_sparsemax_loss"),),
-    ),
-]
+    Entry(name="sparsemax_loss", reference=_ref_sparsemax_binary, sample=_sample_sparsemax_binary,
+          stress=_stress_sparsemax_binary, smooth=False, accepts=frozenset({"labels:float"}),
+          properties=frozenset({NONNEG}), peers=(Peer("optax.losses.sparsemax_loss"),)),
+    Entry(name="multiclass_sparsemax_loss", reference=_ref_multiclass_sparsemax,
+          sample=sample_multiclass, stress=stress_multiclass, smooth=False, class_args=(0,),
+          where_slices=True, accepts=frozenset({"scores:trunc"}),
+          properties=frozenset({NONNEG, SHIFT, NEG_INF}),
+          peers=(Peer("optax.losses.multiclass_sparsemax_loss"),)),
+]  # fmt: skip

@@ -107,39 +107,17 @@ def _stress_softmax_focal() -> list[Case]:
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="sigmoid_focal_loss",
-        reference=_ref_sigmoid_focal,
-        sample=_sample_sigmoid_focal,
-        stress=_stress_sigmoid_focal,
-        accepts=frozenset({"labels:int"}),
-        properties=frozenset({NONNEG}),
-        peers=(
-            Peer("optax.losses.sigmoid_focal_loss"),
-            Peer(
-                "torchvision.ops.sigmoid_focal_loss",
-                note="alpha=0.25 by default",
-                kwargs={"alpha": -1.0, "reduction": "none"},
-            ),
-        ),
-    ),
-    Entry(
-        name="softmax_focal_loss",
-        reference=_ref_softmax_focal,
-        sample=_sample_softmax_focal,
-        stress=_stress_softmax_focal,
-        class_args=(0,),
-        accepts=frozenset({"logits:trunc"}),
-        properties=frozenset({NONNEG, SHIFT}),
-    ),
-    Entry(
-        name="poly_loss_cross_entropy",
-        reference=_ref_poly,
-        sample=_sample_poly,
-        stress=_stress_poly,
-        class_args=(0, 1),
-        where_slices=True,
-        properties=frozenset({NONNEG, SHIFT, NEG_INF}),
-        peers=(Peer("optax.losses.poly_loss_cross_entropy"),),
-    ),
-]
+    Entry(name="sigmoid_focal_loss", reference=_ref_sigmoid_focal, sample=_sample_sigmoid_focal,
+          stress=_stress_sigmoid_focal, accepts=frozenset({"labels:int"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer("optax.losses.sigmoid_focal_loss"),
+                 Peer("torchvision.ops.sigmoid_focal_loss", note="alpha=0.25 by default",
+                      kwargs={"alpha": -1.0, "reduction": "none"},),)),
+    Entry(name="softmax_focal_loss", reference=_ref_softmax_focal, sample=_sample_softmax_focal,
+          stress=_stress_softmax_focal, class_args=(0,), accepts=frozenset({"logits:trunc"}),
+          properties=frozenset({NONNEG, SHIFT})),
+    Entry(name="poly_loss_cross_entropy", reference=_ref_poly, sample=_sample_poly,
+          stress=_stress_poly, class_args=(0, 1), where_slices=True,
+          properties=frozenset({NONNEG, SHIFT, NEG_INF}),
+          peers=(Peer("optax.losses.poly_loss_cross_entropy"),)),
+]  # fmt: skip

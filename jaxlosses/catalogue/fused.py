@@ -98,21 +98,9 @@ def _stress() -> list[Case]:
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="linear_softmax_cross_entropy",
-        reference=_ref_linear_softmax_ce,
-        sample=_sample,
-        stress=_stress,
-        argnums=(0, 1),
-        accepts=frozenset({"weight:trunc"}),
-        properties=frozenset({NONNEG}),
-        free_args=(0, 1),
-        peers=(
-            Peer(
-                "torch.nn.functional.linear_cross_entropy",
-                note="PyTorch 2.13; weight transposed, [V, D]",
-                tested_by="tests/test_torch_conformance.py::test_linear_cross_entropy",
-            ),
-        ),
-    ),
-]
+    Entry(name="linear_softmax_cross_entropy", reference=_ref_linear_softmax_ce, sample=_sample,
+          stress=_stress, argnums=(0, 1), accepts=frozenset({"weight:trunc"}),
+          properties=frozenset({NONNEG}), free_args=(0, 1),
+          peers=(Peer("torch.nn.functional.linear_cross_entropy",
+                      note="PyTorch 2.13; weight transposed, [V, D]", tested_by="tests/test_torch_conformance.py::test_linear_cross_entropy",),)),
+]  # fmt: skip

@@ -49,20 +49,9 @@ def _stress_gan_generator() -> list[Case]:
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="gan_discriminator_loss",
-        reference=_ref_gan_discriminator,
-        sample=_sample_gan,
-        stress=_stress_gan,
-        argnums=(0, 1),
-        properties=frozenset({NONNEG}),
-        free_args=(0, 1),
-    ),
-    Entry(
-        name="gan_generator_loss",
-        reference=_ref_gan_generator,
-        sample=_sample_gan_generator,
-        stress=_stress_gan_generator,
-        accepts=frozenset({"fake_logits:expand", "fake_logits:trunc"}),
-    ),
-]
+    Entry(name="gan_discriminator_loss", reference=_ref_gan_discriminator, sample=_sample_gan,
+          stress=_stress_gan, argnums=(0, 1), properties=frozenset({NONNEG}), free_args=(0, 1)),
+    Entry(name="gan_generator_loss", reference=_ref_gan_generator, sample=_sample_gan_generator,
+          stress=_stress_gan_generator,
+          accepts=frozenset({"fake_logits:expand", "fake_logits:trunc"})),
+]  # fmt: skip

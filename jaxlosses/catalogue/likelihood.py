@@ -92,32 +92,14 @@ def _stress_gaussian_kl() -> list[Case]:
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="gaussian_nll",
-        reference=_ref_gaussian_nll,
-        sample=_sample_gaussian_nll,
-        stress=_stress_gaussian_nll,
-        argnums=(0, 2),
-        accepts=ELEMENTWISE_TARGETS,
-        free_args=(0, 1),
-        peers=(Peer("torch.nn.functional.gaussian_nll_loss", kwargs={"reduction": "none"}),),
-    ),
-    Entry(
-        name="poisson_nll",
-        reference=_ref_poisson_nll,
-        sample=_sample_poisson_nll,
-        stress=_stress_poisson_nll,
-        accepts=ELEMENTWISE_TARGETS,
-        free_args=(),
-        peers=(Peer("torch.nn.functional.poisson_nll_loss", kwargs={"reduction": "none"}),),
-    ),
-    Entry(
-        name="gaussian_kl_divergence",
-        reference=_ref_gaussian_kl,
-        sample=_sample_gaussian_kl,
-        stress=_stress_gaussian_kl,
-        argnums=(0, 1),
-        class_args=(0, 1),
-        properties=frozenset({NONNEG}),
-    ),
-]
+    Entry(name="gaussian_nll", reference=_ref_gaussian_nll, sample=_sample_gaussian_nll,
+          stress=_stress_gaussian_nll, argnums=(0, 2), accepts=ELEMENTWISE_TARGETS,
+          free_args=(0, 1),
+          peers=(Peer("torch.nn.functional.gaussian_nll_loss", kwargs={"reduction": "none"}),)),
+    Entry(name="poisson_nll", reference=_ref_poisson_nll, sample=_sample_poisson_nll,
+          stress=_stress_poisson_nll, accepts=ELEMENTWISE_TARGETS, free_args=(),
+          peers=(Peer("torch.nn.functional.poisson_nll_loss", kwargs={"reduction": "none"}),)),
+    Entry(name="gaussian_kl_divergence", reference=_ref_gaussian_kl, sample=_sample_gaussian_kl,
+          stress=_stress_gaussian_kl, argnums=(0, 1), class_args=(0, 1),
+          properties=frozenset({NONNEG})),
+]  # fmt: skip

@@ -84,25 +84,13 @@ def _stress_ranking_softmax() -> list[Case]:
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="margin_ranking_loss",
-        reference=_ref_margin_ranking,
-        sample=_sample_margin_ranking,
-        stress=_stress_margin_ranking,
-        argnums=(0, 1),
-        smooth=False,
-        accepts=ELEMENTWISE_TARGETS,
-        properties=frozenset({NONNEG}),
-        free_args=(0, 1),
-        peers=(Peer("torch.nn.functional.margin_ranking_loss", kwargs={"reduction": "none"}),),
-    ),
-    Entry(
-        name="ranking_softmax_loss",
-        reference=_ref_ranking_softmax,
-        sample=_sample_ranking_softmax,
-        stress=_stress_ranking_softmax,
-        accepts=frozenset({"labels:int"}),
-        properties=frozenset({NONNEG, SHIFT, NEG_INF}),
-        peers=(Peer("optax.losses.ranking_softmax_loss"),),
-    ),
-]
+    Entry(name="margin_ranking_loss", reference=_ref_margin_ranking,
+          sample=_sample_margin_ranking, stress=_stress_margin_ranking, argnums=(0, 1),
+          smooth=False, accepts=ELEMENTWISE_TARGETS, properties=frozenset({NONNEG}),
+          free_args=(0, 1),
+          peers=(Peer("torch.nn.functional.margin_ranking_loss", kwargs={"reduction": "none"}),)),
+    Entry(name="ranking_softmax_loss", reference=_ref_ranking_softmax,
+          sample=_sample_ranking_softmax, stress=_stress_ranking_softmax,
+          accepts=frozenset({"labels:int"}), properties=frozenset({NONNEG, SHIFT, NEG_INF}),
+          peers=(Peer("optax.losses.ranking_softmax_loss"),)),
+]  # fmt: skip

@@ -179,47 +179,18 @@ _BINARY_SEGMENTATION = frozenset(
 
 
 ENTRIES: list[Entry] = [
-    Entry(
-        name="dice_loss",
-        reference=_ref_dice,
-        sample=_sample_dice,
-        stress=_stress_dice,
-        accepts=_BINARY_SEGMENTATION,
-        properties=frozenset({NONNEG}),
-        peers=(Peer("optax.losses.dice_loss"),),
-    ),
-    Entry(
-        name="binary_dice_loss",
-        reference=_ref_binary_dice,
-        sample=_sample_binary_dice,
-        stress=_stress_binary_dice,
-        accepts=_BINARY_SEGMENTATION,
-        properties=frozenset({NONNEG}),
-        peers=(
-            Peer(
-                "optax.losses.binary_dice_loss",
-                skip_cases={
-                    "probabilities, smooth=0.1": "optax 0.2.8 rejects apply_sigmoid=False "
-                    "unless every probability is 1 (it checks a single channel sums to 1)"
-                },
-            ),
-        ),
-    ),
-    Entry(
-        name="multiclass_generalized_dice_loss",
-        reference=_ref_generalized_dice,
-        sample=_sample_generalized_dice,
-        stress=_stress_generalized_dice,
-        accepts=frozenset({"targets:int"}),
-        properties=frozenset({NONNEG}),
-        peers=(Peer("optax.losses.multiclass_generalized_dice_loss"),),
-    ),
-    Entry(
-        name="tversky_loss",
-        reference=_ref_tversky,
-        sample=_sample_tversky,
-        stress=_stress_dice,
-        accepts=_BINARY_SEGMENTATION,
-        properties=frozenset({NONNEG}),
-    ),
-]
+    Entry(name="dice_loss", reference=_ref_dice, sample=_sample_dice, stress=_stress_dice,
+          accepts=_BINARY_SEGMENTATION, properties=frozenset({NONNEG}),
+          peers=(Peer("optax.losses.dice_loss"),)),
+    Entry(name="binary_dice_loss", reference=_ref_binary_dice, sample=_sample_binary_dice,
+          stress=_stress_binary_dice, accepts=_BINARY_SEGMENTATION,
+          properties=frozenset({NONNEG}),
+          peers=(Peer("optax.losses.binary_dice_loss",
+                      skip_cases={ "probabilities, smooth=0.1": "optax 0.2.8 rejects apply_sigmoid=False " "unless every probability is 1 (it checks a single channel sums to 1)" },),)),
+    Entry(name="multiclass_generalized_dice_loss", reference=_ref_generalized_dice,
+          sample=_sample_generalized_dice, stress=_stress_generalized_dice,
+          accepts=frozenset({"targets:int"}), properties=frozenset({NONNEG}),
+          peers=(Peer("optax.losses.multiclass_generalized_dice_loss"),)),
+    Entry(name="tversky_loss", reference=_ref_tversky, sample=_sample_tversky,
+          stress=_stress_dice, accepts=_BINARY_SEGMENTATION, properties=frozenset({NONNEG})),
+]  # fmt: skip
