@@ -25,7 +25,14 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._checks import class_labels, in_set, nonnegative, register_checks
-from ._core import ClassScores, binary_inputs, class_scores, fill_docstrings, gather_last
+from ._core import (
+    ClassScores,
+    binary_inputs,
+    class_scores,
+    closed_form_of,
+    fill_docstrings,
+    gather_last,
+)
 from ._primitives import log_softmax_parts
 
 __all__ = [
@@ -50,6 +57,15 @@ def _binary(
     return binary_inputs(predictor_outputs, targets, ("predictor_outputs", "targets"), fn)
 
 
+# Docstring part shared by the binary losses, filled in at the end of the module.
+_BINARY_ARGS = """Args:
+      predictor_outputs: scores ``x`` of the decision function, any shape.
+      targets: ``y`` in ``{-1, 1}``, same shape (or a scalar).
+
+    Returns:
+      Element-wise loss, shape and dtype of ``predictor_outputs``."""
+
+
 def _positive_part(z: jax.Array) -> jax.Array:
     """``max(0, z)`` with derivative ``[z > 0]`` (0 at the kink, not jnp.maximum's 1/2)."""
     return jnp.where(z > 0, z, 0.0)
@@ -62,12 +78,7 @@ def perceptron_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Arr
 
     Same name, arguments and values as :func:`optax.losses.perceptron_loss`.
 
-    Args:
-      predictor_outputs: scores ``x`` of the decision function, any shape.
-      targets: ``y`` in ``{-1, 1}``, same shape (or a scalar).
-
-    Returns:
-      Element-wise loss, shape and dtype of ``predictor_outputs``.
+    {binary_args}
 
     Example:
       >>> import jaxlosses as jl
@@ -81,9 +92,9 @@ def perceptron_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Arr
     return _positive_part(-y * x).astype(arr.dtype)
 
 
-def _perceptron_loss_grad(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Array:
+@closed_form_of(perceptron_loss, _binary)
+def _perceptron_loss_grad(arr: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
     """``-y`` where ``y x < 0``, else 0."""
-    arr, x, y = _binary(predictor_outputs, targets, "perceptron_loss")
     return jnp.where(-y * x > 0, -y, 0.0).astype(arr.dtype)
 
 
@@ -94,12 +105,7 @@ def hinge_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Array:
 
     Same name, arguments and values as :func:`optax.losses.hinge_loss`.
 
-    Args:
-      predictor_outputs: scores ``x`` of the decision function, any shape.
-      targets: ``y`` in ``{-1, 1}``, same shape (or a scalar).
-
-    Returns:
-      Element-wise loss, shape and dtype of ``predictor_outputs``.
+    {binary_args}
 
     Example:
       >>> import jaxlosses as jl
@@ -113,9 +119,9 @@ def hinge_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Array:
     return _positive_part(1.0 - y * x).astype(arr.dtype)
 
 
-def _hinge_loss_grad(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Array:
+@closed_form_of(hinge_loss, _binary)
+def _hinge_loss_grad(arr: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
     """``-y`` where ``y x < 1``, else 0."""
-    arr, x, y = _binary(predictor_outputs, targets, "hinge_loss")
     return jnp.where(1.0 - y * x > 0, -y, 0.0).astype(arr.dtype)
 
 
@@ -129,12 +135,7 @@ def squared_hinge_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.
     note the swapped argument order) and maps 0/1 targets to -1/1; here the targets must
     already be -1/1.
 
-    Args:
-      predictor_outputs: scores ``x`` of the decision function, any shape.
-      targets: ``y`` in ``{-1, 1}``, same shape (or a scalar).
-
-    Returns:
-      Element-wise loss, shape and dtype of ``predictor_outputs``.
+    {binary_args}
 
     Example:
       >>> import jaxlosses as jl
@@ -148,9 +149,9 @@ def squared_hinge_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.
     return jnp.square(_positive_part(1.0 - y * x)).astype(arr.dtype)
 
 
-def _squared_hinge_loss_grad(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Array:
+@closed_form_of(squared_hinge_loss, _binary)
+def _squared_hinge_loss_grad(arr: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
     """``-2 y max(0, 1 - y x)``."""
-    arr, x, y = _binary(predictor_outputs, targets, "squared_hinge_loss")
     return (-2.0 * y * _positive_part(1.0 - y * x)).astype(arr.dtype)
 
 
@@ -197,6 +198,21 @@ def _with_cost(
     """The validated inputs and the costs ``c[..., k] = cost(y, k)``, classes last."""
     inp = class_scores(scores, labels, axis, where, fn)
     return inp, _costs(cost, inp.y, inp.arr, inp.ax, inp.x.dtype, fn)
+
+
+def _zero_one_cost(
+    scores: ArrayLike, labels: ArrayLike, axis: int, where: ArrayLike | None, fn: str
+) -> tuple[ClassScores, jax.Array]:
+    """:func:`_with_cost` with the 0/1 cost, for the losses without a ``cost`` argument."""
+    return _with_cost(scores, labels, None, axis, where, fn)
+
+
+def _zero_cost(
+    scores: ArrayLike, labels: ArrayLike, axis: int, where: ArrayLike | None, fn: str
+) -> tuple[ClassScores, jax.Array]:
+    """The validated inputs and a zero cost (the perceptron's max over the plain scores)."""
+    inp = class_scores(scores, labels, axis, where, fn)
+    return inp, jnp.zeros_like(inp.x)
 
 
 def _max_margin(inp: ClassScores, c: jax.Array) -> jax.Array:
@@ -256,20 +272,13 @@ def multiclass_perceptron_loss(
       Collins, `Discriminative training methods for hidden Markov models
       <https://aclanthology.org/W02-1001/>`_, EMNLP 2002.
     """
-    inp = class_scores(scores, labels, axis, where, "multiclass_perceptron_loss")
-    return _max_margin(inp, jnp.zeros_like(inp.x))
+    return _max_margin(*_zero_cost(scores, labels, axis, where, "multiclass_perceptron_loss"))
 
 
-def _multiclass_perceptron_loss_grad(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    axis: int = -1,
-    where: ArrayLike | None = None,
-) -> jax.Array:
+@closed_form_of(multiclass_perceptron_loss, _zero_cost)
+def _multiclass_perceptron_loss_grad(inp: ClassScores, c: jax.Array) -> jax.Array:
     """``e_{argmax s} - e_y``."""
-    inp = class_scores(scores, labels, axis, where, "multiclass_perceptron_loss")
-    return _max_margin_grad(inp, jnp.zeros_like(inp.x))
+    return _max_margin_grad(inp, c)
 
 
 def multiclass_hinge_loss(
@@ -309,23 +318,18 @@ def multiclass_hinge_loss(
       Crammer and Singer, `On the algorithmic implementation of multiclass kernel-based
       vector machines <https://jmlr.org/papers/v2/crammer01a.html>`_, JMLR 2001.
     """
-    inp, c = _with_cost(scores, labels, None, axis, where, "multiclass_hinge_loss")
-    return _max_margin(inp, c)
+    return _max_margin(*_zero_one_cost(scores, labels, axis, where, "multiclass_hinge_loss"))
 
 
-def _multiclass_hinge_loss_grad(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    axis: int = -1,
-    where: ArrayLike | None = None,
-) -> jax.Array:
+@closed_form_of(multiclass_hinge_loss, _zero_one_cost)
+def _multiclass_hinge_loss_grad(inp: ClassScores, c: jax.Array) -> jax.Array:
     """``e_{argmax_k (s_k + 1 - [k = y])} - e_y``."""
-    inp, c = _with_cost(scores, labels, None, axis, where, "multiclass_hinge_loss")
     return _max_margin_grad(inp, c)
 
 
-_COST_ARGS = """labels: integer true classes, shape ``scores.shape`` without ``axis``.
+_COST_ARGS = """Args:
+      scores: ``[..., C]`` class scores.
+      labels: integer true classes, shape ``scores.shape`` without ``axis``.
       cost: ``None`` (the 0/1 cost: 0 for the true class, 1 otherwise), a ``[C, C]``
         matrix with ``cost[true, predicted]``, or per-example costs of the scores' shape
         (classes on ``axis``) holding ``cost(y, k)``. A ``[C, C]`` array is always read as
@@ -333,7 +337,11 @@ _COST_ARGS = """labels: integer true classes, shape ``scores.shape`` without ``a
         (``scores[:, None]``, ``labels[:, None]``, ``cost[:, None]``).
       axis: the class axis.
       where: optional class mask (or example mask); masked classes are left out. A fully
-        masked row gives 0."""
+        masked row gives 0.
+
+    Returns:
+      Per-example loss with the labels' shape, dtype of ``scores``; NaN for a label outside
+      ``[0, C)``."""
 
 
 def cost_augmented_hinge_loss(
@@ -355,13 +363,7 @@ def cost_augmented_hinge_loss(
 
     {unchecked}
 
-    Args:
-      scores: ``[..., C]`` class scores.
-      {cost_args}
-
-    Returns:
-      Per-example loss with the labels' shape, dtype of ``scores``; NaN for a label outside
-      ``[0, C)``.
+    {cost_args}
 
     Example:
       >>> import jaxlosses as jl
@@ -374,20 +376,12 @@ def cost_augmented_hinge_loss(
       Tsochantaridis et al., `Large margin methods for structured and interdependent output
       variables <https://jmlr.org/papers/v6/tsochantaridis05a.html>`_, JMLR 2005.
     """
-    inp, c = _with_cost(scores, labels, cost, axis, where, "cost_augmented_hinge_loss")
-    return _max_margin(inp, c)
+    return _max_margin(*_with_cost(scores, labels, cost, axis, where, "cost_augmented_hinge_loss"))
 
 
-def _cost_augmented_hinge_loss_grad(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    cost: ArrayLike | None = None,
-    axis: int = -1,
-    where: ArrayLike | None = None,
-) -> jax.Array:
+@closed_form_of(cost_augmented_hinge_loss, _with_cost)
+def _cost_augmented_hinge_loss_grad(inp: ClassScores, c: jax.Array) -> jax.Array:
     """``e_{argmax_k (s_k + cost(y, k))} - e_y``."""
-    inp, c = _with_cost(scores, labels, cost, axis, where, "cost_augmented_hinge_loss")
     return _max_margin_grad(inp, c)
 
 
@@ -397,9 +391,10 @@ def _softmax_margin(
     cost: ArrayLike | None,
     axis: int,
     where: ArrayLike | None,
+    fn: str,
 ) -> tuple[ClassScores, jax.Array, jax.Array]:
     """``(inputs, softmax(s + c), logsumexp(s + c))`` over the valid classes (keepdims)."""
-    inp, c = _with_cost(scores, labels, cost, axis, where, "softmax_margin_loss")
+    inp, c = _with_cost(scores, labels, cost, axis, where, fn)
     z = jnp.where(inp.valid, inp.x + c, -jnp.inf)
     _, probs, lse = log_softmax_parts(z, (z.ndim - 1,), inp.valid)
     return inp, probs, lse
@@ -422,13 +417,7 @@ def softmax_margin_loss(
 
     {unchecked}
 
-    Args:
-      scores: ``[..., C]`` class scores.
-      {cost_args}
-
-    Returns:
-      Per-example loss with the labels' shape, dtype of ``scores``; NaN for a label outside
-      ``[0, C)``.
+    {cost_args}
 
     Example:
       >>> import jaxlosses as jl
@@ -440,23 +429,16 @@ def softmax_margin_loss(
       Gimpel and Smith, `Softmax-margin CRFs: training log-linear models with cost
       functions <https://aclanthology.org/N10-1112/>`_, NAACL 2010.
     """
-    inp, _, lse = _softmax_margin(scores, labels, cost, axis, where)
+    inp, _, lse = _softmax_margin(scores, labels, cost, axis, where, "softmax_margin_loss")
     lse = lse[..., 0]
     nonempty = jnp.isfinite(lse)
     loss = jnp.where(nonempty, jnp.where(nonempty, lse, 0.0) - gather_last(inp.x, inp.y), 0.0)
     return jnp.where(inp.in_range, loss, jnp.nan).astype(inp.arr.dtype)
 
 
-def _softmax_margin_loss_grad(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    cost: ArrayLike | None = None,
-    axis: int = -1,
-    where: ArrayLike | None = None,
-) -> jax.Array:
+@closed_form_of(softmax_margin_loss, _softmax_margin)
+def _softmax_margin_loss_grad(inp: ClassScores, probs: jax.Array, lse: jax.Array) -> jax.Array:
     """``softmax(s + cost(y, .)) - e_y``."""
-    inp, probs, lse = _softmax_margin(scores, labels, cost, axis, where)
     g = probs - jax.nn.one_hot(inp.y, probs.shape[-1], dtype=probs.dtype)
     keep = inp.in_range[..., None] & jnp.isfinite(lse)
     return inp.classes_back(jnp.where(keep, g, 0.0))
@@ -468,9 +450,10 @@ def _risk(
     cost: ArrayLike | None,
     axis: int,
     where: ArrayLike | None,
+    fn: str,
 ) -> tuple[ClassScores, jax.Array, jax.Array]:
     """``(inputs, softmax(s), costs)`` with the costs 0 on masked classes."""
-    inp, c = _with_cost(scores, labels, cost, axis, where, "risk_loss")
+    inp, c = _with_cost(scores, labels, cost, axis, where, fn)
     _, probs, _ = log_softmax_parts(inp.x, (inp.x.ndim - 1,), inp.valid)
     return inp, probs, jnp.where(inp.valid, c, 0.0)
 
@@ -492,13 +475,7 @@ def risk_loss(
 
     {unchecked}
 
-    Args:
-      scores: ``[..., C]`` class scores.
-      {cost_args}
-
-    Returns:
-      Per-example loss with the labels' shape, dtype of ``scores``; NaN for a label outside
-      ``[0, C)``.
+    {cost_args}
 
     Example:
       >>> import jaxlosses as jl
@@ -511,25 +488,19 @@ def risk_loss(
       Smith and Eisner, `Minimum risk annealing for training log-linear models
       <https://aclanthology.org/P06-2101/>`_, COLING/ACL 2006.
     """
-    inp, probs, c = _risk(scores, labels, cost, axis, where)
+    inp, probs, c = _risk(scores, labels, cost, axis, where, "risk_loss")
     risk = jnp.sum(probs * c, axis=-1)
     return jnp.where(inp.in_range, risk, jnp.nan).astype(inp.arr.dtype)
 
 
-def _risk_loss_grad(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    cost: ArrayLike | None = None,
-    axis: int = -1,
-    where: ArrayLike | None = None,
-) -> jax.Array:
+@closed_form_of(risk_loss, _risk)
+def _risk_loss_grad(inp: ClassScores, probs: jax.Array, c: jax.Array) -> jax.Array:
     """``p_k (c_k - sum_j p_j c_j)`` with ``p = softmax(s)`` and ``c_k = cost(y, k)``."""
-    inp, probs, c = _risk(scores, labels, cost, axis, where)
     g = probs * (c - jnp.sum(probs * c, axis=-1, keepdims=True))
     return inp.classes_back(jnp.where(inp.in_range[..., None], g, 0.0))
 
 
+fill_docstrings(perceptron_loss, hinge_loss, squared_hinge_loss, binary_args=_BINARY_ARGS)
 fill_docstrings(
     multiclass_perceptron_loss,
     multiclass_hinge_loss,
