@@ -29,7 +29,7 @@ with respect to ``(emissions, transitions)``, derived by hand and re-exported as
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -37,7 +37,7 @@ from jax.typing import ArrayLike
 
 from . import _crf as crf
 from ._checks import crf_checks, register_checks
-from ._core import fill_docstrings
+from ._core import closed_form_of, fill_docstrings
 
 __all__ = [
     "crf_log_likelihood",
@@ -103,6 +103,16 @@ def _tagged(
     return _Tagged(ch, gold, onehot, ok, crf.hamming_weight(cost_weight, ch, fn))
 
 
+def _tagged_of(**arguments: Any) -> tuple[_Tagged]:
+    """:func:`_tagged` as the parser of a closed form (which unpacks a tuple of inputs)."""
+    return (_tagged(**arguments),)
+
+
+def _chain_of(**arguments: Any) -> tuple[crf.Chain]:
+    """:func:`crf.chain` as the parser of a closed form (which unpacks a tuple of inputs)."""
+    return (crf.chain(**arguments),)
+
+
 def _marginals_minus_gold(t: _Tagged, x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Gradient of ``log Z(x) - s(gold)``: ``(node - one-hot, expected - observed counts)``.
 
@@ -121,8 +131,12 @@ def _best_path(t: _Tagged) -> tuple[jax.Array, jax.Array]:
     return augmented, crf.viterbi(*t.ch.scores(augmented))
 
 
-def _best_minus_gold(t: _Tagged, path: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """``(one-hot best path - one-hot gold, their transition count difference)``."""
+def _best_minus_gold(t: _Tagged) -> tuple[jax.Array, jax.Array]:
+    """``(one-hot best path - one-hot gold, their transition count difference)``.
+
+    The best path maximises ``s(y) + c * Hamming(gold, y)`` (see :func:`_best_path`).
+    """
+    _, path = _best_path(t)
     ch = t.ch
     w = t.ok.astype(ch.x.dtype)[None, :, None]
     k = ch.x.shape[-1]
@@ -182,18 +196,9 @@ def crf_log_partition(
     return crf.per_sequence(log_z, ch)
 
 
-def _crf_log_partition_grad(
-    emissions: ArrayLike,
-    transitions: ArrayLike,
-    *,
-    mask: ArrayLike | None = None,
-    start_transitions: ArrayLike | None = None,
-    end_transitions: ArrayLike | None = None,
-) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(crf_log_partition, _chain_of)
+def _crf_log_partition_grad(ch: crf.Chain) -> tuple[jax.Array, jax.Array]:
     """``(node marginals, pairwise marginals summed over sequences and steps)``."""
-    ch = crf.chain(
-        emissions, transitions, mask, start_transitions, end_transitions, "crf_log_partition"
-    )
     node, pair, _ = crf.forward_backward(*ch.scores())
     return crf.grads_out(node, jnp.sum(pair, axis=(0, 1)), ch)
 
@@ -238,18 +243,9 @@ def crf_log_likelihood(
     return t.per_sequence(t.score(t.gold) - log_z)
 
 
-def _crf_log_likelihood_grad(
-    emissions: ArrayLike,
-    tags: ArrayLike,
-    transitions: ArrayLike,
-    *,
-    mask: ArrayLike | None = None,
-    start_transitions: ArrayLike | None = None,
-    end_transitions: ArrayLike | None = None,
-) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(crf_log_likelihood, _tagged_of)
+def _crf_log_likelihood_grad(t: _Tagged) -> tuple[jax.Array, jax.Array]:
     """``(one-hot gold - node marginals, observed - expected transition counts)``."""
-    fn = "crf_log_likelihood"
-    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
     g_e, g_a = _marginals_minus_gold(t, t.ch.x)
     return crf.grads_out(-g_e, -g_a, t.ch)
 
@@ -299,21 +295,12 @@ def crf_loss(
     return t.per_sequence(log_z - t.score(t.gold))
 
 
-def _crf_loss_grad(
-    emissions: ArrayLike,
-    tags: ArrayLike,
-    transitions: ArrayLike,
-    *,
-    mask: ArrayLike | None = None,
-    start_transitions: ArrayLike | None = None,
-    end_transitions: ArrayLike | None = None,
-) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(crf_loss, _tagged_of)
+def _crf_loss_grad(t: _Tagged) -> tuple[jax.Array, jax.Array]:
     """``(node marginals - one-hot tags, expected - observed transition counts)``.
 
     Sequences with an out-of-range tag get a zero gradient.
     """
-    fn = "crf_loss"
-    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
     return crf.grads_out(*_marginals_minus_gold(t, t.ch.x), t.ch)
 
 
@@ -362,20 +349,10 @@ def structured_perceptron_loss(
     return t.per_sequence(t.score(path) - t.score(t.gold))
 
 
-def _structured_perceptron_loss_grad(
-    emissions: ArrayLike,
-    tags: ArrayLike,
-    transitions: ArrayLike,
-    *,
-    mask: ArrayLike | None = None,
-    start_transitions: ArrayLike | None = None,
-    end_transitions: ArrayLike | None = None,
-) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(structured_perceptron_loss, _tagged_of)
+def _structured_perceptron_loss_grad(t: _Tagged) -> tuple[jax.Array, jax.Array]:
     """``(one-hot Viterbi path - one-hot gold, Viterbi - gold transition counts)``."""
-    fn = "structured_perceptron_loss"
-    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
-    _, path = _best_path(t)
-    return _best_minus_gold(t, path)
+    return _best_minus_gold(t)
 
 
 def structured_hinge_loss(
@@ -428,23 +405,10 @@ def structured_hinge_loss(
     return t.per_sequence(t.score(path, augmented) - t.score(t.gold))
 
 
-def _structured_hinge_loss_grad(
-    emissions: ArrayLike,
-    tags: ArrayLike,
-    transitions: ArrayLike,
-    *,
-    mask: ArrayLike | None = None,
-    start_transitions: ArrayLike | None = None,
-    end_transitions: ArrayLike | None = None,
-    cost_weight: ArrayLike = 1.0,
-) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(structured_hinge_loss, _tagged_of)
+def _structured_hinge_loss_grad(t: _Tagged) -> tuple[jax.Array, jax.Array]:
     """``(one-hot loss-augmented path - one-hot gold, their transition count difference)``."""
-    fn = "structured_hinge_loss"
-    t = _tagged(
-        emissions, tags, transitions, mask, start_transitions, end_transitions, fn, cost_weight
-    )
-    _, path = _best_path(t)
-    return _best_minus_gold(t, path)
+    return _best_minus_gold(t)
 
 
 def structured_softmax_margin_loss(
@@ -496,21 +460,9 @@ def structured_softmax_margin_loss(
     return t.per_sequence(log_z - t.score(t.gold))
 
 
-def _structured_softmax_margin_loss_grad(
-    emissions: ArrayLike,
-    tags: ArrayLike,
-    transitions: ArrayLike,
-    *,
-    mask: ArrayLike | None = None,
-    start_transitions: ArrayLike | None = None,
-    end_transitions: ArrayLike | None = None,
-    cost_weight: ArrayLike = 1.0,
-) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(structured_softmax_margin_loss, _tagged_of)
+def _structured_softmax_margin_loss_grad(t: _Tagged) -> tuple[jax.Array, jax.Array]:
     """Cost-augmented ``(node marginals - one-hot gold, expected - observed counts)``."""
-    fn = "structured_softmax_margin_loss"
-    t = _tagged(
-        emissions, tags, transitions, mask, start_transitions, end_transitions, fn, cost_weight
-    )
     return crf.grads_out(*_marginals_minus_gold(t, t.augmented()), t.ch)
 
 
@@ -565,21 +517,9 @@ def structured_risk_loss(
     return t.per_sequence(t.c * wrong)
 
 
-def _structured_risk_loss_grad(
-    emissions: ArrayLike,
-    tags: ArrayLike,
-    transitions: ArrayLike,
-    *,
-    mask: ArrayLike | None = None,
-    start_transitions: ArrayLike | None = None,
-    end_transitions: ArrayLike | None = None,
-    cost_weight: ArrayLike = 1.0,
-) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(structured_risk_loss, _tagged_of)
+def _structured_risk_loss_grad(t: _Tagged) -> tuple[jax.Array, jax.Array]:
     """``Cov_p(cost, features)`` by the expectation-semiring recursions above."""
-    fn = "structured_risk_loss"
-    t = _tagged(
-        emissions, tags, transitions, mask, start_transitions, end_transitions, fn, cost_weight
-    )
     ch = t.ch
     c = t.c * t.ok.astype(ch.x.dtype)
     h = c[None, :, None] * (ch.m[:, :, None] - t.onehot)
