@@ -26,7 +26,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from ._checks import in_set, labels_in_range, padded_labels, register_checks
-from ._core import errors_named, floating, integer, upcast
+from ._core import closed_form_of, errors_named, floating, integer, upcast
 from ._coupling import varying_like
 from ._primitives import log_softmax_parts
 
@@ -41,11 +41,11 @@ def _ctc_inputs(
     blank_id: int,
     log_epsilon: ArrayLike,
     fn: str,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, tuple[int, ...]]:
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, int, tuple[int, ...]]:
     """Validates the CTC inputs and flattens the batch, for the loss and its closed form.
 
     Returns ``(orig, x [B, T, K], pad [B, T] bool, labels [B, N], label_lengths [B],
-    log_epsilon, batch_shape)``.
+    log_epsilon, blank_id, batch_shape)``.
     """
     arr = floating(logits, "logits", fn)
     if arr.ndim < 2:
@@ -88,7 +88,7 @@ def _ctc_inputs(
     pad = (lpad != 0).reshape(b, t_len)
     lab = lab.reshape(b, n)
     lengths = n - jnp.sum(ypad.reshape(b, n) != 0, axis=-1)
-    return arr, x, pad, lab, lengths, jnp.asarray(log_epsilon, x.dtype), batch
+    return arr, x, pad, lab, lengths, jnp.asarray(log_epsilon, x.dtype), blank, batch
 
 
 class _Lattice:
@@ -257,10 +257,10 @@ def ctc_loss_with_forward_probs(
       ICML 2006.
     """
     fn = "ctc_loss_with_forward_probs"
-    arr, x, pad, lab, lengths, eps, batch = _ctc_inputs(
+    arr, x, pad, lab, lengths, eps, blank, batch = _ctc_inputs(
         logits, logit_paddings, labels, label_paddings, blank_id, log_epsilon, fn
     )
-    loss, alpha_phi, alpha_emit = _ctc_forward(x, pad, lab, lengths, eps, blank_id)
+    loss, alpha_phi, alpha_emit = _ctc_forward(x, pad, lab, lengths, eps, blank)
     t_len, n = x.shape[1], lab.shape[-1]
     return (
         loss.reshape(batch).astype(arr.dtype),
@@ -326,25 +326,23 @@ def ctc_loss(
     return loss
 
 
+@closed_form_of(ctc_loss, _ctc_inputs)
 def _ctc_loss_grad(
-    logits: ArrayLike,
-    logit_paddings: ArrayLike,
-    labels: ArrayLike,
-    label_paddings: ArrayLike,
-    *,
-    blank_id: int = 0,
-    log_epsilon: ArrayLike = -1e5,
+    arr: jax.Array,
+    x: jax.Array,
+    pad: jax.Array,
+    lab: jax.Array,
+    lengths: jax.Array,
+    eps: jax.Array,
+    blank: int,
+    batch: tuple[int, ...],
 ) -> jax.Array:
     """``softmax(x_t) - gamma_t`` on unpadded frames, 0 on padded ones.
 
     ``gamma_t(k)`` sums the state posteriors ``exp(alpha_t + beta_t - log Z)`` of the states
     that emit ``k`` at frame ``t`` (the blank states for ``k = blank``).
     """
-    fn = "ctc_loss"
-    arr, x, pad, lab, lengths, eps, _ = _ctc_inputs(
-        logits, logit_paddings, labels, label_paddings, blank_id, log_epsilon, fn
-    )
-    return _ctc_grad(x, pad, lab, lengths, eps, blank_id).reshape(arr.shape).astype(arr.dtype)
+    return _ctc_grad(x, pad, lab, lengths, eps, blank).reshape(arr.shape).astype(arr.dtype)
 
 
 @functools.partial(jax.jit, static_argnums=5)

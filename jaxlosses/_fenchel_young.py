@@ -23,7 +23,15 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._checks import class_labels, in_set, nonnegative, register_checks
-from ._core import ClassScores, binary_inputs, class_scores, floating, gather_last, upcast
+from ._core import (
+    ClassScores,
+    binary_inputs,
+    class_scores,
+    closed_form_of,
+    floating,
+    gather_last,
+    upcast,
+)
 from ._primitives import shift
 
 __all__ = ["make_fenchel_young_loss", "multiclass_sparsemax_loss", "sparsemax_loss"]
@@ -32,9 +40,11 @@ __all__ = ["make_fenchel_young_loss", "multiclass_sparsemax_loss", "sparsemax_lo
 # --- binary sparsemax ------------------------------------------------------------------------
 
 
-def _binary(logits: ArrayLike, labels: ArrayLike) -> tuple[jax.Array, jax.Array, jax.Array]:
+def _binary(
+    logits: ArrayLike, labels: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(logits as given, x upcast, y)`` for :func:`sparsemax_loss` and its closed form."""
-    return binary_inputs(logits, labels, ("logits", "labels"), "sparsemax_loss")
+    return binary_inputs(logits, labels, ("logits", "labels"), fn)
 
 
 def _sparse_plus(z: jax.Array) -> jax.Array:
@@ -69,13 +79,13 @@ def sparsemax_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       Blondel, Martins and Niculae, `Learning with Fenchel-Young losses
       <https://arxiv.org/abs/1901.02324>`_, JMLR 2020, section 4.4.
     """
-    arr, x, y = _binary(logits, labels)
+    arr, x, y = _binary(logits, labels, "sparsemax_loss")
     return _sparse_plus(jnp.where(y != 0, -x, x)).astype(arr.dtype)
 
 
-def _sparsemax_loss_grad(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
+@closed_form_of(sparsemax_loss, _binary)
+def _sparsemax_loss_grad(arr: jax.Array, x: jax.Array, y: jax.Array) -> jax.Array:
     """``sign * clip((z + 1) / 2, 0, 1)`` with ``z = sign * x`` and ``sign = -1`` for ``y = 1``."""
-    arr, x, y = _binary(logits, labels)
     sign = jnp.where(y != 0, -1.0, 1.0)
     return (sign * jnp.clip(0.5 * (sign * x + 1.0), 0.0, 1.0)).astype(arr.dtype)
 
@@ -103,14 +113,14 @@ def _sparsemax(z: jax.Array, valid: jax.Array) -> jax.Array:
 
 
 def _multiclass(
-    scores: ArrayLike, labels: ArrayLike, axis: int, where: ArrayLike | None
+    scores: ArrayLike, labels: ArrayLike, axis: int, where: ArrayLike | None, fn: str
 ) -> tuple[ClassScores, jax.Array, jax.Array]:
     """``(inputs, z, sparsemax(z))`` for :func:`multiclass_sparsemax_loss` and its closed form.
 
     ``z`` is the scores (classes last) minus their max over the valid classes, a constant for
     differentiation (0 if none is valid); sparsemax is invariant to the shift.
     """
-    inp = class_scores(scores, labels, axis, where, "multiclass_sparsemax_loss")
+    inp = class_scores(scores, labels, axis, where, fn)
     _, m = shift(inp.x, (inp.x.ndim - 1,), inp.valid)
     z = inp.x - m
     return inp, z, _sparsemax(z, inp.valid)
@@ -157,7 +167,7 @@ def multiclass_sparsemax_loss(
       Martins and Astudillo, `From softmax to sparsemax
       <https://arxiv.org/abs/1602.02068>`_, ICML 2016.
     """
-    inp, z, p = _multiclass(scores, labels, axis, where)
+    inp, z, p = _multiclass(scores, labels, axis, where, "multiclass_sparsemax_loss")
     nonempty = jnp.any(inp.valid, axis=-1)
     zp = jnp.sum(p * jnp.where(inp.valid, z, 0.0), axis=-1)
     loss = zp - gather_last(z, inp.y) + 0.5 * (1.0 - jnp.sum(p * p, axis=-1))
@@ -165,15 +175,9 @@ def multiclass_sparsemax_loss(
     return jnp.where(inp.in_range, loss, jnp.nan).astype(inp.arr.dtype)
 
 
-def _multiclass_sparsemax_loss_grad(
-    scores: ArrayLike,
-    labels: ArrayLike,
-    *,
-    axis: int = -1,
-    where: ArrayLike | None = None,
-) -> jax.Array:
+@closed_form_of(multiclass_sparsemax_loss, _multiclass)
+def _multiclass_sparsemax_loss_grad(inp: ClassScores, z: jax.Array, p: jax.Array) -> jax.Array:
     """``sparsemax(s) - e_y``."""
-    inp, _, p = _multiclass(scores, labels, axis, where)
     g = p - jax.nn.one_hot(inp.y, p.shape[-1], dtype=p.dtype)
     keep = inp.in_range & jnp.any(inp.valid, axis=-1)
     return inp.classes_back(jnp.where(keep[..., None], g, 0.0))

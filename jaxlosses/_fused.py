@@ -29,7 +29,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from ._checks import labels_in_range, register_checks, unused_where
-from ._core import compute_dtype, floating, integer
+from ._core import closed_form_of, compute_dtype, floating, integer
 from ._coupling import varying_like
 
 __all__ = ["linear_softmax_cross_entropy"]
@@ -246,8 +246,13 @@ _fused_vjp.defvjp(_fused_fwd, _fused_bwd)
 # --- the public function -----------------------------------------------------------------
 
 
-def _inputs(hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn):
-    """Validated ``(h, w, y, b, m, alpha, z-loss coefficient)`` for the loss and its closed form."""
+def _inputs(
+    hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn, custom_vjp=True
+):
+    """Validated ``(h, w, y, b, m, alpha, z-loss coefficient)`` for the loss and its closed form.
+
+    ``custom_vjp`` is taken (the closed form passes all the loss's arguments) and not used.
+    """
     h = floating(hidden, "hidden", fn)
     w = floating(weight, "weight", fn)
     y = integer(labels, "labels", fn)
@@ -387,17 +392,15 @@ def linear_softmax_cross_entropy(
     return loss.reshape(-1)[:n].reshape(batch_shape).astype(h.dtype)
 
 
+@closed_form_of(linear_softmax_cross_entropy, _inputs)
 def _linear_softmax_cross_entropy_grad(
-    hidden: ArrayLike,
-    weight: ArrayLike,
-    labels: ArrayLike,
-    *,
-    bias: ArrayLike | None = None,
-    where: ArrayLike | None = None,
-    label_smoothing: float = 0.0,
-    z_loss: float = 0.0,
-    chunk_size: int | None = None,
-    custom_vjp: bool = True,
+    h: jax.Array,
+    w: jax.Array,
+    y: jax.Array,
+    b: jax.Array | None,
+    m: jax.Array,
+    alpha: float,
+    zc: float,
 ) -> tuple[jax.Array, jax.Array]:
     r"""Closed-form gradient of the summed loss: ``(d hidden, d weight)``.
 
@@ -413,10 +416,6 @@ def _linear_softmax_cross_entropy_grad(
     with :math:`A_i = 0` for masked tokens and out-of-range labels. Written with the
     logits materialised, for clarity (``chunk_size`` and ``custom_vjp`` are ignored).
     """
-    fn = "linear_softmax_cross_entropy"
-    h, w, y, b, m, alpha, zc = _inputs(
-        hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn
-    )
     cdt = compute_dtype(h.dtype)
     v = w.shape[1]
     hc, wc = h.astype(cdt), w.astype(cdt)
