@@ -1,8 +1,5 @@
 """Proof records of cross-entropy on logits, probabilities and log-probabilities
 (:mod:`jaxlosses._classification`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
 """
 
 from __future__ import annotations
@@ -11,16 +8,7 @@ import numpy as np
 from scipy import special
 
 from ._entry import NEG_INF, NONNEG, SHIFT, Case, Entry, Peer
-from ._shared import (
-    B,
-    K,
-    huge_logits,
-    ints,
-    masked_logits,
-    normal,
-    ref_log_softmax,
-    simplex,
-)
+from ._shared import B, K, huge_logits, ints, masked_logits, normal, ref_log_softmax, simplex
 
 FAMILY = "cross-entropy"
 

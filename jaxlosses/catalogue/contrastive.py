@@ -1,8 +1,4 @@
-"""Proof records of the contrastive losses (:mod:`jaxlosses._contrastive`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-"""
+"""Proof records of the contrastive losses (:mod:`jaxlosses._contrastive`)."""
 
 from __future__ import annotations
 
@@ -10,10 +6,7 @@ import numpy as np
 from scipy import special
 
 from ._entry import NONNEG, Case, Entry, Peer
-from ._shared import (
-    normal,
-    ref_unit,
-)
+from ._shared import normal, ref_unit
 
 FAMILY = "contrastive"
 

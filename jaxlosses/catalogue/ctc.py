@@ -1,8 +1,5 @@
 """Proof records of CTC (:mod:`jaxlosses._ctc`).
 
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-
 The reference enumerates every CTC alignment by brute force.
 """
 
@@ -14,10 +11,7 @@ import numpy as np
 from scipy import special
 
 from ._entry import NONNEG, Case, Entry, Peer
-from ._shared import (
-    B,
-    normal,
-)
+from ._shared import B, normal
 
 FAMILY = "sequence alignment"
 

@@ -1,8 +1,4 @@
-"""Proof records of the divergences (:mod:`jaxlosses._divergence`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-"""
+"""Proof records of the divergences (:mod:`jaxlosses._divergence`)."""
 
 from __future__ import annotations
 
@@ -10,13 +6,7 @@ import numpy as np
 from scipy import special
 
 from ._entry import NONNEG, Case, Entry, Peer
-from ._shared import (
-    B,
-    K,
-    normal,
-    ref_log_softmax,
-    simplex,
-)
+from ._shared import B, K, normal, ref_log_softmax, simplex
 
 FAMILY = "divergence"
 

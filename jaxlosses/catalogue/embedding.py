@@ -1,8 +1,4 @@
-"""Proof records of the metric-learning losses (:mod:`jaxlosses._embedding`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-"""
+"""Proof records of the metric-learning losses (:mod:`jaxlosses._embedding`)."""
 
 from __future__ import annotations
 
@@ -10,11 +6,7 @@ import numpy as np
 from scipy import special
 
 from ._entry import NONNEG, Case, Entry, Peer
-from ._shared import (
-    ints,
-    normal,
-    ref_unit,
-)
+from ._shared import ints, normal, ref_unit
 
 FAMILY = "metric learning"
 

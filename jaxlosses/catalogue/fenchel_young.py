@@ -1,8 +1,5 @@
 """Proof records of the Fenchel-Young (sparsemax) losses (:mod:`jaxlosses._fenchel_young`).
 
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-
 The references find the sparsemax threshold with a root-finder.
 """
 
@@ -12,15 +9,7 @@ import numpy as np
 from scipy import optimize
 
 from ._entry import NEG_INF, NONNEG, SHIFT, Case, Entry, Peer
-from ._shared import (
-    B,
-    K,
-    huge_logits,
-    normal,
-    rows,
-    sample_multiclass,
-    stress_multiclass,
-)
+from ._shared import B, K, huge_logits, normal, rows, sample_multiclass, stress_multiclass
 
 FAMILY = "Fenchel-Young"
 

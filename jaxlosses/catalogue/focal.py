@@ -1,8 +1,4 @@
-"""Proof records of the focal and poly losses (:mod:`jaxlosses._focal`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-"""
+"""Proof records of the focal and poly losses (:mod:`jaxlosses._focal`)."""
 
 from __future__ import annotations
 
@@ -10,15 +6,7 @@ import numpy as np
 from scipy import special
 
 from ._entry import NEG_INF, NONNEG, SHIFT, Case, Entry, Peer
-from ._shared import (
-    B,
-    K,
-    huge_logits,
-    ints,
-    masked_logits,
-    normal,
-    simplex,
-)
+from ._shared import B, K, huge_logits, ints, masked_logits, normal, simplex
 
 FAMILY = "focal and poly"
 

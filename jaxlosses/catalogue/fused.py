@@ -1,8 +1,5 @@
 """Proof records of the fused linear + softmax cross-entropy (:mod:`jaxlosses._fused`).
 
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-
 The reference materialises the ``[N, V]`` logits in NumPy/SciPy and applies the
 definition directly. Most sampled cases use ``custom_vjp=False`` (forward and reverse
 mode); one runs the default fused ``custom_vjp`` path, which the verification engine
@@ -17,9 +14,7 @@ import numpy as np
 from scipy import special
 
 from ._entry import NONNEG, Case, Entry, Peer
-from ._shared import (
-    normal,
-)
+from ._shared import normal
 
 FAMILY = "cross-entropy"
 

@@ -1,20 +1,11 @@
-"""Proof records of the maximum-likelihood losses (:mod:`jaxlosses._likelihood`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-"""
+"""Proof records of the maximum-likelihood losses (:mod:`jaxlosses._likelihood`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from ._entry import NONNEG, Case, Entry, Peer
-from ._shared import (
-    ELEMENTWISE_TARGETS,
-    B,
-    K,
-    normal,
-)
+from ._shared import ELEMENTWISE_TARGETS, B, K, normal
 
 FAMILY = "maximum likelihood"
 

@@ -1,8 +1,4 @@
-"""Proof records of the margin losses (:mod:`jaxlosses._margin`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-"""
+"""Proof records of the margin losses (:mod:`jaxlosses._margin`)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""Proof records of the ranking losses (:mod:`jaxlosses._ranking`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-"""
+"""Proof records of the ranking losses (:mod:`jaxlosses._ranking`)."""
 
 from __future__ import annotations
 
@@ -11,14 +7,7 @@ import numpy as np
 from scipy import special
 
 from ._entry import NEG_INF, NONNEG, SHIFT, Case, Entry, Peer
-from ._shared import (
-    ELEMENTWISE_TARGETS,
-    B,
-    K,
-    huge_logits,
-    masked_logits,
-    normal,
-)
+from ._shared import ELEMENTWISE_TARGETS, B, K, huge_logits, masked_logits, normal
 
 FAMILY = "ranking"
 

@@ -1,8 +1,4 @@
-"""Proof records of the regression losses (:mod:`jaxlosses._regression`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-"""
+"""Proof records of the regression losses (:mod:`jaxlosses._regression`)."""
 
 from __future__ import annotations
 
@@ -13,12 +9,7 @@ from typing import Any
 import numpy as np
 
 from ._entry import NONNEG, Case, Entry, Peer
-from ._shared import (
-    ELEMENTWISE_TARGETS,
-    B,
-    K,
-    normal,
-)
+from ._shared import ELEMENTWISE_TARGETS, B, K, normal
 
 FAMILY = "regression"
 

@@ -1,8 +1,4 @@
-"""Proof records of the segmentation losses (:mod:`jaxlosses._segmentation`).
-
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-"""
+"""Proof records of the segmentation losses (:mod:`jaxlosses._segmentation`)."""
 
 from __future__ import annotations
 
@@ -10,12 +6,7 @@ import numpy as np
 from scipy import special
 
 from ._entry import NONNEG, Case, Entry, Peer
-from ._shared import (
-    B,
-    K,
-    huge_logits,
-    normal,
-)
+from ._shared import B, K, huge_logits, normal
 
 FAMILY = "segmentation"
 

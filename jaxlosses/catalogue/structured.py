@@ -1,8 +1,5 @@
 """Proof records of the structured (linear-chain CRF) losses (:mod:`jaxlosses._structured`).
 
-Every reference is written directly in NumPy/SciPy from the definition and never calls the
-package.
-
 The references enumerate all ``K ** L`` tag sequences by brute force (``itertools.product``),
 score each path from its definition and aggregate with NumPy/SciPy: no dynamic programming,
 nothing shared with :mod:`jaxlosses._crf`.
