@@ -138,6 +138,14 @@ def check_equal_shapes(arrays: dict[str, jax.Array], fn: str) -> None:
         )
 
 
+def broadcast_or_raise(x: jax.Array, shape: tuple[int, ...], message: str) -> jax.Array:
+    """``jnp.broadcast_to(x, shape)``, raising a ValueError with ``message`` instead of jnp's."""
+    try:
+        return jnp.broadcast_to(x, shape)
+    except ValueError:
+        raise ValueError(message) from None
+
+
 def mask_for(
     where: ArrayLike | None, shape: tuple[int, ...], axes: tuple[int, ...], fn: str
 ) -> jax.Array | None:

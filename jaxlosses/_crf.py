@@ -33,7 +33,7 @@ import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from ._core import compute_dtype, floating, integer
+from ._core import broadcast_or_raise, compute_dtype, floating, integer
 from ._coupling import varying_like
 from ._primitives import lse_of_shifted, shift
 
@@ -109,14 +109,13 @@ def chain(
         mk = jnp.asarray(mask)
         if mk.dtype != jnp.bool_:
             mk = mk != 0
-        try:
-            mk = jnp.broadcast_to(mk, (*batch, t))
-        except ValueError:
-            raise ValueError(
-                f"{fn}: `mask` has shape {mk.shape} but emissions of shape {arr.shape} need a "
-                f"boolean mask of shape [..., T] = {(*batch, t)} (True on each sequence's "
-                "valid prefix)."
-            ) from None
+        mk = broadcast_or_raise(
+            mk,
+            (*batch, t),
+            f"{fn}: `mask` has shape {mk.shape} but emissions of shape {arr.shape} need a "
+            f"boolean mask of shape [..., T] = {(*batch, t)} (True on each sequence's "
+            "valid prefix).",
+        )
         mk = mk.reshape(n, t).T
         # The first step is always valid; steps after the first invalid one are padding.
         mk = mk.at[0].set(True)
@@ -171,13 +170,12 @@ def per_sequence(v: jax.Array, ch: Chain) -> jax.Array:
 def hamming_weight(cost_weight: ArrayLike, ch: Chain, fn: str) -> jax.Array:
     """The Hamming cost weight as ``[N]`` (a scalar or one weight per sequence)."""
     c = jnp.asarray(cost_weight)
-    try:
-        c = jnp.broadcast_to(c, ch.batch)
-    except ValueError:
-        raise ValueError(
-            f"{fn}: `cost_weight` has shape {c.shape}; pass a scalar or one weight per "
-            f"sequence, shape {ch.batch}."
-        ) from None
+    c = broadcast_or_raise(
+        c,
+        ch.batch,
+        f"{fn}: `cost_weight` has shape {c.shape}; pass a scalar or one weight per "
+        f"sequence, shape {ch.batch}.",
+    )
     return c.astype(ch.x.dtype).reshape(-1)
 
 

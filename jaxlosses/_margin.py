@@ -28,6 +28,7 @@ from ._checks import class_labels, in_set, nonnegative, register_checks
 from ._core import (
     ClassScores,
     binary_inputs,
+    broadcast_or_raise,
     class_scores,
     closed_form_of,
     fill_docstrings,
@@ -176,14 +177,13 @@ def _costs(
     c = c.astype(dtype)
     if c.shape == (k, k):
         return c[y]
-    try:
-        full = jnp.broadcast_to(c, arr.shape)
-    except ValueError:
-        raise ValueError(
-            f"{fn}: `cost` has shape {c.shape}; pass a ({k}, {k}) matrix "
-            f"cost[true, predicted], or per-example costs of the scores' shape {arr.shape} "
-            f"(classes on axis {ax})."
-        ) from None
+    full = broadcast_or_raise(
+        c,
+        arr.shape,
+        f"{fn}: `cost` has shape {c.shape}; pass a ({k}, {k}) matrix "
+        f"cost[true, predicted], or per-example costs of the scores' shape {arr.shape} "
+        f"(classes on axis {ax}).",
+    )
     return jnp.moveaxis(full, ax, -1)
 
 
