@@ -204,8 +204,9 @@ def safe_softmax_cross_entropy(
 
     Returns:
       Per-example loss, shape ``logits.shape`` without ``axis``. A positive label on a
-      ``-inf`` logit gives ``inf`` (the true value). The derivative with respect to a zero
-      label is taken as 0.
+      ``-inf`` logit gives ``inf`` (the true value). The derivative with respect to a label
+      is ``-log softmax(x)_k`` (as for :func:`softmax_cross_entropy`), and 0 for a zero
+      label on a ``-inf`` logit (the ``0 · log 0 = 0`` convention).
 
     Example:
       >>> import jaxlosses as jl
@@ -218,8 +219,10 @@ def safe_softmax_cross_entropy(
         logits, labels, axis, where, label_smoothing, "safe_softmax_cross_entropy"
     )
     log_probs, _, _ = log_softmax_parts(x, axes, mask)
-    nz = y != 0
-    terms = jnp.where(nz, y * jnp.where(nz, log_probs, 0.0), 0.0)
+    # 0 · log 0 = 0 only where the label is 0 *and* the class impossible (-inf logit):
+    # elsewhere y · log p, so the derivative w.r.t. a zero label is log p, not 0.
+    impossible = jnp.isneginf(log_probs) & (y == 0)
+    terms = y * jnp.where(impossible, 0.0, log_probs)
     return (-jnp.sum(terms, axis=axes, where=mask)).astype(arr.dtype)
 
 

@@ -261,3 +261,16 @@ def test_bad_axis_and_where_are_explained():
         jl.softmax_cross_entropy(jnp.zeros((2, 3)), jnp.zeros((2, 3)), axis=3)
     with pytest.raises(ValueError, match="`where` with shape"):
         jl.softmax_cross_entropy(jnp.zeros((2, 3)), jnp.zeros((2, 3)), where=jnp.ones(4, bool))
+
+
+def test_safe_softmax_cross_entropy_gradient_wrt_labels(x64):
+    """d/dy of -sum y log p is -log p, zero labels included (it was 0 there: a wrong
+    target gradient that distillation or label learning would have trained with)."""
+    logits = jnp.array([[1.0, -2.0, 0.5, -jnp.inf], [0.3, 0.2, -1.0, 2.0]])
+    labels = jnp.array([[0.7, 0.0, 0.3, 0.0], [0.0, 1.0, 0.0, 0.0]])
+    got = jax.grad(lambda y: jl.safe_softmax_cross_entropy(logits, y).sum())(labels)
+    x = np.asarray(logits)
+    finite = np.isfinite(x)
+    lse = np.log(np.sum(np.where(finite, np.exp(np.where(finite, x, 0.0)), 0.0), -1, keepdims=True))
+    log_p = np.where(finite, x - lse, 0.0)  # 0 on the -inf logit: the 0 log 0 convention
+    np.testing.assert_allclose(got, -log_p, rtol=1e-12)
