@@ -153,6 +153,13 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"\n{r.name} FAILED:", file=sys.stdout)
         for f in r.failures:
             print(f"  - {f}", file=sys.stdout)
+    noted = [
+        (r.name, c.label, n) for r in reports for c in r.cases for n in c.notes if "stress" in n
+    ]
+    if noted:
+        print("\nNotes (closed form vs float64 jax.grad at float32 stress inputs):")
+        for name, label, note in noted:
+            print(f"  - {name} [{label}] {note}")
     worst = max((r.autodiff_error for r in reports), default=0.0)
     print(
         f"\n{len(reports) - len(failed)}/{len(reports)} losses passed in {elapsed:.1f}s; "

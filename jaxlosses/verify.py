@@ -4,14 +4,25 @@
 and measures, in float64:
 
 1. the value against an independent reference (when you give one);
-2. ``jax.grad`` of the summed loss against the claimed gradient;
-3. central finite differences against the claimed gradient (a random direction),
-   and :func:`jax.test_util.check_grads` in forward and reverse mode (order 2 for
-   smooth losses);
+2. the claimed gradient against ``jax.grad`` of the summed loss, element by element
+   (each element relative to its own magnitude, with a floor of ``1e-6`` of the largest,
+   so a wrong small coordinate cannot hide behind a large one), at the example and at
+   random points near it (so a gradient right only by coincidence, such as a zero at a
+   minimum, fails);
+3. finite differences (a fourth-order stencil at two step sizes, whose disagreement and
+   the round-off of the loss bound what they can tell) against the claimed gradient and
+   against ``jax.grad`` w.r.t. **every other floating argument** (targets, weights, a
+   second tower); elements at a kink or a domain boundary are skipped and counted;
+   :func:`jax.test_util.check_grads` in forward and reverse mode (order 2 for smooth
+   losses; reverse only, and said so, for a :func:`jax.custom_vjp` loss);
 4. finiteness of values and gradients at stress inputs (huge or ``-inf`` masked
-   logits, zero targets...) in their own dtype, and that the dtype is preserved;
+   logits, zero targets...) in their own dtype, and that the dtype is preserved; where
+   the claimed gradient there differs from ``jax.grad`` in float64 is noted;
 5. ``jax.jit`` against eager execution, and ``jax.vmap`` over the leading axis
-   against the batched call.
+   against the batched call (a loss that returns one value for the batch is named as
+   reducing over the batch).
+
+Failures name the argument, the worst element and its index, and the tolerance.
 
 Example:
   >>> import jax.numpy as jnp
@@ -44,13 +55,22 @@ __all__ = ["CaseReport", "Report", "Tolerances", "check", "verify_entry"]
 
 @dataclasses.dataclass(frozen=True)
 class Tolerances:
-    """Pass thresholds; every error is relative to the scale of the reference."""
+    """Pass thresholds.
+
+    Values and gradients are compared element by element, each error relative to that
+    element's own magnitude, with a floor of ``floor`` times the largest magnitude (so a
+    wrong small coordinate cannot hide behind a large one, and round-off on a coordinate
+    that is zero up to cancellation does not fail); jit and vmap relative to the largest.
+    """
 
     value: float = 1e-9
     autodiff: float = 1e-9
-    finite_difference: float = 1e-6
+    finite_difference: float = 1e-7
     jit: float = 1e-10
     vmap: float = 1e-10
+    stress_autodiff: float = 1e-3
+    floor: float = 1e-6
+    stress_floor: float = 1e-3
 
 
 @dataclasses.dataclass
@@ -61,8 +81,10 @@ class CaseReport:
     value_error: float = math.nan
     autodiff_error: float = math.nan
     fd_error: float = math.nan
+    fd_points_skipped: int = 0
     check_grads_order: int = 0
     check_grads_ok: bool = True
+    notes: list[str] = dataclasses.field(default_factory=list)
     stress_ok: bool = True
     stress_cases: int = 0
     jit_error: float = math.nan
@@ -115,6 +137,10 @@ class Report:
         return self._max("vmap_error")
 
     @property
+    def notes(self) -> list[str]:
+        return [f"[{c.label}] {n}" for c in self.cases for n in c.notes]
+
+    @property
     def stress_cases(self) -> int:
         return sum(c.stress_cases for c in self.cases)
 
@@ -133,6 +159,7 @@ class Report:
                 {k: _json_float(v) for k, v in dataclasses.asdict(c).items()} for c in self.cases
             ],
             "failures": self.failures,
+            "notes": self.notes,
         }
 
 
@@ -218,12 +245,13 @@ def check(
     reference: Callable[..., Any] | None = None,
     smooth: bool = True,
     stress: Iterable[tuple[Sequence[Any], Mapping[str, Any]]] = (),
-    in_axes: int | Sequence[int | None] = 0,
+    in_axes: int | Sequence[int | None] | None = 0,
     kw_axes: Mapping[str, int | None] | None = None,
     label: str = "example",
     tolerances: Tolerances = Tolerances(),
     seed: int = 0,
     order: int | None = None,
+    points: int = 2,
 ) -> CaseReport:
     """Checks a loss and its claimed gradient on one example; see the module docstring.
 
@@ -232,7 +260,9 @@ def check(
       grad_fn: the claimed gradient of ``loss_fn(...).sum()`` with respect to
         ``argnums``: one array for a single argnum, else a tuple in argnum order.
       *example_args: example inputs (floating ones are promoted to float64).
-      argnums: which positional arguments are differentiated.
+      argnums: which positional arguments are differentiated (the claimed gradient's).
+        ``jax.grad`` w.r.t. every *other* floating argument (targets, weights, a second
+        tower) is checked against finite differences too.
       kwargs: keyword arguments for both functions.
       reference: optional independent implementation; called with NumPy float64 arrays
         and the same kwargs, it returns the expected loss value.
@@ -240,14 +270,18 @@ def check(
         ``False`` for piecewise losses such as hinge or Huber (order 1).
       stress: extra ``(args, kwargs)`` examples kept in their own dtype (e.g. float32
         logits of magnitude 1e4, ``-inf`` masked logits) that must give finite values and
-        gradients and the first argument's dtype.
+        gradients and the first argument's dtype; for smooth losses, where the claimed
+        gradient there differs from ``jax.grad`` in float64 is listed in ``notes``.
       in_axes: ``jax.vmap`` axes of the positional arguments for the vmap check (``0``:
         every array argument is batched along its leading axis). ``None`` skips the check.
       kw_axes: vmap axes of array keyword arguments (default: not mapped).
       label: a name for the example in the report.
       tolerances: the pass thresholds.
-      seed: seed of the finite-difference direction.
+      seed: seed of the finite-difference directions and of the extra points.
       order: the check_grads order; default 2 for smooth losses, 1 otherwise.
+      points: how many random points near the example also compare the claimed
+        gradient with ``jax.grad`` (so a gradient that is right only by coincidence at
+        the example, such as a zero, cannot pass).
 
     Returns:
       A :class:`CaseReport`; ``.passed`` is true when everything held.
@@ -259,6 +293,7 @@ def check(
     with jax.enable_x64(True):
         args = tuple(_to_x64(a) for a in example_args)
         kw = {k: _to_x64(v) for k, v in kwargs.items()}
+        names = _arg_names(loss_fn, len(args))
         f = _summed(loss_fn, args, kw, nums)
         diff = tuple(args[i] for i in nums)
 
@@ -267,27 +302,61 @@ def check(
             np_args = [np.asarray(a) if isinstance(a, jax.Array) else a for a in args]
             np_kw = {k: np.asarray(v) if isinstance(v, jax.Array) else v for k, v in kw.items()}
             expected = reference(*np_args, **np_kw)
-            report.value_error = rel_error(value, expected)
-            if not report.value_error <= tolerances.value:
-                fail(f"value differs from the reference: rel. error {report.value_error:.2e}")
+            worst = _compare(value, expected, tolerances.floor)
+            report.value_error = worst.error
+            if not worst.error <= tolerances.value:
+                fail(
+                    f"value differs from the reference: {worst.describe('value')}"
+                    f" > tolerance {tolerances.value:.0e}"
+                )
 
-        auto = jax.grad(f, argnums=tuple(range(len(nums))))(*diff)
+        # The claimed gradient against jax.grad, at the example and at random points near it.
         try:
             claimed = _claimed_tuple(grad_fn(*args, **kw), len(nums))
         except TypeError as e:
             fail(str(e))
             return report
-        report.autodiff_error = rel_error(auto, claimed)
-        if not report.autodiff_error <= tolerances.autodiff:
-            fail(f"jax.grad differs from the closed form: rel. error {report.autodiff_error:.2e}")
+        rng = np.random.default_rng(seed)
+        for k, point in enumerate([args, *(_nearby(args, nums, rng) for _ in range(points))]):
+            f_k = _summed(loss_fn, point, kw, nums)
+            at = "" if k == 0 else f" at random point {k} near the example"
+            if k > 0 and not _in_domain(loss_fn, point, kw):
+                report.notes.append(f"random point {k}: outside the domain, skipped")
+                continue
+            auto = jax.grad(f_k, argnums=tuple(range(len(nums))))(*(point[i] for i in nums))
+            got = claimed if k == 0 else _claimed_tuple(grad_fn(*point, **kw), len(nums))
+            for j, (a, c) in enumerate(zip(auto, got)):
+                worst = _compare(c, a, tolerances.floor)
+                report.autodiff_error = _nanmax(report.autodiff_error, worst.error)
+                if not worst.error <= tolerances.autodiff:
+                    fail(
+                        f"the closed form differs from jax.grad w.r.t. `{names[nums[j]]}`{at}: "
+                        f"{worst.describe('claimed')} > tolerance {tolerances.autodiff:.0e}"
+                    )
 
-        report.fd_error = _fd_error(f, diff, claimed, seed)
-        if not report.fd_error <= tolerances.finite_difference:
-            fail(f"finite differences differ from the closed form: {report.fd_error:.2e}")
+        # Finite differences: of the claimed gradient (argnums), and of jax.grad w.r.t.
+        # every other floating argument.
+        for i, name in enumerate(names):
+            a = args[i] if i < len(args) else None
+            if not _is_float_array(a):
+                continue
+            g = (
+                claimed[nums.index(i)]
+                if i in nums
+                else jax.grad(_summed(loss_fn, args, kw, (i,)))(a)
+            )
+            what = "the closed form" if i in nums else "jax.grad"
+            _fd_check(report, loss_fn, args, kw, ("pos", i), name, g, what, tolerances, rng)
+        for name, v in kw.items():
+            if _is_float_array(v):
+                g = jax.grad(lambda x, name=name: jnp.sum(loss_fn(*args, **{**kw, name: x})))(v)
+                _fd_check(
+                    report, loss_fn, args, kw, ("kw", name), name, g, "jax.grad", tolerances, rng
+                )
 
         report.check_grads_order = order or (2 if smooth else 1)
         try:
-            check_grads(jax.jit(f), diff, order=report.check_grads_order, modes=("fwd", "rev"))
+            _check_grads(jax.jit(f), diff, report.check_grads_order, report)
         except AssertionError as e:
             report.check_grads_ok = False
             fail(f"jax.test_util.check_grads failed: {str(e).strip().splitlines()[0]}")
@@ -295,12 +364,22 @@ def check(
         jitted = jax.jit(lambda *a: loss_fn(*a, **kw))(*args)
         report.jit_error = rel_error(jitted, value)
         if not report.jit_error <= tolerances.jit:
-            fail(f"jit differs from eager: rel. error {report.jit_error:.2e}")
+            fail(
+                f"jit differs from eager: rel. error {report.jit_error:.2e} > tolerance "
+                f"{tolerances.jit:.0e}"
+            )
 
         if in_axes is not None:
-            report.vmap_error = _vmap_error(loss_fn, args, kw, in_axes, kw_axes or {}, value)
-            if not report.vmap_error <= tolerances.vmap:
-                fail(f"vmap differs from the batched call: rel. error {report.vmap_error:.2e}")
+            reduced = _reduces_over_batch(value, args, in_axes)
+            if reduced:
+                fail(reduced)
+            else:
+                report.vmap_error = _vmap_error(loss_fn, args, kw, in_axes, kw_axes or {}, value)
+                if not report.vmap_error <= tolerances.vmap:
+                    fail(
+                        f"vmap differs from the batched call: rel. error "
+                        f"{report.vmap_error:.2e} > tolerance {tolerances.vmap:.0e}"
+                    )
 
     # Stress inputs run in the default configuration (float32 unless the user enabled x64).
     for i, (s_args, s_kw) in enumerate(stress):
@@ -309,28 +388,203 @@ def check(
         if problem:
             report.stress_ok = False
             fail(f"stress input {i}: {problem}")
-    return report
+        elif smooth:
+            mismatch = _stress_closed_form(
+                loss_fn, grad_fn, tuple(s_args), dict(s_kw), nums, tolerances
+            )
+            if mismatch:
+                report.notes.append(f"stress input {i}: {mismatch}")
+    return report  # fmt: skip
 
 
-def _fd_error(
-    f: Callable[..., jax.Array], diff: tuple[Any, ...], claimed: tuple[Any, ...], seed: int
-) -> float:
-    """Central difference along a random direction vs ``<claimed, direction>``.
+@dataclasses.dataclass(frozen=True)
+class _Mismatch:
+    """The worst element of a comparison."""
 
-    Scaled by ``‖claimed‖ ‖direction‖`` so that a near-zero projection does not inflate it.
-    """
-    rng = np.random.default_rng(seed)
-    dirs = tuple(rng.standard_normal(np.shape(d)) for d in diff)
-    h = 1e-6
-    plus = f(*(d + h * v for d, v in zip(diff, dirs)))
-    minus = f(*(d - h * v for d, v in zip(diff, dirs)))
-    fd = float(plus - minus) / (2 * h)
-    proj = sum(float(np.sum(np.asarray(g) * v)) for g, v in zip(claimed, dirs))
-    gnorm = math.sqrt(sum(float(np.sum(np.asarray(g) ** 2)) for g in claimed))
-    vnorm = math.sqrt(sum(float(np.sum(v**2)) for v in dirs))
-    if not (math.isfinite(fd) and math.isfinite(proj)):
-        return math.inf
-    return abs(fd - proj) / max(gnorm * vnorm, 1e-12)
+    error: float
+    leaf: int = 0
+    index: tuple[int, ...] = ()
+    actual: float = math.nan
+    expected: float = math.nan
+
+    def describe(self, what: str) -> str:
+        where = f"[{', '.join(map(str, self.index))}]" if self.index else ""
+        return (f"worst element {where} {what} {self.actual:.6g} vs {self.expected:.6g} "
+                f"(error {self.error:.2e})")  # fmt: skip
+
+
+def _compare(actual: Any, expected: Any, floor: float, absolute: float = 1e-300) -> _Mismatch:
+    """Element-wise ``|a - b| / max(|b|, floor * max|b|)``: the worst element (``inf`` on
+    a NaN, a different infinity or a shape mismatch)."""
+    a_leaves = jax.tree_util.tree_leaves(actual)
+    b_leaves = jax.tree_util.tree_leaves(expected)
+    if len(a_leaves) != len(b_leaves):
+        return _Mismatch(math.inf)
+    worst = _Mismatch(0.0)
+    for n, (a, b) in enumerate(zip(a_leaves, b_leaves)):
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        if a.shape != b.shape:
+            return _Mismatch(math.inf, n)
+        if a.size == 0:
+            continue
+        finite_b = np.abs(np.where(np.isfinite(b), b, 0.0))
+        scale = np.maximum(finite_b, max(floor * float(finite_b.max()), absolute))
+        err = np.where(a == b, 0.0, np.abs(a - b) / scale)
+        err = np.where(np.isnan(err), np.inf, err)
+        k = int(np.argmax(err))
+        if err.flat[k] > worst.error:
+            idx = tuple(int(i) for i in np.unravel_index(k, a.shape))
+            worst = _Mismatch(float(err.flat[k]), n, idx, float(a.flat[k]), float(b.flat[k]))
+    return worst
+
+
+def _in_domain(loss_fn: Callable[..., Any], args: tuple[Any, ...], kw: Mapping[str, Any]) -> bool:
+    """The loss accepts the point (no ValueError) and is finite there."""
+    try:
+        return bool(jnp.all(jnp.isfinite(loss_fn(*args, **kw))))
+    except ValueError:
+        return False
+
+
+def _nanmax(a: float, b: float) -> float:
+    return b if math.isnan(a) else max(a, b)
+
+
+def _arg_names(loss_fn: Callable[..., Any], n: int) -> list[str]:
+    import inspect
+
+    try:
+        params = [
+            p.name
+            for p in inspect.signature(loss_fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"argument {i}" for i in range(n)]
+
+
+def _is_float_array(x: Any) -> bool:
+    return isinstance(x, jax.Array | np.ndarray) and bool(jnp.issubdtype(x.dtype, jnp.floating))
+
+
+def _nearby(
+    args: tuple[Any, ...], nums: tuple[int, ...], rng: np.random.Generator
+) -> tuple[Any, ...]:
+    """The example with its differentiated arguments moved by about 1% at random."""
+    out = list(args)
+    for i in nums:
+        x = np.asarray(args[i])
+        if not np.issubdtype(x.dtype, np.floating):
+            continue
+        finite = np.isfinite(x)
+        rms = float(np.sqrt(np.mean(np.where(finite, x, 0.0) ** 2))) if x.size else 0.0
+        step = 0.01 * (np.abs(np.where(finite, x, 0.0)) + 0.1 * rms + 1e-3)
+        out[i] = jnp.asarray(np.where(finite, x + step * rng.standard_normal(x.shape), x))
+    return tuple(out)
+
+
+def _fd_check(
+    report: CaseReport,
+    loss_fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kw: Mapping[str, Any],
+    slot: tuple[str, Any],
+    name: str,
+    grad: Any,
+    what: str,
+    tolerances: Tolerances,
+    rng: np.random.Generator,
+) -> None:
+    """Compares ``grad`` w.r.t. one argument with finite differences, element by element
+    for small arguments (a fourth-order stencil), along random directions for large ones.
+    Elements at a kink or a domain boundary (one-sided slopes disagree, or the loss is
+    not finite a step away) are skipped and counted in ``fd_points_skipped``."""
+    kind, key = slot
+    x0 = np.asarray(args[key] if kind == "pos" else kw[key], np.float64)
+    g = np.asarray(grad, np.float64)
+
+    @jax.jit
+    def total(x: jax.Array) -> jax.Array:
+        if kind == "pos":
+            full = list(args)
+            full[key] = x
+            return jnp.sum(loss_fn(*full, **kw))
+        return jnp.sum(loss_fn(*args, **{**kw, key: x}))
+
+    if x0.size <= 256:
+        dirs = [np.eye(x0.size)[j].reshape(x0.shape) for j in range(x0.size)]
+        expect = [g.reshape(-1)[j] for j in range(x0.size)]
+    else:
+        dirs = [rng.standard_normal(x0.shape) for _ in range(4)]
+        expect = [float(np.sum(g * d)) for d in dirs]
+    gscale = float(np.max(np.abs(np.where(np.isfinite(g), g, 0.0)), initial=0.0))
+    worst = _Mismatch(0.0)
+    for j, (d, e) in enumerate(zip(dirs, expect)):
+        if not np.isfinite(np.sum(np.where(d != 0, x0, 0.0))):
+            continue  # a -inf masked logit: not a point of the domain
+        # A step relative to the coordinate (1e-3 of it, at least 1e-6): near a domain
+        # edge (a probability of 0.05) an absolute step would see the curvature.
+        xscale = float(np.max(np.abs(np.where(d != 0, x0, 0.0)), initial=0.0))
+        h = 1e-3 * max(xscale, 1e-3)
+        f = [float(total(jnp.asarray(x0 + t * h * d))) for t in (-2, -1, 0, 1, 2)]
+        if not all(math.isfinite(v) for v in f):
+            report.fd_points_skipped += 1  # a domain boundary
+            continue
+        # A kink within two steps: the second differences at h and 2h are not in the
+        # ratio 4 of a smooth function (for which they differ by h**4 times f'''' only).
+        s1, s2 = f[3] - 2 * f[2] + f[1], f[4] - 2 * f[2] + f[0]
+        if abs(s2 - 4 * s1) > 1e-3 * (abs(s1) + abs(s2)) + 1e-12 * max(abs(v) for v in f):
+            report.fd_points_skipped += 1
+            continue
+        fd = (8 * (f[3] - f[1]) - (f[4] - f[0])) / (12 * h)
+        # The same stencil at h/2: the two estimates differ by about their truncation
+        # error, which with the round-off of the loss's value bounds what FD can tell.
+        g2 = [float(total(jnp.asarray(x0 + t * h / 2 * d))) for t in (-2, -1, 1, 2)]
+        fd2 = (8 * (g2[2] - g2[1]) - (g2[3] - g2[0])) / (6 * h)
+        noise = 64 * np.finfo(np.float64).eps * max(abs(v) for v in f) / (h / 2)
+        uncertainty = abs(fd - fd2) + noise
+        scale = max(abs(e), tolerances.floor * max(gscale, 1e-300) * max(1.0, np.abs(d).sum()))
+        miss = max(abs(fd2 - e) - uncertainty, 0.0) if math.isfinite(fd2) else math.inf
+        err = miss / scale if math.isfinite(e) else math.inf
+        if err > worst.error:
+            idx = tuple(int(i) for i in np.unravel_index(j, x0.shape)) if x0.size <= 256 else ()
+            worst = _Mismatch(err, 0, idx, float(e), fd2)
+    report.fd_error = _nanmax(report.fd_error, worst.error)
+    if not worst.error <= tolerances.finite_difference:
+        fail = report.failures.append
+        fail(f"finite differences differ from {what} w.r.t. `{name}`: "
+             f"{worst.describe('gradient')} > tolerance {tolerances.finite_difference:.0e}")  # fmt: skip
+
+
+def _check_grads(
+    f: Callable[..., Any], diff: tuple[Any, ...], order: int, report: CaseReport
+) -> None:
+    """check_grads in both modes; reverse only for a custom_vjp function (no forward mode)."""
+    try:
+        check_grads(f, diff, order=order, modes=("fwd", "rev"))
+    except TypeError as e:
+        if "custom_vjp" not in str(e) and "forward-mode" not in str(e):
+            raise
+        report.notes.append("forward mode unavailable (a custom_vjp rule): reverse mode only")
+        check_grads(f, diff, order=1, modes=("rev",))
+
+
+def _reduces_over_batch(value: Any, args: tuple[Any, ...], in_axes: Any) -> str:
+    """A message when the loss returns one value for a batch it was asked to map over."""
+    batched = [
+        a for k, a in enumerate(args)
+        if isinstance(a, jax.Array) and a.ndim > 0
+        and (in_axes if isinstance(in_axes, int) else list(in_axes)[k]) is not None
+    ]  # fmt: skip
+    if batched and jnp.ndim(value) == 0 and batched[0].shape[0] > 1:
+        return (
+            "the loss returns one value (shape ()) for a batch of "
+            f"{batched[0].shape[0]} examples: it reduces over the batch, so it is not a "
+            "per-example loss; pass in_axes=None to skip the vmap check"
+        )
+    return ""
 
 
 def _vmap_error(
@@ -374,6 +628,37 @@ def _stress_problem(
     for g in jax.tree_util.tree_leaves(grads):
         if not bool(jnp.all(jnp.isfinite(g))):
             return "non-finite gradient"
+    return ""
+
+
+def _stress_closed_form(
+    loss_fn: Callable[..., Any],
+    grad_fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kw: dict[str, Any],
+    nums: tuple[int, ...],
+    tolerances: Tolerances,
+) -> str:
+    """The claimed gradient at a stress input against jax.grad of the same input in float64.
+
+    Reported in ``CaseReport.notes`` (not a failure): at float32 extremes a closed form may
+    legitimately round differently, and what the closed form of a surrogate (``log 0``
+    stood in by ``log_epsilon``) should be is a convention; the notes list where they part.
+    """
+    args = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
+    claimed = _claimed_tuple(grad_fn(*args, **kw), len(nums))
+    with jax.enable_x64(True):
+        args64 = tuple(_to_x64(a) for a in args)
+        kw64 = {k: _to_x64(v) for k, v in kw.items()}
+        f64 = _summed(loss_fn, args64, kw64, nums)
+        exact = jax.grad(f64, argnums=tuple(range(len(nums))))(*(args64[i] for i in nums))
+        for a, c in zip(exact, claimed):
+            worst = _compare(c, a, tolerances.stress_floor, absolute=1e-6)
+            if not worst.error <= tolerances.stress_autodiff:
+                return (
+                    "the closed form differs from jax.grad in float64: "
+                    f"{worst.describe('claimed')} > {tolerances.stress_autodiff:.0e}"
+                )
     return ""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxlosses import verify
 
@@ -77,3 +78,110 @@ def test_several_argnums_need_a_tuple():
     assert not report.passed
     good = verify.check(_loss, lambda x, y: (_grad(x, y), -_grad(x, y)), X, Y, argnums=(0, 1))
     assert good.passed, good.failures
+
+
+# --- deliberately wrong gradients the engine must reject (issue: hard to fool) ---------
+
+EXP_X = np.array([30.0, 0.3, -0.5, -8.0])
+
+
+def _exp_loss(x):
+    return jnp.exp(x)
+
+
+@pytest.mark.parametrize("factor", [2.0, -1.0, 5.0])
+def test_a_wrong_small_coordinate_cannot_hide_behind_a_large_one(factor):
+    """exp at [30, .3, -.5, -8]: gradients from 1e13 to 3e-4; the small ones wrong."""
+
+    def claimed(x):
+        g = jnp.exp(x)
+        return g.at[1:].multiply(factor)
+
+    report = verify.check(_exp_loss, claimed, EXP_X, in_axes=None)
+    assert not report.passed
+    assert any("closed form differs from jax.grad w.r.t. `x`" in f for f in report.failures)
+    assert any("worst element [" in f and "> tolerance" in f for f in report.failures)
+
+
+def test_a_gradient_wrong_only_on_the_stress_inputs_is_reported():
+    def claimed(x, y):  # right for |x - y| < 100, wrong beyond
+        d = x - y
+        return jnp.where(jnp.abs(d) < 100, 4 * d**3, 0.0)
+
+    stress = [((np.full((2, 3), 1e1, np.float32), np.zeros((2, 3), np.float32)), {})]
+    assert not any("stress" in n for n in verify.check(_loss, claimed, X, Y, stress=stress).notes)
+    stress = [((np.full((2, 3), 1e3, np.float32), np.zeros((2, 3), np.float32)), {})]
+    report = verify.check(_loss, claimed, X, Y, stress=stress)
+    assert any("stress input 0: the closed form differs" in n for n in report.notes)
+
+
+def test_a_coincidental_zero_gradient_fails():
+    """(x - y)**2 at x == y has gradient 0; a claimed 0 must fail at nearby points."""
+
+    def loss(x, y):
+        return jnp.sum((x - y) ** 2, axis=-1)
+
+    report = verify.check(loss, lambda x, y: jnp.zeros_like(x), Y, Y)
+    assert not report.passed
+    assert any("at random point" in f for f in report.failures)
+
+
+def test_a_custom_jvp_off_by_3e_7_is_caught_by_finite_differences():
+    import jax
+
+    @jax.custom_jvp
+    def cube(x):
+        return x**3
+
+    @cube.defjvp
+    def _(primals, tangents):
+        (x,), (t,) = primals, tangents
+        return cube(x), 3 * x**2 * (1 + 3e-7) * t
+
+    def loss(x, y):
+        return jnp.sum(cube(x - y), axis=-1)
+
+    def claimed(x, y):  # agrees with the wrong rule
+        return 3 * (x - y) ** 2 * (1 + 3e-7)
+
+    report = verify.check(loss, claimed, X, Y)
+    assert not report.passed
+    assert any("finite differences differ" in f for f in report.failures)
+
+
+def test_a_custom_vjp_loss_is_reported_not_crashed():
+    import jax
+
+    @jax.custom_vjp
+    def quartic(d):
+        return d**4
+
+    quartic.defvjp(lambda d: (d**4, d), lambda d, g: (4 * d**3 * g,))
+
+    def loss(x, y):
+        return jnp.sum(quartic(x - y), axis=-1)
+
+    report = verify.check(loss, _grad, X, Y)
+    assert report.passed, report.failures
+    assert any("reverse mode only" in n for n in report.notes)
+
+
+def test_a_wrong_gradient_wrt_the_targets_is_caught():
+    """Only the first argument has a claimed gradient; the targets' jax.grad is checked by FD."""
+    import jax
+
+    def loss(x, y):  # the gradient w.r.t. y is silently cut
+        return jnp.sum((x - jax.lax.stop_gradient(y)) ** 4, axis=-1)
+
+    report = verify.check(loss, _grad, X, Y)
+    assert not report.passed
+    assert any("jax.grad w.r.t. `y`" in f for f in report.failures)
+
+
+def test_a_loss_that_reduces_over_the_batch_is_named_as_such():
+    def mean_loss(x, y):
+        return jnp.mean((x - y) ** 4)
+
+    report = verify.check(mean_loss, lambda x, y: 4 * (x - y) ** 3 / x.size, X, Y)
+    assert not report.passed
+    assert any("reduces over the batch" in f for f in report.failures)
