@@ -145,8 +145,9 @@ def sharded_mean(
       batch_axis: the mesh axis the batch is split over. The global batch size must be
         divisible by the size of this axis (pad and mask the remainder).
       replicated: positions (ints) or keyword names (strs) of array arguments that are
-        not split (parameters, a shared weight matrix). All other array arguments, and
-        ``where``/``weights``, are split along their leading axis; non-array keyword
+        not split (a shared weight matrix). All other array arguments, and
+        ``where``/``weights``, are split along their leading axis; pytrees holding arrays
+        (a parameter dict, a Flax module) are passed whole to every device; other
         arguments (hyperparameters) are passed through unchanged.
       forward_where: also pass ``where`` to ``loss_fn`` as its ``where=`` keyword.
 
@@ -165,16 +166,21 @@ def sharded_mean(
       2.5
     """
     _refuse_coupled(loss_fn, "sharded_mean")
-    rep = set(replicated)
+    replicated_args = set(replicated)
 
     def mean_fn(
         *args: Any, where: ArrayLike | None = None, weights: ArrayLike | None = None, **kwargs: Any
     ) -> jax.Array:
-        # Data: arrays and pytrees holding arrays (a params dict); the rest is static.
-        pos = [jax.tree.map(jnp.asarray, a) if _is_data(a) else a for a in args]
-        arr_kw = {k: jax.tree.map(jnp.asarray, v) for k, v in kwargs.items() if _is_data(v)}
+        rep: set[int | str] = set(replicated_args)
+        # Arrays are split along the batch axis (unless `replicated`); pytrees holding
+        # arrays (a params dict, a module) are passed whole to every device; the rest
+        # (hyperparameters) is static.
+        pos = [jnp.asarray(a) if is_array(a) else a for a in args]
+        arr_kw = {k: jnp.asarray(v) if is_array(v) else v for k, v in kwargs.items() if _is_data(v)}
         static_kw = {k: v for k, v in kwargs.items() if k not in arr_kw}
         arr_pos = [i for i, a in enumerate(args) if _is_data(a)]
+        rep |= {i for i in arr_pos if not is_array(args[i])}
+        rep |= {k for k, v in arr_kw.items() if not is_array(v)}
         red = {
             k: jnp.asarray(v) for k, v in (("where", where), ("weights", weights)) if v is not None
         }
