@@ -47,22 +47,46 @@ def _table(rows: list[list[str]], out: TextIO) -> None:
             out.write("|" + "|".join("-" * (w + 2) for w in widths) + "|\n")
 
 
+def _usage_error(message: str) -> SystemExit:
+    """A usage error: the message on stderr and exit status 2 (as argparse does)."""
+    print(f"{_prog_name()}: error: {message}", file=sys.stderr)
+    return SystemExit(2)
+
+
+def _suggest(word: str, known: Sequence[str]) -> str:
+    """`` (did you mean X?)`` from close spellings, prefixes and substrings."""
+    import difflib
+
+    w = word.lower()
+    found = [k for k in known if k.lower().startswith(w) or w in k.lower()]
+    found += difflib.get_close_matches(word, known, n=3, cutoff=0.6)
+    found = list(dict.fromkeys(found))[:3]
+    return f" (did you mean {' or '.join(found)}?)" if found else ""
+
+
 def _select(names: Sequence[str] | None, families: Sequence[str] | None = None) -> list[str]:
-    from .catalogue import CATALOGUE
+    from .catalogue import CATALOGUE, FAMILIES
 
     if families:
-        known = sorted({e.family for e in CATALOGUE.values()})
-        unknown = [f for f in families if not any(k.lower().startswith(f) for k in known)]
-        if unknown:
-            raise SystemExit(f"unknown family {', '.join(unknown)}; families: {', '.join(known)}")
+        for f in families:
+            if not any(k.lower().startswith(f.lower()) for k in FAMILIES):
+                raise _usage_error(
+                    f"unknown family {f!r}{_suggest(f, FAMILIES)}; families: {', '.join(FAMILIES)}"
+                )
     if not names:
         return [n for n, e in CATALOGUE.items() if _in_families(e, families)]
-    unknown = [n for n in names if n not in CATALOGUE]
-    if unknown:
-        raise SystemExit(
-            f"unknown loss {', '.join(unknown)}; `python -m jaxlosses list` shows the catalogue"
-        )
+    for n in names:
+        if n not in CATALOGUE:
+            raise _usage_error(
+                f"unknown loss {n!r}{_suggest(n, list(CATALOGUE))}; "
+                "`jaxlosses list` shows the catalogue"
+            )
     return list(names)
+
+
+def _clock(seconds: float) -> str:
+    m, sec = divmod(round(seconds), 60)
+    return f"{m}:{sec:02d}"
 
 
 class _Progress:
@@ -72,6 +96,17 @@ class _Progress:
         self.total, self.stream, self.enabled = total, stream, enabled
         self.tty = enabled and hasattr(stream, "isatty") and stream.isatty()
         self.failed = 0
+        self.finished = 0
+        self.began = time.perf_counter()
+
+    def timing(self) -> str:
+        """Elapsed time and, from the mean time per loss so far, an estimate of what is left."""
+        elapsed = time.perf_counter() - self.began
+        text = f"{_clock(elapsed)} elapsed"
+        if self.finished:
+            left = elapsed / self.finished * (self.total - self.finished)
+            text += f", ~{_clock(left)} left"
+        return text
 
     def start(self, i: int, name: str) -> None:
         if not self.enabled:
@@ -81,7 +116,7 @@ class _Progress:
             filled = width * (i - 1) // max(self.total, 1)
             bar = "#" * filled + "." * (width - filled)
             fails = f", {self.failed} failed" if self.failed else ""
-            line = f"[{bar}] {i - 1}/{self.total}{fails}  {name}"
+            line = f"[{bar}] {i - 1}/{self.total}{fails}  {self.timing()}  {name}"
             self.stream.write("\r\x1b[K" + line)
         else:
             self.stream.write(f"[{i:>3}/{self.total}] {name} ...")
@@ -89,8 +124,10 @@ class _Progress:
 
     def done(self, passed: bool, seconds: float) -> None:
         self.failed += not passed
+        self.finished += 1
         if self.enabled and not self.tty:
-            self.stream.write(f" {'ok' if passed else 'FAILED'} ({seconds:.1f}s)\n")
+            result = "ok" if passed else "FAILED"
+            self.stream.write(f" {result} ({seconds:.1f}s; {self.timing()})\n")
             self.stream.flush()
 
     def close(self) -> None:
@@ -213,12 +250,9 @@ def _in_families(entry: Entry, families: Sequence[str] | None) -> bool:
 def _list(args: argparse.Namespace) -> int:
     from .catalogue import CATALOGUE
 
+    if args.family:
+        _select(None, args.family)  # an unknown family is a usage error (exit 2)
     entries = [e for e in CATALOGUE.values() if _in_families(e, args.family)]
-    if args.family and not entries:
-        families = sorted({e.family for e in CATALOGUE.values()})
-        raise SystemExit(
-            f"no loss in family {', '.join(args.family)}; families: {', '.join(families)}"
-        )
     records = [
         {
             "loss": e.name,
