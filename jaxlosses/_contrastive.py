@@ -11,7 +11,16 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._core import closed_form_of, floating, integer, safe_div, unit, unit_backward, upcast
+from ._core import (
+    AxisName,
+    closed_form_of,
+    floating,
+    integer,
+    safe_div,
+    unit,
+    unit_backward,
+    upcast,
+)
 from ._coupling import register_batch_coupled
 
 __all__ = ["info_nce_loss", "multiple_negatives_ranking_loss", "ntxent"]
@@ -26,11 +35,17 @@ def _in_batch_softmax(
     scale: ArrayLike,
     names: tuple[str, str, str],
     fn: str,
+    axis_name: AxisName | None = None,
+    gather_negatives: bool = False,
 ) -> tuple[jax.Array, _Pair]:
     """Cross-entropy of ``scale · cos`` with the diagonal as target.
 
     Returns (per-query loss, (∂/∂queries, ∂/∂keys)), each in its input's dtype; negatives
-    are held fixed.
+    are held fixed. With ``axis_name`` (inside ``shard_map``/``pmap``) the keys of every
+    device are candidates: this device's keys are gathered with ``all_gather``, its rows'
+    positives sit at its own offset, and the keys' gradient of the global summed loss is
+    reduce-scattered back (the transpose of the gather). ``gather_negatives``: 2-D
+    negatives are this device's rows of the batch and are gathered too.
     """
     q0 = floating(queries, names[0], fn)
     k0 = floating(keys, names[1], fn)
@@ -45,7 +60,12 @@ def _in_batch_softmax(
     qh, nq = unit(q)
     kh, nk = unit(k0.astype(q.dtype))
     batch, dim = q.shape
-    logits = s * (qh @ kh.T)  # [B, B]
+    kh_all, offset = kh, jnp.zeros((), jnp.int32)
+    if axis_name is not None:
+        kh_all = jax.lax.all_gather(kh, axis_name, axis=0, tiled=True)  # [devices · B, D]
+        offset = jax.lax.axis_index(axis_name) * batch
+    n_keys = kh_all.shape[0]
+    logits = s * (qh @ kh_all.T)  # [B, B] (or [B, devices · B])
     nh = None
     if negatives is not None:
         n0 = floating(negatives, names[2], fn)
@@ -58,20 +78,25 @@ def _in_batch_softmax(
                 f"(shared by every row) or [{batch}, num_negatives, {dim}] (per row)."
             )
         nh, _ = unit(n0.astype(q.dtype))
+        if axis_name is not None and gather_negatives and nh.ndim == 2:
+            nh = jax.lax.all_gather(nh, axis_name, axis=0, tiled=True)
         extra = s * (qh @ nh.T if nh.ndim == 2 else jnp.einsum("bd,bnd->bn", qh, nh))
         logits = jnp.concatenate([logits, extra], axis=-1)
     m = jax.lax.stop_gradient(jnp.max(logits, axis=-1, keepdims=True))
     lse = jnp.log(jnp.sum(jnp.exp(logits - m), axis=-1, keepdims=True)) + m
-    loss = lse[:, 0] - jnp.diagonal(logits)
+    target = offset + jnp.arange(batch)  # the column of each row's positive key
+    loss = lse[:, 0] - jnp.take_along_axis(logits, target[:, None], axis=1)[:, 0]
     # ∂L/∂logits = softmax - [I | 0]; logits = s q̂ [k̂ | n̂]ᵀ.
     delta = jnp.exp(logits - lse)
-    delta = delta.at[:, :batch].add(-jnp.eye(batch, dtype=q.dtype))
-    d_keys = delta[:, :batch]
-    g_qh = s * (d_keys @ kh)
+    delta = delta - (jnp.arange(logits.shape[1])[None, :] == target[:, None]).astype(q.dtype)
+    d_keys = delta[:, :n_keys]
+    g_qh = s * (d_keys @ kh_all)
     if nh is not None:
-        d_neg = delta[:, batch:]
+        d_neg = delta[:, n_keys:]
         g_qh = g_qh + s * (d_neg @ nh if nh.ndim == 2 else jnp.einsum("bn,bnd->bd", d_neg, nh))
     g_kh = s * (d_keys.T @ qh)
+    if axis_name is not None:  # every device's queries reach these keys: sum, keep ours
+        g_kh = jax.lax.psum_scatter(g_kh, axis_name, scatter_dimension=0, tiled=True)
     g_q, g_k = unit_backward(g_qh, qh, nq), unit_backward(g_kh, kh, nk)
     return loss.astype(q0.dtype), (g_q.astype(q0.dtype), g_k.astype(k0.dtype))
 
@@ -81,10 +106,12 @@ def _info_nce_parts(
     keys: ArrayLike,
     temperature: ArrayLike,
     negatives: ArrayLike | None,
+    axis_name: AxisName | None,
     fn: str,
 ) -> tuple[jax.Array, _Pair]:
     names = ("queries", "keys", "negatives")
-    return _in_batch_softmax(queries, keys, negatives, 1.0 / jnp.asarray(temperature), names, fn)
+    scale = 1.0 / jnp.asarray(temperature)
+    return _in_batch_softmax(queries, keys, negatives, scale, names, fn, axis_name)
 
 
 def _mnrl_parts(
@@ -92,10 +119,13 @@ def _mnrl_parts(
     positives: ArrayLike,
     scale: ArrayLike,
     hard_negatives: ArrayLike | None,
+    axis_name: AxisName | None,
     fn: str,
 ) -> tuple[jax.Array, _Pair]:
     names = ("anchors", "positives", "hard_negatives")
-    return _in_batch_softmax(anchors, positives, hard_negatives, scale, names, fn)
+    return _in_batch_softmax(
+        anchors, positives, hard_negatives, scale, names, fn, axis_name, gather_negatives=True
+    )
 
 
 def info_nce_loss(
@@ -104,6 +134,7 @@ def info_nce_loss(
     *,
     temperature: ArrayLike = 0.1,
     negatives: ArrayLike | None = None,
+    axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""InfoNCE: identify each query's positive key among the in-batch keys, per query.
 
@@ -122,9 +153,15 @@ def info_nce_loss(
       temperature: ``τ > 0``.
       negatives: optional ``[num_negatives, dim]`` shared by every query, or
         ``[batch, num_negatives, dim]`` per query.
+      axis_name: inside ``jax.shard_map`` or ``jax.pmap``, the mesh axis (or axes) the
+        batch is split over: the keys of every device are negatives (gathered), so the
+        loss and its gradients equal those of the global batch on one device; extra
+        ``negatives`` stay per device (a shared memory bank, or per query). Used by
+        :func:`jaxlosses.parallel.sharded_mean`, which passes it for you.
 
     Returns:
-      Per-query loss ``[batch]``, dtype of ``queries``.
+      Per-query loss ``[batch]`` (this device's queries with ``axis_name``), dtype of
+      ``queries``.
 
     Example:
       >>> import jaxlosses as jl
@@ -136,7 +173,7 @@ def info_nce_loss(
       van den Oord, Li and Vinyals, `Representation Learning with Contrastive Predictive
       Coding <https://arxiv.org/abs/1807.03748>`_, 2018.
     """
-    loss, _ = _info_nce_parts(queries, keys, temperature, negatives, "info_nce_loss")
+    loss, _ = _info_nce_parts(queries, keys, temperature, negatives, axis_name, "info_nce_loss")
     return loss
 
 
@@ -155,6 +192,7 @@ def multiple_negatives_ranking_loss(
     *,
     scale: ArrayLike = 20.0,
     hard_negatives: ArrayLike | None = None,
+    axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Multiple-negatives ranking loss: in-batch softmax over scaled cosine similarities.
 
@@ -173,9 +211,14 @@ def multiple_negatives_ranking_loss(
       positives: ``[batch, dim]``; row ``i`` is the positive for anchor ``i``.
       scale: ``s`` (sentence-transformers' default 20).
       hard_negatives: optional ``[num_negatives, dim]`` extra candidates.
+      axis_name: inside ``jax.shard_map`` or ``jax.pmap``, the mesh axis the batch is
+        split over: every device's positives and hard negatives are candidates (both are
+        taken as this device's rows of the batch and gathered), as on one device with the
+        global batch (see :func:`info_nce_loss`).
 
     Returns:
-      Per-anchor loss ``[batch]``, dtype of ``anchors``.
+      Per-anchor loss ``[batch]`` (this device's anchors with ``axis_name``), dtype of
+      ``anchors``.
 
     Example:
       >>> import jaxlosses as jl
@@ -188,7 +231,7 @@ def multiple_negatives_ranking_loss(
       <https://arxiv.org/abs/1705.00652>`_, 2017.
     """
     loss, _ = _mnrl_parts(
-        anchors, positives, scale, hard_negatives, "multiple_negatives_ranking_loss"
+        anchors, positives, scale, hard_negatives, axis_name, "multiple_negatives_ranking_loss"
     )
     return loss
 
@@ -301,9 +344,13 @@ def _ntxent_grad(_: jax.Array, g: jax.Array) -> jax.Array:
 
 # --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
 
-register_batch_coupled(info_nce_loss, "in-batch negatives: the other examples' keys")
 register_batch_coupled(
-    multiple_negatives_ranking_loss, "in-batch negatives: the other examples' positives"
+    info_nce_loss, "in-batch negatives: the other examples' keys", gathers="axis_name"
+)
+register_batch_coupled(
+    multiple_negatives_ranking_loss,
+    "in-batch negatives: the other examples' positives",
+    gathers="axis_name",
 )
 register_batch_coupled(
     ntxent, "positive pairs and negatives drawn from the whole batch, one scalar"

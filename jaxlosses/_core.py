@@ -23,6 +23,8 @@ import numpy as np
 from jax.typing import ArrayLike, DTypeLike
 
 Axis = int | tuple[int, ...]
+#: A mesh axis name, or several, as ``jax.lax`` collectives take them.
+AxisName = str | tuple[str, ...]
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")

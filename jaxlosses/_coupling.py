@@ -24,18 +24,25 @@ class Coupling:
     Attributes:
       what: the coupling, in words ("in-batch negatives", "batch-level class weights").
       instead: what to do across devices instead, when there is a per-example form.
+      gathers: the loss's keyword (``"axis_name"``) that makes it gather the other
+        devices' examples inside ``shard_map``, so that it is exact across devices; then
+        :func:`jaxlosses.parallel.sharded_mean` passes its batch axis there instead of
+        refusing the loss.
     """
 
     what: str
     instead: str = ""
+    gathers: str = ""
 
 
 _COUPLED: dict[Callable[..., Any], Coupling] = {}
 
 
-def register_batch_coupled(loss_fn: Callable[..., Any], what: str, *, instead: str = "") -> None:
+def register_batch_coupled(
+    loss_fn: Callable[..., Any], what: str, *, instead: str = "", gathers: str = ""
+) -> None:
     """Declares that ``loss_fn`` couples the examples of a batch (``what``: how)."""
-    _COUPLED[loss_fn] = Coupling(what, instead)
+    _COUPLED[loss_fn] = Coupling(what, instead, gathers)
 
 
 def batch_coupling(loss_fn: Callable[..., Any]) -> Coupling | None:

@@ -165,7 +165,7 @@ def sharded_mean(
       ...            where=jnp.array([True, True, False, False])))
       2.5
     """
-    _refuse_coupled(loss_fn, "sharded_mean")
+    gather_kw = _refuse_coupled(loss_fn, "sharded_mean")
     replicated_args = set(replicated)
 
     def mean_fn(
@@ -215,7 +215,9 @@ def sharded_mean(
             full = list(pos)
             for i, a in zip(arr_pos, pa):
                 full[i] = a
-            extra = {"where": r["where"]} if forward_where and "where" in r else {}
+            extra: dict[str, Any] = {"where": r["where"]} if forward_where and "where" in r else {}
+            if gather_kw:  # a coupled loss that gathers the other shards itself
+                extra[gather_kw] = batch_axis
             losses = jnp.asarray(loss_fn(*full, **kw, **static_kw, **extra))
             num, den = _local_sums(losses, r.get("where"), r.get("weights"))
             num, den = lax.psum((num, den), batch_axis)
@@ -259,11 +261,14 @@ def _explicit_in_use(mesh: Mesh, tree: Any) -> bool:
     return False
 
 
-def _refuse_coupled(loss_fn: LossFn, wrapper: str) -> None:
-    """Refuses a loss that couples the examples of a batch (its shards would differ)."""
+def _refuse_coupled(loss_fn: LossFn, wrapper: str) -> str:
+    """Refuses a loss that couples the examples of a batch (its shards would differ),
+    unless it gathers the other devices' examples itself: then its keyword for that."""
     coupling = batch_coupling(loss_fn)
     if coupling is None:
-        return
+        return ""
+    if coupling.gathers:
+        return coupling.gathers
     name = getattr(loss_fn, "__name__", "this loss")
     instead = coupling.instead or (
         "Compute it on the whole batch instead: call it under jax.jit with the inputs "
@@ -320,11 +325,13 @@ def pmap_mean(loss_fn: LossFn, axis_name: str) -> Callable[..., jax.Array]:
       ``mean_fn(*args, where=None, weights=None, **kwargs)`` to call inside ``pmap``;
       ``where``/``weights`` are the per-example mask and weights of the shard.
     """
-    _refuse_coupled(loss_fn, "pmap_mean")
+    gather_kw = _refuse_coupled(loss_fn, "pmap_mean")
 
     def mean_fn(
         *args: Any, where: ArrayLike | None = None, weights: ArrayLike | None = None, **kwargs: Any
     ) -> jax.Array:
+        if gather_kw:
+            kwargs = {gather_kw: axis_name, **kwargs}
         losses = jnp.asarray(loss_fn(*args, **kwargs))
         m = None if where is None else jnp.asarray(where)
         w = None if weights is None else jnp.asarray(weights)

@@ -9,7 +9,9 @@ batch (``in_axes`` ``None``, keywords not in ``kw_axes``) are ``replicated``. A 
 ``where`` is the reduction mask (``forward_where=True``); cases with a class mask are not
 expressible through ``sharded_mean`` (its ``where`` masks examples) and are skipped.
 Entries that declare that they couple examples must be refused with an error naming the
-loss. The comparisons run in a child process (the device count is fixed before JAX
+loss, unless they gather the other devices' examples themselves (``axis_name``): those are
+exact like the rest, and their closed form with ``axis_name`` under ``shard_map`` equals
+the one-device closed form of the global batch. The comparisons run in a child process (the device count is fixed before JAX
 initialises) that prints JSON.
 """
 
@@ -90,7 +92,7 @@ def _worker() -> dict[str, Any]:
     for name, entry in CATALOGUE.items():
         res: dict[str, Any] = {"value": 0.0, "grad": 0.0, "cases": 0, "skipped": []}
         results[name] = res
-        if entry.coupling is not None:
+        if entry.coupling is not None and not entry.coupling.gathers:
             try:
                 sharded_mean(entry.fn, mesh)
                 res["refused"] = ""
@@ -162,7 +164,46 @@ def _worker() -> dict[str, Any]:
                 scale = max(1.0, float(jnp.max(jnp.abs(a))))
                 res["grad"] = max(res["grad"], float(jnp.max(jnp.abs(a - b))) / scale)
             res["cases"] += 1
+            if entry.coupling is not None:  # gathers: its closed form too, per device
+                res["closed_form"] = max(
+                    res.get("closed_form", 0.0),
+                    _sharded_closed_form_error(entry, mesh, args, kwargs, rep_pos, rep_kw),
+                )
     return results
+
+
+def _sharded_closed_form_error(entry, mesh, args, kwargs, rep_pos, rep_kw) -> float:
+    """The closed form with ``axis_name`` under shard_map against the global one."""
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import PartitionSpec as P
+
+    arrays = {i: jnp.asarray(a) for i, a in enumerate(args) if isinstance(a, np.ndarray)}
+    kw_arrays = {k: jnp.asarray(v) for k, v in kwargs.items() if isinstance(v, np.ndarray)}
+    static = {k: v for k, v in kwargs.items() if k not in kw_arrays}
+
+    def local(pos, kw):
+        full = [pos.get(i, a) for i, a in enumerate(args)]
+        return entry.grad(*full, **kw, **static, axis_name="data")
+
+    specs = (
+        {i: P() if i in rep_pos else P("data") for i in arrays},
+        {k: P() if k in rep_kw else P("data") for k in kw_arrays},
+    )
+    mesh_auto = jax.make_mesh(
+        mesh.devices.shape,
+        mesh.axis_names,
+        axis_types=(jax.sharding.AxisType.Auto,) * len(mesh.axis_names),
+    )
+    got = jax.shard_map(local, mesh=mesh_auto, in_specs=specs, out_specs=P("data"))(
+        arrays, kw_arrays
+    )
+    want = entry.grad(*args, **kwargs)
+    worst = 0.0
+    for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
+        scale = max(1.0, float(jnp.max(jnp.abs(b))))
+        worst = max(worst, float(jnp.max(jnp.abs(a - b))) / scale)
+    return worst
 
 
 @pytest.fixture(scope="module")
@@ -200,6 +241,7 @@ def test_sharded_equals_one_device_or_is_refused(child, name):
     assert res["cases"] >= 1, f"no case of {name} could be sharded: {res['skipped']}"
     assert res["value"] <= TOL, res
     assert res["grad"] <= TOL, res
+    assert res.get("closed_form", 0.0) <= TOL, res
 
 
 if __name__ == "__main__":
