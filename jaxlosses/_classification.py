@@ -280,7 +280,7 @@ def softmax_cross_entropy_with_integer_labels(
     )
     shifted, _ = shift(x, (x.ndim - 1,), mask)
     lse = lse_of_shifted(shifted, (x.ndim - 1,))[..., 0]
-    nonempty = jnp.isfinite(lse)
+    nonempty = ~jnp.isneginf(lse)  # a NaN or +inf normaliser is not an empty row
     lse = jnp.where(nonempty, lse, 0.0)
     target = gather_last(shifted, y)
     loss = lse - target

@@ -431,7 +431,7 @@ def softmax_margin_loss(
     """
     inp, _, lse = _softmax_margin(scores, labels, cost, axis, where, "softmax_margin_loss")
     lse = lse[..., 0]
-    nonempty = jnp.isfinite(lse)
+    nonempty = ~jnp.isneginf(lse)  # a NaN or +inf normaliser is not an empty row
     loss = jnp.where(nonempty, jnp.where(nonempty, lse, 0.0) - gather_last(inp.x, inp.y), 0.0)
     return jnp.where(inp.in_range, loss, jnp.nan).astype(inp.arr.dtype)
 
@@ -440,7 +440,7 @@ def softmax_margin_loss(
 def _softmax_margin_loss_grad(inp: ClassScores, probs: jax.Array, lse: jax.Array) -> jax.Array:
     """``softmax(s + cost(y, .)) - e_y``."""
     g = probs - jax.nn.one_hot(inp.y, probs.shape[-1], dtype=probs.dtype)
-    keep = inp.in_range[..., None] & jnp.isfinite(lse)
+    keep = inp.in_range[..., None] & ~jnp.isneginf(lse)
     return inp.classes_back(jnp.where(keep, g, 0.0))
 
 

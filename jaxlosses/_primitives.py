@@ -48,10 +48,14 @@ def shift(
 
 
 def lse_of_shifted(shifted: jax.Array, axes: tuple[int, ...]) -> jax.Array:
-    """``log(sum(exp(shifted)))`` over ``axes`` (keepdims); ``-inf`` for empty slices."""
+    """``log(sum(exp(shifted)))`` over ``axes`` (keepdims); ``-inf`` for empty slices.
+
+    Only an empty slice (every entry ``-inf`` or masked) is ``-inf``: a NaN stays NaN and
+    a ``+inf`` entry gives ``+inf`` (a non-finite sum is not read as an empty one).
+    """
     s = jnp.sum(jnp.exp(shifted), axis=axes, keepdims=True)
-    pos = s > 0
-    return jnp.where(pos, jnp.log(jnp.where(pos, s, 1.0)), -jnp.inf)
+    empty = s == 0
+    return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1.0, s)))
 
 
 def log_softmax_parts(
@@ -67,7 +71,8 @@ def log_softmax_parts(
     """
     shifted, m = shift(x, axes, mask)
     lse_shifted = lse_of_shifted(shifted, axes)
-    nonempty = jnp.isfinite(lse_shifted)
+    # Empty (fully masked / all -inf) slices only: a NaN or +inf normaliser propagates.
+    nonempty = ~jnp.isneginf(lse_shifted)
     ok = jnp.broadcast_to(nonempty, x.shape) if mask is None else mask & nonempty
     norm = jnp.where(nonempty, lse_shifted, 0.0)
     log_probs = jnp.where(ok, jnp.where(ok, shifted, 0.0) - norm, 0.0)

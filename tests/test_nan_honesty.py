@@ -1,0 +1,88 @@
+"""A NaN or +inf input that takes part in an example's loss is never reported as a
+plausible finite number (issue: "nothing silently wrong").
+
+The root was one rule in the stable log-sum-exp: a non-finite normaliser was read as "this
+row is fully masked" and turned into 0. Only an *empty* row (every class masked or -inf)
+is empty now; these tests pin that down for the primitives and the softmax losses built on
+them, and check that NaN at masked positions still never leaks.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlosses as jl
+
+NAN, INF = float("nan"), float("inf")
+
+
+def test_logsumexp_and_log_softmax_keep_nan():
+    assert np.isnan(float(jl.logsumexp(jnp.array([1.0, NAN, 0.0]))))
+    assert np.isnan(np.asarray(jl.log_softmax(jnp.array([1.0, NAN, 0.0])))).all()
+    assert float(jl.logsumexp(jnp.array([1.0, INF, 0.0]))) == INF
+    # an empty slice is still -inf with a zero gradient
+    empty = jnp.array([-INF, -INF])
+    assert float(jl.logsumexp(empty)) == -INF
+    assert np.all(jax.grad(lambda z: jl.logsumexp(z, where=jnp.array([False, False])))(empty) == 0)
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda x, y: jl.softmax_cross_entropy_with_integer_labels(x, y),
+        lambda x, y: jl.softmax_cross_entropy(x, jax.nn.one_hot(y, 3)),
+        lambda x, y: jl.safe_softmax_cross_entropy(x, jax.nn.one_hot(y, 3)),
+        lambda x, y: jl.poly_loss_cross_entropy(x, jax.nn.one_hot(y, 3)),
+        lambda x, y: jl.softmax_focal_loss(x, y),
+        lambda x, y: jl.softmax_margin_loss(x, y),
+    ],
+    ids=["integer CE", "soft CE", "safe CE", "poly", "focal", "softmax-margin"],
+)
+def test_a_nan_logit_makes_its_example_nan(loss):
+    x = jnp.array([[1.0, NAN, 0.0], [0.5, 0.2, 0.1]])
+    y = jnp.array([0, 1])
+    out = np.asarray(loss(x, y))
+    assert np.isnan(out[0]), out  # the NaN takes part in example 0's normaliser
+    assert np.isfinite(out[1]), out  # example 1 is untouched
+    assert np.isnan(np.asarray(loss(jnp.full((2, 3), NAN), y))).all()
+
+
+def test_a_plus_inf_non_target_logit_is_not_a_finite_loss():
+    x = jnp.array([[1.0, INF, 0.0], [0.5, 0.2, 0.1]])
+    y = jnp.array([0, 1])
+    assert float(jl.softmax_cross_entropy_with_integer_labels(x, y)[0]) == INF  # the truth
+    for out in (
+        jl.softmax_cross_entropy(x, jax.nn.one_hot(y, 3)),
+        jl.safe_softmax_cross_entropy(x, jax.nn.one_hot(y, 3)),
+        jl.poly_loss_cross_entropy(x, jax.nn.one_hot(y, 3)),
+    ):
+        assert not np.isfinite(float(out[0])), out  # +inf or NaN, never a plausible number
+        assert np.isfinite(float(out[1]))
+
+
+def test_nan_at_a_masked_class_never_leaks():
+    x = jnp.array([[1.0, NAN, 0.0], [0.5, 0.2, 0.1]])
+    y = jnp.array([0, 1])
+    where = jnp.array([[True, False, True], [True, True, True]])
+
+    def total(z):
+        return jl.softmax_cross_entropy_with_integer_labels(z, y, where=where).sum()
+
+    value = jl.softmax_cross_entropy_with_integer_labels(x, y, where=where)
+    expected0 = np.log(np.exp(1.0) + np.exp(0.0)) - 1.0  # by hand, class 1 left out
+    np.testing.assert_allclose(value[0], expected0, rtol=1e-6)
+    grad = jax.grad(total)(x)
+    assert np.all(np.isfinite(grad)) and float(grad[0, 1]) == 0.0
+
+
+def test_fully_masked_rows_are_still_zero_with_zero_gradient():
+    x = jnp.array([[-INF, -INF, -INF], [0.5, 0.2, 0.1]])
+    y = jnp.array([0, 1])
+    mask = jnp.isfinite(x)
+    out = jl.softmax_cross_entropy_with_integer_labels(x, y, where=mask)
+    assert float(out[0]) == 0.0 and np.isfinite(float(out[1]))
+    g = jax.grad(lambda z: jl.softmax_cross_entropy_with_integer_labels(z, y, where=mask).sum())(x)
+    assert np.all(g[0] == 0.0) and np.all(np.isfinite(g))
