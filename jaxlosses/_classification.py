@@ -529,7 +529,8 @@ def _clamped_log(p: jax.Array) -> tuple[jax.Array, jax.Array]:
     """``max(log p, -100)`` with a zero (not NaN) gradient where clamped; and the mask."""
     lp = jnp.log(jnp.where(p > 0, p, 1.0))
     ok = (p > 0) & (lp > _LOG_CLAMP)
-    return jnp.where(ok, lp, _LOG_CLAMP), ok
+    # A NaN probability stays NaN (it is not a clamped 0: the loss would read 100).
+    return jnp.where(ok, lp, jnp.where(jnp.isnan(p), p, _LOG_CLAMP)), ok
 
 
 def _bce_inputs(

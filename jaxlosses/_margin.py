@@ -68,8 +68,11 @@ _BINARY_ARGS = """Args:
 
 
 def _positive_part(z: jax.Array) -> jax.Array:
-    """``max(0, z)`` with derivative ``[z > 0]`` (0 at the kink, not jnp.maximum's 1/2)."""
-    return jnp.where(z > 0, z, 0.0)
+    """``max(0, z)`` with derivative ``[z > 0]`` (0 at the kink, not jnp.maximum's 1/2).
+
+    A NaN stays NaN (``z <= 0`` is false for it): a diverged score is not a zero loss.
+    """
+    return jnp.where(z <= 0, 0.0, z)
 
 
 def perceptron_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Array:

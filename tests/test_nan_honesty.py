@@ -86,3 +86,19 @@ def test_fully_masked_rows_are_still_zero_with_zero_gradient():
     assert float(out[0]) == 0.0 and np.isfinite(float(out[1]))
     g = jax.grad(lambda z: jl.softmax_cross_entropy_with_integer_labels(z, y, where=mask).sum())(x)
     assert np.all(g[0] == 0.0) and np.all(np.isfinite(g))
+
+
+@pytest.mark.parametrize("loss", [jl.perceptron_loss, jl.hinge_loss, jl.squared_hinge_loss])
+def test_binary_margin_losses_keep_nan_in_scores_and_targets(loss):
+    x, t = jnp.array([NAN, 0.5, -2.0]), jnp.array([1.0, 1.0, 1.0])
+    out = np.asarray(loss(x, t))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all()  # was 0 for the NaN score
+    out = np.asarray(loss(jnp.array([0.3, 0.5, -2.0]), jnp.array([NAN, 1.0, 1.0])))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all()
+
+
+def test_binary_cross_entropy_keeps_nan_and_still_clamps_zero():
+    out = np.asarray(jl.binary_cross_entropy(jnp.array([NAN, 0.5]), jnp.array([1.0, 1.0])))
+    assert np.isnan(out[0]) and np.isclose(out[1], np.log(2.0))  # was 100 for the NaN
+    clamped = jl.binary_cross_entropy(jnp.array([0.0, 1.0]), jnp.array([1.0, 0.0]))
+    np.testing.assert_allclose(clamped, [100.0, 100.0])  # PyTorch's clamp, unchanged
