@@ -12,14 +12,12 @@ none calls :mod:`jaxlosses.parallel`.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _devices import run_json
 
 N_DEV = 8
 B, K, D = 32, 5, 3  # global batch (4 per device), classes, features
@@ -220,21 +218,7 @@ def _worker() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def child() -> dict[str, Any]:
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = (
-        env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={N_DEV}"
-    ).strip()
-    env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve())],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json(Path(__file__).resolve(), N_DEV, timeout=300)
 
 
 TOL = 1e-12

@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _devices import run_json
 
 N_DEV = 8
 TOL = 1e-12
@@ -208,21 +206,7 @@ def _sharded_closed_form_error(entry, mesh, args, kwargs, rep_pos, rep_kw) -> fl
 
 @pytest.fixture(scope="module")
 def child() -> dict[str, Any]:
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = (
-        env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={N_DEV}"
-    ).strip()
-    env["JAX_PLATFORMS"] = "cpu"
-    proc = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve())],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json(Path(__file__).resolve(), N_DEV, timeout=900)
 
 
 def _names() -> list[str]:

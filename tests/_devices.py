@@ -1,0 +1,38 @@
+"""Running a script in a child process with simulated CPU devices.
+
+JAX fixes the device count when it initialises, and the suite runs in processes with one
+device; the multi-device tests run a script in a child with
+``--xla_force_host_platform_device_count`` and read what it prints.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def device_env(n_devices: int) -> dict[str, str]:
+    """The environment for a child JAX process with ``n_devices`` CPU devices."""
+    env = dict(os.environ)
+    flag = f"--xla_force_host_platform_device_count={n_devices}"
+    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flag).strip()
+    env["JAX_PLATFORMS"] = "cpu"
+    return env
+
+
+def run_json(script: Path, n_devices: int, timeout: int) -> dict[str, Any]:
+    """Runs ``python script`` with ``n_devices`` devices; its last stdout line is JSON."""
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        env=device_env(n_devices),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
