@@ -11,7 +11,9 @@ from jaxlosses.__main__ import main
 
 def test_verify_prints_a_row_per_loss_and_writes_json(tmp_path, capsys):
     out = tmp_path / "report.json"
-    assert main(["verify", "--loss", "l2_loss", "huber_loss", "--json", str(out)]) == 0
+    assert (
+        main(["verify", "--no-cache", "--loss", "l2_loss", "huber_loss", "--json", str(out)]) == 0
+    )
     captured = capsys.readouterr()
     assert "| l2_loss " in captured.out
     assert "| huber_loss " in captured.out
@@ -105,7 +107,7 @@ def test_unknown_family_is_a_usage_error(capsys):
 
 
 def test_verify_progress_shows_elapsed_time_and_an_estimate(capsys):
-    assert main(["verify", "--loss", "l2_loss", "squared_error"]) == 0
+    assert main(["verify", "--no-cache", "--loss", "l2_loss", "squared_error"]) == 0
     err = capsys.readouterr().err.splitlines()
     assert "elapsed" in err[0] and "left" in err[0]  # after one loss: an estimate
     assert "0:00 left" in err[1] or "left" in err[1]
@@ -115,7 +117,7 @@ def test_verify_progress_shows_elapsed_time_and_an_estimate(capsys):
 
 
 def test_verify_by_family(capsys):
-    assert main(["verify", "--family", "gan", "--quiet"]) == 0
+    assert main(["verify", "--no-cache", "--family", "gan", "--quiet"]) == 0
     captured = capsys.readouterr()
     assert "2/2 losses passed" in captured.out
     assert captured.err == ""  # --quiet: no progress
@@ -126,7 +128,7 @@ def test_verify_fails_on_a_wrong_closed_form(monkeypatch, capsys):
 
     good = closed_form.l2_loss
     monkeypatch.setattr(closed_form, "l2_loss", lambda *a, **k: 2 * good(*a, **k))
-    assert main(["verify", "--loss", "l2_loss", "-q"]) == 1
+    assert main(["verify", "--no-cache", "--loss", "l2_loss", "-q"]) == 1
     out = capsys.readouterr().out
     assert "l2_loss FAILED" in out
     assert "0/1 losses passed" in out
@@ -226,3 +228,23 @@ def test_python_dash_m_runs(tmp_path):
             check=False,
         ).stderr
     )
+
+
+def test_verify_keeps_compiled_checks_in_a_persistent_cache(tmp_path):
+    """A second run reads the compiled programs back: same report, from the cache dir."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    cmd = [sys.executable, "-m", "jaxlosses", "verify", "-q", "--loss", "l2_loss"]
+    first = subprocess.run([*cmd, "--cache-dir", str(cache)], capture_output=True, text=True)
+    assert first.returncode == 0, first.stderr
+    assert any(cache.iterdir())  # compiled programs were written
+    second = subprocess.run([*cmd, "--cache-dir", str(cache)], capture_output=True, text=True)
+    assert second.returncode == 0, second.stderr
+    assert "1/1 losses passed" in second.stdout
+    none = tmp_path / "unused"
+    off = subprocess.run(
+        [*cmd, "--no-cache", "--cache-dir", str(none)], capture_output=True, text=True
+    )
+    assert off.returncode == 0 and not none.exists()
