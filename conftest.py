@@ -1,15 +1,5 @@
-"""Root pytest configuration: names available to the docstring examples."""
+"""Root pytest configuration.
 
-from __future__ import annotations
-
-import jax
-import jax.numpy as jnp
-import numpy as np
-import pytest
-
-
-@pytest.fixture(autouse=True)
-def _doctest_namespace(doctest_namespace):
-    doctest_namespace["jnp"] = jnp
-    doctest_namespace["jax"] = jax
-    doctest_namespace["np"] = np
+The docstring examples import what they use, as a user pasting them would
+(``tests/test_docstring_examples.py`` checks it), so no names are injected here.
+"""

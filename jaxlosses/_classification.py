@@ -99,6 +99,7 @@ def smooth_labels(
       Smoothed labels, shape and dtype of ``labels``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.smooth_labels(jnp.array([1.0, 0.0, 0.0, 0.0]), 0.2).tolist()  # doctest: +ELLIPSIS
       [0.85..., 0.05..., 0.05..., 0.05...]
@@ -147,6 +148,7 @@ def softmax_cross_entropy(
       (label 0); use :func:`safe_softmax_cross_entropy` or ``where`` for those.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> logits = jnp.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
       >>> labels = jnp.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
@@ -209,6 +211,7 @@ def safe_softmax_cross_entropy(
       label on a ``-inf`` logit (the ``0 · log 0 = 0`` convention).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> logits = jnp.array([0.0, 0.0, -jnp.inf])
       >>> labels = jnp.array([1.0, 0.0, 0.0])
@@ -270,6 +273,7 @@ def softmax_cross_entropy_with_integer_labels(
       gives 0 whatever its label (so ``-100`` padding labels are fine under ``where``).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> logits = jnp.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
       >>> jl.softmax_cross_entropy_with_integer_labels(logits, jnp.array([0, 1])).round(4).tolist()
@@ -363,6 +367,7 @@ def negative_log_likelihood(
       0 for a masked one whatever its value.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> lp = jnp.log(jnp.array([[0.5, 0.25, 0.25]]))
       >>> jl.negative_log_likelihood(lp, jnp.array([1])).round(4).tolist()
@@ -504,6 +509,7 @@ def sigmoid_binary_cross_entropy(
       Element-wise loss, shape and dtype of ``logits``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.sigmoid_binary_cross_entropy(jnp.array([0.0, 1e4]), jnp.array([1.0, 0.0])).tolist()
       [0.6931471824645996, 10000.0]
@@ -566,6 +572,7 @@ def binary_cross_entropy(
       Unchecked behaviour: ``p`` outside ``[0, 1]`` gives NaN.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.binary_cross_entropy(jnp.array([0.5, 0.0]), jnp.array([1.0, 1.0])).tolist()
       [0.6931471824645996, 100.0]
@@ -636,6 +643,7 @@ def categorical_cross_entropy(
       Per-example loss, shape without ``axis``, dtype of ``probabilities``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> p = jnp.array([[0.05, 0.95, 0.0], [0.1, 0.8, 0.1]])
       >>> y = jnp.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])

@@ -164,6 +164,7 @@ def info_nce_loss(
       ``queries``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> q = jnp.array([[1.0, 0.0], [0.0, 1.0]])
       >>> jl.info_nce_loss(q, q, temperature=1.0).round(4).tolist()  # log(1 + e^-1)
@@ -221,6 +222,7 @@ def multiple_negatives_ranking_loss(
       ``anchors``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> a = jnp.array([[1.0, 0.0], [0.0, 1.0]])
       >>> jl.multiple_negatives_ranking_loss(a, a, scale=1.0).round(4).tolist()
@@ -318,6 +320,7 @@ def ntxent(
       A scalar in the dtype of ``embeddings``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> e = jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
       >>> # every pair: -log(e^1 / (e^1 + 2 e^0)) with τ = 1

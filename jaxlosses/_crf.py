@@ -403,6 +403,7 @@ def crf_marginals(
       ``t``; each valid one sums to 1), both 0 at padded steps, dtype of ``emissions``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> node, pair = jl.crf_marginals(jnp.zeros((2, 2)), jnp.zeros((2, 2)))
       >>> node.tolist(), pair.tolist()
@@ -440,6 +441,7 @@ def crf_decode(
       one-hot of the best path and its transition counts.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> emissions, transitions = jnp.array([[1.0, 0.0], [0.0, 1.0]]), jnp.zeros((2, 2))
       >>> tags, score = jl.crf_decode(emissions, transitions)

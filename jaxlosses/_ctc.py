@@ -242,6 +242,7 @@ def ctc_loss_with_forward_probs(
       unpadded labels are outside ``[0, K)``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> logits = jnp.zeros((1, 2, 2))  # two frames, uniform over {blank, a}
       >>> loss, a_blank, a_emit = jl.ctc_loss_with_forward_probs(
@@ -304,6 +305,7 @@ def ctc_loss(
       Per-sequence loss with the batch shape, dtype of ``logits``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> logits = jnp.log(jnp.array([[[0.5, 0.5], [0.8, 0.2]]]))  # P(blank), P(a)
       >>> labels, no_pad = jnp.array([[1]]), jnp.zeros((1, 1))

@@ -101,6 +101,7 @@ def kl_divergence(
       Per-example divergence, shape without ``axis``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> t = jnp.array([0.5, 0.5, 0.0])
       >>> float(jl.kl_divergence(jnp.log(jnp.array([0.25, 0.5, 0.25])), t))  # doctest: +ELLIPSIS
@@ -131,6 +132,7 @@ def kl_divergence_with_log_targets(
     As :func:`optax.losses.kl_divergence_with_log_targets`.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> lt = jnp.log(jnp.array([0.5, 0.5]))
       >>> float(jl.kl_divergence_with_log_targets(lt, lt))
@@ -166,6 +168,7 @@ def generalized_kl_divergence(
     As :func:`optax.losses.generalized_kl_divergence`; convex in ``p`` and 0 iff ``p = t``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.generalized_kl_divergence(jnp.log(jnp.array([2.0])), jnp.array([2.0])))
       0.0
@@ -196,6 +199,7 @@ def convex_kl_divergence(
     .. math:: \sum_k t_k (\log t_k - \log p_k) - t_k + p_k
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.convex_kl_divergence(jnp.log(jnp.array([1.0])), jnp.array([1.0])))
       0.0
@@ -232,6 +236,7 @@ def js_divergence(
       ``p log p`` is taken as 0 (its one-sided value is ``-inf``).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.js_divergence(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])))  # doctest: +ELLIPSIS
       0.6931...

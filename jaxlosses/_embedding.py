@@ -137,6 +137,7 @@ def triplet_margin_loss(
       Per-triplet loss ``[...]``, dtype of ``anchors``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> a, p = jnp.array([[0.0, 0.0], [1.0, 1.0]]), jnp.array([[0.1, 0.1], [1.1, 1.1]])
       >>> n = jnp.array([[1.0, 0.0], [0.0, 1.0]])
@@ -222,6 +223,7 @@ def contrastive_loss(
       Per-pair loss ``[...]``, dtype of ``embeddings_a``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> a, b = jnp.array([[0.0, 0.0], [0.0, 0.0]]), jnp.array([[0.6, 0.8], [0.3, 0.4]])
       >>> jl.contrastive_loss(a, b, jnp.array([1, 0])).round(4).tolist()  # d = 1 and 0.5
@@ -344,6 +346,7 @@ def arcface_loss(
       ``[0, num_classes)`` (unchecked).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> e, w = jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
       >>> # cos θ = (1, 0); ψ(0) = cos 0.5: log(1 + exp(-s cos 0.5)) with s = 1
@@ -401,6 +404,7 @@ def cosface_loss(
       Per-embedding loss ``[...]``, dtype of ``embeddings``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> e, w = jnp.array([[1.0, 0.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
       >>> jl.cosface_loss(e, w, jnp.array([0]), scale=1.0, margin=1.0).round(4).tolist()  # log 2
@@ -515,6 +519,7 @@ def ge2e_loss(
       Per-utterance loss ``[speakers, utterances]``, dtype of ``embeddings``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> e = jnp.array([[[1.0, 0.0], [1.0, 0.0]], [[0.0, 1.0], [0.0, 1.0]]])
       >>> # S = (w + b, b) for every utterance: log(1 + e^{-w}) with w = 1

@@ -71,6 +71,7 @@ def sparsemax_loss(logits: ArrayLike, labels: ArrayLike) -> jax.Array:
       Element-wise loss, shape and dtype of ``logits``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.sparsemax_loss(jnp.array([2.0, 0.0, -3.0]), jnp.array([1, 1, 1])).tolist()
       [0.0, 0.25, 3.0]
@@ -158,6 +159,7 @@ def multiclass_sparsemax_loss(
       ``[0, C)``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> s = jnp.array([[2.0, 0.0, -1.0], [0.5, 0.0, 0.25]])
       >>> jl.multiclass_sparsemax_loss(s, jnp.array([0, 1])).tolist()  # doctest: +ELLIPSIS
@@ -208,6 +210,8 @@ def make_fenchel_young_loss(
       ``[..., C]``, returning ``[...]`` in the dtype of ``scores``.
 
     Example:
+      >>> import jax
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> from jax.scipy.special import logsumexp
       >>> fy = jl.make_fenchel_young_loss(logsumexp)

@@ -85,6 +85,7 @@ def sigmoid_focal_loss(
       Element-wise loss, shape and dtype of ``logits``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.sigmoid_focal_loss(jnp.array([0.0, 2.0]), jnp.array([1.0, 1.0])).round(4).tolist()
       [0.1733, 0.0018]
@@ -167,6 +168,7 @@ def poly_loss_cross_entropy(
       Per-example loss, shape ``logits.shape`` without ``axis``, dtype of ``logits``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> logits, labels = jnp.array([0.0, 0.0]), jnp.array([1.0, 0.0])
       >>> float(jl.poly_loss_cross_entropy(logits, labels, epsilon=1.0))  # log 2 + 0.5
@@ -274,6 +276,7 @@ def softmax_focal_loss(
       a label outside ``[0, K)`` gives NaN for that example.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> logits = jnp.array([[0.0, 0.0]])  # p_y = 1/2: 0.25 log 2
       >>> jl.softmax_focal_loss(logits, jnp.array([0])).round(4).tolist()

@@ -350,6 +350,7 @@ def linear_softmax_cross_entropy(
       :func:`jaxlosses.checked` to raise instead.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> hidden = jnp.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
       >>> weight = jnp.array([[1.0, -1.0, 0.0], [0.5, 0.0, -0.5]])

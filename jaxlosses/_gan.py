@@ -51,6 +51,7 @@ def gan_discriminator_loss(real_logits: ArrayLike, fake_logits: ArrayLike) -> ja
       Element-wise loss, shape and dtype of ``real_logits``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.gan_discriminator_loss(jnp.array(0.0), jnp.array(0.0)))  # 2 log 2
       1.3862943649291992
@@ -101,6 +102,7 @@ def gan_generator_loss(fake_logits: ArrayLike, *, non_saturating: bool = True) -
       Element-wise loss, shape and dtype of ``fake_logits``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> f = jnp.array([0.0, -1e4])
       >>> jl.gan_generator_loss(f).tolist(), jl.gan_generator_loss(f, non_saturating=False).tolist()

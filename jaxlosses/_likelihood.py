@@ -90,6 +90,7 @@ def gaussian_nll(
       variance is clamped to ``eps`` like any small one (PyTorch raises instead).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.gaussian_nll(jnp.array(0.0), jnp.array(2.0), jnp.array(4.0)))  # doctest: +ELLIPSIS
       1.193...
@@ -163,6 +164,7 @@ def poisson_nll(
       Element-wise loss with the shape and dtype of ``inputs``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.poisson_nll(jnp.array(0.0), jnp.array(3.0)))
       1.0
@@ -220,6 +222,7 @@ def gaussian_kl_divergence(
       Per-example KL, shape without ``axis``, dtype of ``means``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.gaussian_kl_divergence(jnp.array([1.0, 0.0]), jnp.array([0.0, 0.0])))
       0.5

@@ -85,6 +85,7 @@ def perceptron_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Arr
     {binary_args}
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.perceptron_loss(jnp.array([2.0, -0.5, 0.3]), jnp.array([1.0, 1.0, -1.0])).tolist()
       [0.0, 0.5, 0.30000001192092896]
@@ -112,6 +113,7 @@ def hinge_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.Array:
     {binary_args}
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.hinge_loss(jnp.array([2.0, 0.25, 0.5]), jnp.array([1.0, 1.0, -1.0])).tolist()
       [0.0, 0.75, 1.5]
@@ -142,6 +144,7 @@ def squared_hinge_loss(predictor_outputs: ArrayLike, targets: ArrayLike) -> jax.
     {binary_args}
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.squared_hinge_loss(jnp.array([2.0, 0.25, 0.5]), jnp.array([1.0, 1.0, -1.0])).tolist()
       [0.0, 0.5625, 2.25]
@@ -266,6 +269,7 @@ def multiclass_perceptron_loss(
       label outside ``[0, C)`` gives NaN for that example (and a zero gradient).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> s = jnp.array([[1.0, 3.0, 0.5], [2.0, -1.0, 0.0]])
       >>> jl.multiclass_perceptron_loss(s, jnp.array([0, 0])).tolist()
@@ -312,6 +316,7 @@ def multiclass_hinge_loss(
       outside ``[0, C)``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> s = jnp.array([[1.0, 3.0, 0.5], [2.0, -1.0, 0.0]])
       >>> jl.multiclass_hinge_loss(s, jnp.array([0, 0])).tolist()
@@ -369,6 +374,7 @@ def cost_augmented_hinge_loss(
     {cost_args}
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> s = jnp.array([[1.0, 0.8, -2.0]])
       >>> cost = jnp.array([[0.0, 0.5, 4.0], [0.5, 0.0, 4.0], [4.0, 4.0, 0.0]])
@@ -423,6 +429,7 @@ def softmax_margin_loss(
     {cost_args}
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> s = jnp.array([[0.0, 0.0]])
       >>> jl.softmax_margin_loss(s, jnp.array([0])).round(4).tolist()  # log(1 + e)
@@ -481,6 +488,7 @@ def risk_loss(
     {cost_args}
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> s = jnp.log(jnp.array([[0.5, 0.3, 0.2]]))
       >>> cost = jnp.array([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0], [2.0, 1.0, 0.0]])

@@ -127,6 +127,7 @@ def logsumexp(
       The reduced array, in the dtype of ``x``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.logsumexp(jnp.array([1000.0, 1000.0])))  # doctest: +ELLIPSIS
       1000.69...
@@ -161,6 +162,7 @@ def log_softmax(
       Log-probabilities with the shape and dtype of ``x``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.log_softmax(jnp.array([0.0, 0.0])).tolist()  # doctest: +ELLIPSIS
       [-0.693..., -0.693...]
@@ -193,6 +195,7 @@ def softmax(
       fully masked slice is all zeros.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.softmax(jnp.array([0.0, 0.0, 0.0]), temperature=0.5).tolist()  # doctest: +ELLIPSIS
       [0.333..., 0.333..., 0.333...]
@@ -205,6 +208,7 @@ def softplus(x: ArrayLike) -> jax.Array:
     r"""``log(1 + exp(x))``, stable for any magnitude.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.softplus(jnp.array(1e4)))
       10000.0
@@ -217,6 +221,7 @@ def log_sigmoid(x: ArrayLike) -> jax.Array:
     r"""``log σ(x) = -softplus(-x)``; ``log_sigmoid(-x)`` is the stable ``log(1 - σ(x))``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.log_sigmoid(jnp.array(-1e4)))
       -10000.0
@@ -229,6 +234,7 @@ def sigmoid(x: ArrayLike) -> jax.Array:
     r"""The logistic function ``σ(x) = 1 / (1 + exp(-x))``, the binary output layer.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.sigmoid(jnp.array(0.0)))
       0.5
@@ -241,6 +247,7 @@ def tanh(x: ArrayLike) -> jax.Array:
     r"""Hyperbolic tangent, the output layer for targets in ``(-1, 1)``; ``tanh(x) = 2σ(2x) - 1``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.tanh(jnp.array(0.0)))
       0.0
@@ -261,6 +268,7 @@ def linear(inputs: ArrayLike, weight: ArrayLike, bias: ArrayLike | None = None) 
       ``[..., D_out]`` in the dtype of ``inputs``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.linear(jnp.ones((2, 3)), jnp.ones((3, 4)), jnp.arange(4.0)).tolist()
       [[3.0, 4.0, 5.0, 6.0], [3.0, 4.0, 5.0, 6.0]]

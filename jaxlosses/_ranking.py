@@ -63,6 +63,7 @@ def margin_ranking_loss(
       Element-wise loss, shape and dtype of ``scores_a``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.margin_ranking_loss(jnp.array([1.0, 1.0]), jnp.array([0.0, 0.0]), jnp.array([1, -1]),
       ...                        margin=0.5).tolist()
@@ -162,6 +163,7 @@ def ranking_softmax_loss(
       A scalar, or ``[...]`` with ``reduce_fn=None``, in the dtype of ``logits``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> s, y = jnp.array([[0.0, 0.0], [0.0, 0.0]]), jnp.array([[1.0, 0.0], [1.0, 1.0]])
       >>> jl.ranking_softmax_loss(s, y, reduce_fn=None).round(4).tolist()  # log 2, 2 log 2

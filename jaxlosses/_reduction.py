@@ -37,6 +37,7 @@ def masked_mean(
       The mean, with ``axis`` removed (a scalar by default), dtype of ``losses``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> losses = jnp.array([1.0, 2.0, jnp.nan])
       >>> float(jl.masked_mean(losses, where=jnp.array([True, True, False])))

@@ -61,6 +61,7 @@ def squared_error(predictions: ArrayLike, targets: ArrayLike | None = None) -> j
       Element-wise loss, shape and dtype of ``predictions``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.squared_error(jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0])).tolist()
       [1.0, 4.0]
@@ -79,6 +80,7 @@ def l2_loss(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Arr
     r"""Half squared error ``½ (p - t)²`` (optax's ``l2_loss``).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.l2_loss(jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0])).tolist()
       [0.5, 2.0]
@@ -99,6 +101,7 @@ def absolute_error(predictions: ArrayLike, targets: ArrayLike | None = None) -> 
     Its derivative is ``sign(p - t)``, taken as 0 at ``p = t``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.absolute_error(jnp.array([1.0, 2.0]), jnp.array([0.0, 4.0])).tolist()
       [1.0, 2.0]
@@ -132,6 +135,7 @@ def huber_loss(
       Element-wise loss, shape and dtype of ``predictions``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.huber_loss(jnp.array([0.5, 3.0]), delta=1.0).tolist()
       [0.125, 2.5]
@@ -164,6 +168,7 @@ def smooth_l1_loss(
     ``beta = 0`` gives the absolute error.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.smooth_l1_loss(jnp.array([0.5, 3.0]), beta=1.0).tolist()
       [0.125, 2.5]
@@ -190,6 +195,7 @@ def log_cosh(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Ar
     Behaves like ``½ r²`` for small residuals and ``|r| - log 2`` for large ones.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.log_cosh(jnp.array([0.0, 1e4])).tolist()
       [0.0, 9999.306640625]
@@ -261,6 +267,7 @@ def cosine_similarity(
       Per-example similarity in ``[-1, 1]``, shape without ``axis``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.cosine_similarity(jnp.array([1.0, 0.0]), jnp.array([1.0, 1.0])))  # doctest: +ELLIPSIS
       0.7071...
@@ -306,6 +313,7 @@ def cosine_distance(
     r"""Cosine distance ``1 - cosine_similarity`` (optax's ``cosine_distance``).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> float(jl.cosine_distance(jnp.array([1.0, 0.0]), jnp.array([0.0, 1.0])))
       1.0

@@ -239,6 +239,7 @@ def dice_loss(
       shape without the summed axes), in the dtype of ``predictions``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> p = jnp.array([[[0.5, 0.5], [0.5, 0.5]]])  # probabilities, batch 1, 2 pixels
       >>> t = jnp.array([[[1.0, 0.0], [1.0, 0.0]]])
@@ -295,6 +296,7 @@ def tversky_loss(
       dtype of ``predictions``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> p = jnp.array([[[0.5, 0.5], [0.5, 0.5]]])
       >>> t = jnp.array([[[1.0, 0.0], [1.0, 0.0]]])
@@ -374,6 +376,7 @@ def binary_dice_loss(
       ``[batch]``, in the dtype of ``predictions``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> jl.binary_dice_loss(jnp.array([[0.0, 0.0]]), jnp.array([[1.0, 0.0]]), smooth=0.0).tolist()
       [0.5]
@@ -452,6 +455,7 @@ def multiclass_generalized_dice_loss(
       A scalar in the dtype of ``predictions``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> p = jnp.array([[[0.5, 0.5], [0.5, 0.5]]])
       >>> t = jnp.array([[[1.0, 0.0], [0.0, 1.0]]])  # equal frequencies: weights (1, 1)

@@ -178,6 +178,7 @@ def crf_log_partition(
       pairwise marginals for the transitions).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> # 2 steps, 2 tags, all scores 0: log(2 ** 2) = 1.3863
       >>> round(float(jl.crf_log_partition(jnp.zeros((2, 2)), jnp.zeros((2, 2)))), 4)
@@ -227,6 +228,7 @@ def crf_log_likelihood(
       sequence (and a zero gradient).
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> # all 4 paths score 0, so each has probability 1/4: log(1/4) = -1.3863
       >>> ll = jl.crf_log_likelihood(jnp.zeros((2, 2)), jnp.array([0, 1]), jnp.zeros((2, 2)))
@@ -279,6 +281,7 @@ def crf_loss(
       ``(node marginals - one-hot tags, expected - observed transition counts)``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> emissions = jnp.array([[1.0, 0.0], [0.0, 1.0]])
       >>> # paths 00, 01, 10, 11 score 1, 2, 0, 1; gold [0, 1]: log(e + e^2 + 1 + e) - 2
@@ -333,6 +336,7 @@ def structured_perceptron_loss(
       NaN for a sequence with a tag outside ``[0, K)`` at a valid step.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> emissions = jnp.array([[1.0, 0.0], [0.0, 1.0]])
       >>> # best path [0, 1] scores 2, gold [0, 0] scores 1
@@ -385,6 +389,7 @@ def structured_hinge_loss(
       NaN for a sequence with a tag outside ``[0, K)`` at a valid step.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> emissions = jnp.array([[1.0, 0.0], [0.0, 1.0]])
       >>> # paths [0, 1] and [1, 1]: score + wrong tags = 3; gold [0, 0] scores 1
@@ -441,6 +446,7 @@ def structured_softmax_margin_loss(
       sequence with a tag outside ``[0, K)`` at a valid step.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> emissions = jnp.array([[1.0, 0.0], [0.0, 1.0]])
       >>> # paths 00, 01, 10, 11: score + wrong tags = 1, 3, 1, 3; gold [0, 0] scores 1
@@ -496,6 +502,7 @@ def structured_risk_loss(
       NaN for a sequence with a tag outside ``[0, K)`` at a valid step.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> # uniform over 2 tags: each of the 2 steps is wrong with probability 1/2
       >>> float(jl.structured_risk_loss(jnp.zeros((2, 2)), jnp.array([0, 1]), jnp.zeros((2, 2))))

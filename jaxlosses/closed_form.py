@@ -8,6 +8,7 @@ log-variances). Each is derived by hand and written next to its loss; none calls
 :func:`jax.grad`. ``python -m jaxlosses verify`` proves they equal autodiff.
 
 Example:
+  >>> import jax.numpy as jnp
   >>> import jaxlosses as jl
   >>> logits, labels = jnp.array([0.0, 0.0]), jnp.array([1.0, 0.0])
   >>> jl.closed_form.softmax_cross_entropy(logits, labels).tolist()  # softmax - labels

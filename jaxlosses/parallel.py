@@ -69,6 +69,7 @@ def per_example(
       ``batched(*args, **kwargs)`` returning the stacked per-example losses ``[B, ...]``.
 
     Example:
+      >>> import jax.numpy as jnp
       >>> import jaxlosses as jl
       >>> from jaxlosses.parallel import per_example
       >>> def one(x, y):  # written for a single example
@@ -156,6 +157,9 @@ def sharded_mean(
       dtype of the loss computed in at least float32.
 
     Example:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> import numpy as np
       >>> import jaxlosses as jl
       >>> from jax.sharding import Mesh, NamedSharding
       >>> from jaxlosses.parallel import sharded_mean
