@@ -43,6 +43,21 @@ def _of_kind(x: ArrayLike, kind: type, fn: str, message: str) -> jax.Array:
     return arr
 
 
+def real(x: ArrayLike, name: str, fn: str) -> jax.Array:
+    """Converts a secondary input (targets, weights, a mask) to an array; complex is refused.
+
+    Casting complex to real would drop the imaginary part without a word, so a complex
+    input is a TypeError naming the argument, in every argument of every loss.
+    """
+    arr = jnp.asarray(x)
+    if jnp.issubdtype(arr.dtype, jnp.complexfloating):
+        raise TypeError(
+            f"{fn}: `{name}` is complex ({arr.dtype} with shape {arr.shape}), but losses take "
+            f"real inputs: pass `jnp.real({name})` or `jnp.abs({name})`, whichever you mean."
+        )
+    return arr
+
+
 def floating(x: ArrayLike, name: str, fn: str) -> jax.Array:
     """Converts ``x`` to an array and checks that it has a floating dtype."""
     return _of_kind(
@@ -55,8 +70,14 @@ def floating(x: ArrayLike, name: str, fn: str) -> jax.Array:
 
 
 def integer(x: ArrayLike, name: str, fn: str) -> jax.Array:
-    """Converts ``x`` to an array and checks that it has an integer dtype."""
-    return _of_kind(
+    """Converts ``x`` to an integer array at least as wide as int32.
+
+    Labels compared with a class count (``labels < K``, ``arange(K) == labels``) must not be
+    compared in their own dtype: uint8 labels against K = 300 would wrap. uint32 becomes
+    int64 with x64 enabled, else int32, where a label of 2**31 or more turns negative and
+    so stays out of range.
+    """
+    arr = _of_kind(
         x,
         jnp.integer,
         fn,
@@ -64,6 +85,8 @@ def integer(x: ArrayLike, name: str, fn: str) -> jax.Array:
         "For one-hot or soft labels use the soft-label variant; "
         f"to convert, `{name}.astype(jnp.int32)`.",
     )
+    wide = jax.dtypes.canonicalize_dtype(jnp.promote_types(arr.dtype, jnp.int32))
+    return arr if arr.dtype == wide else arr.astype(wide)
 
 
 def compute_dtype(dtype: DTypeLike) -> np.dtype:
@@ -158,7 +181,7 @@ def mask_for(
     """
     if where is None:
         return None
-    w = jnp.asarray(where)
+    w = real(where, "where", fn)
     if w.dtype != jnp.bool_:
         w = w != 0
     if w.ndim == len(shape) - len(axes) and w.ndim != len(shape):
@@ -214,7 +237,7 @@ def targets_or_zeros(
     p = upcast(predictions)
     if targets is None:
         return p, jnp.zeros_like(p)
-    t = jnp.asarray(targets)
+    t = real(targets, "targets", fn)
     check_same_shape(predictions, t, ("predictions", "targets"), fn)
     return p, jnp.broadcast_to(t.astype(p.dtype), p.shape)
 
@@ -240,7 +263,7 @@ def binary_inputs(
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Validates an element-wise (prediction, target) pair; returns (orig, x, y) upcast."""
     arr = floating(first, names[0], fn)
-    tgt = jnp.asarray(second)
+    tgt = real(second, names[1], fn)
     if not (jnp.issubdtype(tgt.dtype, jnp.number) or tgt.dtype == jnp.bool_):
         raise TypeError(f"{fn}: `{names[1]}` must be numeric, got dtype {tgt.dtype}.")
     check_same_shape(arr, tgt, names, fn)

@@ -24,6 +24,7 @@ from ._core import (
     closed_form_of,
     floating,
     integer,
+    real,
     unit,
     unit_backward,
     upcast,
@@ -177,7 +178,7 @@ def _contrastive_parts(
     check_equal_shapes({"embeddings_a": a0, "embeddings_b": b0}, fn)
     if a0.ndim < 1:
         raise ValueError(f"{fn}: `embeddings_a` must be [..., dim]; got a scalar.")
-    lab = jnp.asarray(labels)
+    lab = real(labels, "labels", fn)
     if lab.shape != a0.shape[:-1]:
         raise ValueError(
             f"{fn}: `labels` has shape {lab.shape} but the embeddings {a0.shape} need one "
@@ -445,8 +446,8 @@ def _ge2e_parts(
     if method == "contrast" and n_spk < 2:
         raise ValueError(f"{fn}: method='contrast' needs at least 2 speakers, got {n_spk}.")
     e = upcast(e0)
-    ww = jnp.asarray(w, e.dtype)
-    bb = jnp.asarray(b, e.dtype)
+    ww = real(w, "w", fn).astype(e.dtype)
+    bb = real(b, "b", fn).astype(e.dtype)
     if ww.ndim or bb.ndim:
         raise ValueError(f"{fn}: `w` and `b` must be scalars, got shapes {ww.shape}, {bb.shape}.")
     total = jnp.sum(e, axis=1)  # [N, D]

@@ -23,6 +23,7 @@ from ._core import (
     check_same_shape,
     closed_form_of,
     floating,
+    real,
     unbroadcast,
     upcast,
 )
@@ -37,7 +38,7 @@ def _gaussian_inputs(
 ) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jnp.dtype, bool]:
     """Returns (original means, residual, clamped variance, its shape and dtype, ``full``)."""
     arr = floating(means, "means", fn)
-    tgt = jnp.asarray(targets)  # element-wise targets may be integers (the dtype policy)
+    tgt = real(targets, "targets", fn)  # element-wise targets may be integers (the dtype policy)
     var = floating(variances, "variances", fn)
     check_same_shape(arr, tgt, ("means", "targets"), fn)
     var_shape = var.shape
@@ -129,7 +130,7 @@ def _poisson_inputs(
 ) -> tuple[jax.Array, jax.Array, jax.Array, bool, bool, float]:
     """Returns ``(orig, x, y, log_input, full, eps)``."""
     arr = floating(inputs, "inputs", fn)
-    tgt = jnp.asarray(targets)
+    tgt = real(targets, "targets", fn)
     check_same_shape(arr, tgt, ("inputs", "targets"), fn)
     x = upcast(arr)
     return arr, x, jnp.broadcast_to(tgt.astype(x.dtype), x.shape), log_input, full, eps

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._checks import probabilities_unless, register_checks, unit_interval
-from ._core import canonical_axes, closed_form_of, floating, upcast
+from ._core import canonical_axes, closed_form_of, floating, real, upcast
 from ._coupling import register_batch_coupled
 
 __all__ = ["binary_dice_loss", "dice_loss", "multiclass_generalized_dice_loss", "tversky_loss"]
@@ -56,7 +56,7 @@ def _dice_parts(
     fn: str,
 ) -> _Dice:
     orig = floating(predictions, "predictions", fn)
-    tgt = jnp.asarray(targets)
+    tgt = real(targets, "targets", fn)
     pred = orig
     if pred.ndim == tgt.ndim - 1:
         pred = pred[..., None]
@@ -336,7 +336,7 @@ def _binary_view(
     predictions: ArrayLike, targets: ArrayLike, fn: str
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     orig = floating(predictions, "predictions", fn)
-    tgt = jnp.asarray(targets)
+    tgt = real(targets, "targets", fn)
     pred = orig
     if pred.ndim == tgt.ndim and pred.ndim > 0 and pred.shape[-1] != 1:
         if pred.shape != tgt.shape:
@@ -412,7 +412,7 @@ def _generalized_parts(
 ) -> tuple[_Dice, jax.Array]:
     """Returns (the Dice parts with generalised weights, the weighted per-class losses)."""
     arr = floating(predictions, "predictions", fn)
-    tgt = jnp.asarray(targets)
+    tgt = real(targets, "targets", fn)
     if arr.shape != tgt.shape or arr.ndim < 1:
         raise ValueError(
             f"{fn}: `predictions` has shape {arr.shape} but `targets` has shape "
