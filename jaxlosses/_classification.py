@@ -25,6 +25,7 @@ from ._core import (
     integer,
     integer_inputs,
     mask_for,
+    real,
     restore_classes,
     soft_inputs,
     upcast,
@@ -447,7 +448,7 @@ def _binary_inputs(
     first: ArrayLike, labels: ArrayLike, first_name: str, label_smoothing: ArrayLike, fn: str
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     arr = floating(first, first_name, fn)
-    lab = jnp.asarray(labels)
+    lab = real(labels, "labels", fn)
     check_same_shape(arr, lab, (first_name, "labels"), fn)
     x = upcast(arr)
     y = jnp.broadcast_to(lab.astype(x.dtype), x.shape)

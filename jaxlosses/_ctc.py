@@ -26,7 +26,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from ._checks import in_set, labels_in_range, padded_labels, register_checks
-from ._core import closed_form_of, errors_named, floating, integer, upcast
+from ._core import closed_form_of, errors_named, floating, integer, real, upcast
 from ._coupling import varying_like
 from ._primitives import log_softmax_parts
 
@@ -60,14 +60,14 @@ def _ctc_inputs(
             f"{fn}: `labels` has shape {lab.shape} but `logits` {arr.shape} needs labels of "
             f"shape {(*batch, 'N')} (batch shape {batch} then the padded label length)."
         )
-    lpad = jnp.asarray(logit_paddings)
+    lpad = real(logit_paddings, "logit_paddings", fn)
     if lpad.shape != arr.shape[:-1]:
         raise ValueError(
             f"{fn}: `logit_paddings` has shape {lpad.shape}; expected {arr.shape[:-1]} "
             "(`logits.shape[:-1]`, 1 for padded frames and 0 elsewhere). For no padding, "
             "`jnp.zeros(logits.shape[:-1])`."
         )
-    ypad = jnp.asarray(label_paddings)
+    ypad = real(label_paddings, "label_paddings", fn)
     if ypad.shape != lab.shape:
         raise ValueError(
             f"{fn}: `label_paddings` has shape {ypad.shape}; expected {lab.shape} (the "

@@ -18,6 +18,7 @@ from ._core import (
     closed_form_of,
     floating,
     integer_inputs,
+    real,
     restore_classes,
     soft_inputs,
 )
@@ -35,7 +36,7 @@ def _sigmoid_focal_parts(
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
     """Returns (orig, y, alpha_t, log σ(x), log σ(-x), log(1 - p_t), bce, γ), all upcast."""
     arr = floating(logits, "logits", fn)
-    lab = jnp.asarray(labels)
+    lab = real(labels, "labels", fn)
     check_same_shape(arr, lab, ("logits", "labels"), fn)
     x = _upcast(arr)
     y = jnp.broadcast_to(lab.astype(x.dtype), x.shape)

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._checks import in_set, nonnegative, register_checks
-from ._core import check_equal_shapes, closed_form_of, floating, upcast
+from ._core import check_equal_shapes, closed_form_of, floating, real, upcast
 from ._coupling import register_batch_coupled
 from ._primitives import log_softmax_parts
 
@@ -32,7 +32,7 @@ def _margin_ranking_parts(
     """Returns ``(original scores_a, y, -y (x_1 - x_2) + m, loss)``."""
     a0 = floating(scores_a, "scores_a", fn)
     b0 = floating(scores_b, "scores_b", fn)
-    t = jnp.asarray(targets)
+    t = real(targets, "targets", fn)
     check_equal_shapes({"scores_a": a0, "scores_b": b0, "targets": t}, fn)
     a = upcast(a0)
     y = t.astype(a.dtype)
@@ -102,7 +102,7 @@ def _ranking_inputs(
     x = upcast(arr)
 
     def same(v: ArrayLike, name: str) -> jax.Array:
-        a = jnp.asarray(v)
+        a = real(v, name, fn)
         try:
             return jnp.broadcast_to(a, arr.shape)
         except ValueError:

@@ -1,7 +1,7 @@
 """Trace-time validation, for every catalogue entry, from one generator of bad inputs.
 
 From each entry's first sampled example we derive bad variants: the dtype kind of
-each array argument swapped (float <-> int), an extra trailing axis of size 1, the
+each array argument swapped (float <-> int), a complex array in place of a real one, an extra trailing axis of size 1, the
 last axis one shorter, predictions ``[N]`` against targets ``[N, 1]``, an ``axis``
 out of range and a ``where`` that does not broadcast. Each must raise a
 ``TypeError``/``ValueError`` at trace time whose message starts with the loss's
@@ -64,6 +64,9 @@ def _variants(entry: Entry) -> Iterator[Variant]:
         swapped = a.astype(np.int32) if a.dtype.kind == "f" else a.astype(np.float32)
         kind = "int" if a.dtype.kind == "f" else "float"
         yield f"{arg}:{kind}", TypeError, _put(args, i, swapped), kwargs, str(swapped.dtype)
+        if a.dtype.kind == "f":  # complex in place of real: the imaginary part must not vanish
+            cplx = a.astype(np.complex64) + 1j
+            yield f"{arg}:complex", TypeError, _put(args, i, cplx), kwargs, str(cplx.dtype)
         if a.ndim == 0:
             continue
         yield f"{arg}:expand", ValueError, _put(args, i, a[..., None]), kwargs, str((*a.shape, 1))
