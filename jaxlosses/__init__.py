@@ -21,9 +21,12 @@ from ._classification import softmax_cross_entropy as softmax_cross_entropy
 from ._classification import (
     softmax_cross_entropy_with_integer_labels as softmax_cross_entropy_with_integer_labels,
 )
+from ._contrastive import clip_loss as clip_loss
 from ._contrastive import info_nce_loss as info_nce_loss
 from ._contrastive import multiple_negatives_ranking_loss as multiple_negatives_ranking_loss
 from ._contrastive import ntxent as ntxent
+from ._contrastive import siglip_loss as siglip_loss
+from ._contrastive import supervised_contrastive_loss as supervised_contrastive_loss
 from ._crf import crf_decode as crf_decode
 from ._crf import crf_marginals as crf_marginals
 from ._ctc import ctc_loss as ctc_loss

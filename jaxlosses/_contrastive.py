@@ -1,11 +1,16 @@
-"""Contrastive losses with in-batch negatives: InfoNCE, NT-Xent, multiple-negatives ranking.
+"""Contrastive losses with in-batch negatives: InfoNCE, NT-Xent, multiple-negatives ranking,
+CLIP, SigLIP and supervised contrastive (SupCon).
 
 Each loss is followed by its closed-form gradient (``_<name>_grad``) of the *summed*
-loss, derived by hand. Similarities are cosines of normalised embeddings; a
-zero-norm embedding normalises to 0 (cosine 0) with a finite gradient.
+loss, derived by hand. Similarities are cosines of normalised embeddings (CLIP and SigLIP:
+dot products of the features as given, cosines with ``normalize=True``); a zero-norm
+embedding normalises to 0 (cosine 0) with a finite gradient.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,9 +28,18 @@ from ._core import (
 )
 from ._coupling import register_batch_coupled
 
-__all__ = ["info_nce_loss", "multiple_negatives_ranking_loss", "ntxent"]
+__all__ = [
+    "clip_loss",
+    "info_nce_loss",
+    "multiple_negatives_ranking_loss",
+    "ntxent",
+    "siglip_loss",
+    "supervised_contrastive_loss",
+]
 
 _Pair = tuple[jax.Array, jax.Array]  # gradients w.r.t. two learned inputs
+_Triple = tuple[jax.Array, jax.Array | None, jax.Array]  # features, features, scale
+_Quad = tuple[jax.Array, jax.Array | None, jax.Array, jax.Array]  # ... and the bias
 
 
 def _in_batch_softmax(
@@ -345,6 +359,416 @@ def _ntxent_grad(_: jax.Array, g: jax.Array) -> jax.Array:
     return g
 
 
+# --- CLIP and SigLIP: two towers (or a logits matrix), a learned scale ----------------------
+
+
+def _learned_scalar(x: ArrayLike, name: str, fn: str) -> jax.Array:
+    """A learned scalar (a logit scale, a bias): floating, shape (); Python numbers are floats."""
+    if isinstance(x, int | float) and not isinstance(x, bool):
+        x = float(x)
+    arr = floating(x, name, fn)
+    if arr.ndim != 0:
+        raise ValueError(
+            f"{fn}: `{name}` has shape {arr.shape}; expected a scalar (shape ()), e.g. "
+            f"`{name}.reshape(())`."
+        )
+    return arr
+
+
+def _similarity(
+    image_features: ArrayLike,
+    text_features: ArrayLike | None,
+    normalize: bool,
+    axis_name: AxisName | None,
+    fn: str,
+) -> tuple[jax.Array, jax.Array, Callable[[jax.Array], tuple[jax.Array, jax.Array | None]], Any]:
+    """The block ``S`` of image-text similarities this device's images see, and its pullback.
+
+    Towers: ``S = x̂ ŷᵀ``, ``[b, B]``: this device's images against every device's texts
+    (gathered with ``axis_name``; ``B = b`` without), ``x̂, ŷ`` the features as given, or
+    unit-normalised with ``normalize``. Logits (``text_features`` None): ``S`` is the
+    given ``[b, B]`` rows of the logits matrix. Returns ``(S, offset, pullback, dtype)``:
+    image ``i``'s own text is column ``offset + i``; ``pullback(∂/∂S)`` gives
+    ``(∂/∂image_features, ∂/∂text_features)`` in their dtypes (``None`` for absent texts),
+    the texts' share from every device's images reduce-scattered back to their device;
+    ``dtype`` is the output dtype.
+    """
+    x0 = floating(image_features, "image_features", fn)
+    y0 = None if text_features is None else floating(text_features, "text_features", fn)
+    if y0 is not None and (x0.ndim != 2 or y0.shape != x0.shape):
+        raise ValueError(
+            f"{fn}: `image_features` has shape {x0.shape} and `text_features` {y0.shape}; "
+            "expected both [batch, dim], row i of each describing the same pair."
+        )
+    if x0.ndim != 2:
+        raise ValueError(
+            f"{fn}: `image_features` has shape {x0.shape}; expected [batch, dim] (or, with "
+            "`text_features=None`, the logits matrix [batch, batch])."
+        )
+    x = upcast(x0)
+    rows = x.shape[0]
+    offset = jnp.zeros((), jnp.int32)
+    n_dev = 1
+    if axis_name is not None:
+        offset = jax.lax.axis_index(axis_name) * rows
+        n_dev = jax.lax.axis_size(axis_name)
+    if y0 is None:
+        if x.shape[1] != rows * n_dev:
+            raise ValueError(
+                f"{fn}: with `text_features=None`, `image_features` is the logits matrix "
+                f"(rows images, columns texts) and must be [batch, batch] (with "
+                f"`axis_name`, this device's rows of it, [batch, devices · batch]); got "
+                f"shape {x0.shape} on {n_dev} device(s)."
+            )
+
+        def pull_logits(g: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+            return g.astype(x0.dtype), None
+
+        return x, offset, pull_logits, x0.dtype
+    y = y0.astype(x.dtype)
+    xh, nx = unit(x) if normalize else (x, None)
+    yh, ny = unit(y) if normalize else (y, None)
+    y_all = yh if axis_name is None else jax.lax.all_gather(yh, axis_name, axis=0, tiled=True)
+
+    def pull(g_s: jax.Array) -> tuple[jax.Array, jax.Array | None]:
+        g_x, g_y = g_s @ y_all, g_s.T @ xh  # S = x̂ ŷ_allᵀ
+        if axis_name is not None:  # every device's images reach these texts: sum, keep ours
+            g_y = jax.lax.psum_scatter(g_y, axis_name, scatter_dimension=0, tiled=True)
+        if nx is not None and ny is not None:
+            g_x, g_y = unit_backward(g_x, xh, nx), unit_backward(g_y, yh, ny)
+        return g_x.astype(x0.dtype), g_y.astype(y0.dtype)
+
+    return xh @ y_all.T, offset, pull, x0.dtype
+
+
+def _lse(z: jax.Array, axis: int, axis_name: AxisName | None = None) -> jax.Array:
+    """``log Σ exp z`` along ``axis`` (kept), over every device's slice with ``axis_name``.
+
+    The shift by the max is held fixed (stop_gradient); a NaN reaches the max and stays NaN.
+    """
+    m = jax.lax.stop_gradient(jnp.max(z, axis=axis, keepdims=True))
+    if axis_name is not None:
+        m = jax.lax.stop_gradient(jax.lax.pmax(m, axis_name))
+    total = jnp.sum(jnp.exp(z - m), axis=axis, keepdims=True)
+    if axis_name is not None:
+        total = jax.lax.psum(total, axis_name)
+    return jnp.log(total) + m
+
+
+def _own_columns(z: jax.Array, offset: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(cols, eye)``: row ``i``'s positive column ``offset + i`` and its ``[b, B]`` indicator."""
+    cols = offset + jnp.arange(z.shape[0])
+    return cols, jnp.arange(z.shape[1])[None, :] == cols[:, None]
+
+
+def _clip_parts(
+    image_features: ArrayLike,
+    text_features: ArrayLike | None,
+    logit_scale: ArrayLike,
+    normalize: bool,
+    axis_name: AxisName | None,
+    fn: str,
+) -> tuple[jax.Array, _Triple]:
+    """Returns (per-pair loss, (∂/∂image_features, ∂/∂text_features, ∂/∂logit_scale))."""
+    sim, offset, pull, dtype = _similarity(image_features, text_features, normalize, axis_name, fn)
+    s0 = _learned_scalar(logit_scale, "logit_scale", fn)
+    s = s0.astype(sim.dtype)
+    z = s * sim  # [b, B]: this device's images (rows) against every text
+    cols, eye = _own_columns(z, offset)
+    lse_rows = _lse(z, 1)  # image -> text: over the texts, [b, 1]
+    lse_cols = _lse(z, 0, axis_name)  # text -> image: over every device's images, [1, B]
+    diag = jnp.take_along_axis(z, cols[:, None], axis=1)[:, 0]
+    loss = 0.5 * (lse_rows[:, 0] + jnp.take(lse_cols[0], cols)) - diag
+    # ∂L/∂z = ½ (softmax over the row + softmax over the column) - I
+    g_z = 0.5 * (jnp.exp(z - lse_rows) + jnp.exp(z - lse_cols)) - eye.astype(z.dtype)
+    g_s = jnp.sum(g_z * sim)
+    if axis_name is not None:
+        g_s = jax.lax.psum(g_s, axis_name)
+    g_x, g_y = pull(s * g_z)
+    return loss.astype(dtype), (g_x, g_y, g_s.astype(s0.dtype))
+
+
+def clip_loss(
+    image_features: ArrayLike,
+    text_features: ArrayLike | None = None,
+    logit_scale: ArrayLike = 1.0,
+    *,
+    normalize: bool = False,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""CLIP's symmetric InfoNCE: each pair's image picks its text, and its text its image.
+
+    .. math:: z_{ij} = s \langle x_i, y_j \rangle, \quad
+       \ell_i = \tfrac12 \Big(\log \sum_j e^{z_{ij}} - z_{ii}\Big)
+       + \tfrac12 \Big(\log \sum_j e^{z_{ji}} - z_{ii}\Big)
+
+    Per pair ``i``: the mean of the image-to-text cross-entropy of row ``i`` and the
+    text-to-image cross-entropy of column ``i`` of the logits matrix, so the mean over the
+    batch is CLIP's loss, ``(CE(logits) + CE(logitsᵀ)) / 2`` (open_clip's ``ClipLoss``).
+    ``logit_scale`` is the learned ``s = exp(t)`` itself (CLIP learns ``t`` and starts at
+    ``s = 1/0.07``), and is differentiated like the features: the closed form
+    (``jaxlosses.closed_form.clip_loss``) returns ``(∂/∂image_features,
+    ∂/∂text_features, ∂/∂logit_scale)``. The features are used as given, as open_clip
+    does (the model normalises them); ``normalize=True`` takes cosines instead.
+
+    Args:
+      image_features: ``[batch, dim]``; or, with ``text_features=None``, the logits
+        matrix ``[batch, batch]`` (rows images, columns texts; ``z = s · logits``).
+      text_features: ``[batch, dim]``; row ``i`` is the text of image ``i``.
+      logit_scale: the scale ``s``, a scalar (learned).
+      normalize: unit-normalise each feature vector first (cosine similarities).
+      axis_name: inside ``jax.shard_map`` or ``jax.pmap``, the mesh axis (or axes) the
+        batch is split over: every device's texts and images are negatives (the texts
+        are gathered, the column normalisers combined with ``pmax``/``psum``), so the loss
+        and its gradients equal those of the global batch on one device; the closed
+        form's ``∂/∂logit_scale`` is then the global one on every device. In logits mode,
+        pass this device's rows of the global matrix, ``[batch, devices · batch]``.
+
+    Returns:
+      Per-pair loss ``[batch]`` (this device's pairs with ``axis_name``), dtype of
+      ``image_features``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> x = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> jl.clip_loss(x, x, 1.0).round(4).tolist()  # log(1 + e^-1) both ways
+      [0.3133, 0.3133]
+      >>> jl.clip_loss(x @ x.T).round(4).tolist()  # the same from the logits matrix
+      [0.3133, 0.3133]
+
+    References:
+      Radford et al., `Learning Transferable Visual Models From Natural Language
+      Supervision <https://arxiv.org/abs/2103.00020>`_, 2021.
+    """
+    loss, _ = _clip_parts(
+        image_features, text_features, logit_scale, normalize, axis_name, "clip_loss"
+    )
+    return loss
+
+
+@closed_form_of(clip_loss, _clip_parts)
+def _clip_loss_grad(_: jax.Array, grads: _Triple) -> _Triple:
+    r"""``G = ½ (softmax_rows(z) + softmax_cols(z)) - I``; ``∂/∂x = s G y``, ``∂/∂y = s Gᵀ x``.
+
+    ``∂/∂s = Σ G ⊙ ⟨x, y⟩``; with ``normalize``, back through ``x̂ = x/‖x‖``. ``None`` for
+    the texts in logits mode, where ``∂/∂logits = s G``.
+    """
+    return grads
+
+
+def _siglip_parts(
+    image_features: ArrayLike,
+    text_features: ArrayLike | None,
+    logit_scale: ArrayLike,
+    logit_bias: ArrayLike,
+    normalize: bool,
+    axis_name: AxisName | None,
+    fn: str,
+) -> tuple[jax.Array, _Quad]:
+    """Returns (per-image loss, (∂/∂image, ∂/∂text, ∂/∂logit_scale, ∂/∂logit_bias))."""
+    sim, offset, pull, dtype = _similarity(image_features, text_features, normalize, axis_name, fn)
+    s0 = _learned_scalar(logit_scale, "logit_scale", fn)
+    b0 = _learned_scalar(logit_bias, "logit_bias", fn)
+    s, bias = s0.astype(sim.dtype), b0.astype(sim.dtype)
+    z = s * sim + bias
+    _, eye = _own_columns(z, offset)
+    sign = jnp.where(eye, 1.0, -1.0).astype(z.dtype)  # +1 for a pair, -1 otherwise
+    u = sign * z
+    loss = jnp.sum(jnp.logaddexp(-u, 0.0), axis=1)  # Σ_j -log σ(±z_ij)
+    g_z = -sign * jax.nn.sigmoid(-u)
+    g_s, g_b = jnp.sum(g_z * sim), jnp.sum(g_z)
+    if axis_name is not None:
+        g_s, g_b = jax.lax.psum((g_s, g_b), axis_name)
+    g_x, g_y = pull(s * g_z)
+    return loss.astype(dtype), (g_x, g_y, g_s.astype(s0.dtype), g_b.astype(b0.dtype))
+
+
+def siglip_loss(
+    image_features: ArrayLike,
+    text_features: ArrayLike | None = None,
+    logit_scale: ArrayLike = 10.0,
+    logit_bias: ArrayLike = -10.0,
+    *,
+    normalize: bool = False,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""SigLIP's pairwise sigmoid loss: every image-text pair is its own binary problem.
+
+    .. math:: z_{ij} = s \langle x_i, y_j \rangle + b, \quad
+       \ell_i = -\sum_j \log \sigma\big(\pm z_{ij}\big)
+       \quad (+ \text{ for } j = i, - \text{ otherwise})
+
+    Per image ``i``: the sum over every text of the pair's sigmoid loss, so the **mean**
+    over the batch is the paper's normalisation, ``-\frac{1}{|B|} \sum_i \sum_j
+    \log \sigma(\pm z_{ij})`` (open_clip's ``SigLipLoss``). ``logit_scale`` (``s``, the
+    paper's ``exp(t')``, initialised at 10) and ``logit_bias`` (``b``, initialised at
+    -10) are learned: the closed form (``jaxlosses.closed_form.siglip_loss``) returns
+    ``(∂/∂image_features, ∂/∂text_features, ∂/∂logit_scale, ∂/∂logit_bias)``. The
+    features are used as given (the model normalises them); ``normalize=True`` takes
+    cosines.
+
+    Args:
+      image_features: ``[batch, dim]``; or, with ``text_features=None``, the similarity
+        matrix ``[batch, batch]`` (rows images, columns texts; ``z = s · it + b``).
+      text_features: ``[batch, dim]``; row ``i`` is the text of image ``i``.
+      logit_scale: ``s``, a scalar (learned).
+      logit_bias: ``b``, a scalar (learned).
+      normalize: unit-normalise each feature vector first (cosine similarities).
+      axis_name: inside ``jax.shard_map`` or ``jax.pmap``, the mesh axis (or axes) the
+        batch is split over: every device's texts are negatives (gathered), so the loss
+        and its gradients equal those of the global batch on one device (the closed
+        form's scale and bias gradients are the global ones on every device). Each
+        device holds ``[batch, devices · batch]`` logits, never the global square.
+
+    Returns:
+      Per-image loss ``[batch]`` (this device's images with ``axis_name``), dtype of
+      ``image_features``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> x = jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> # z = [[1, 0], [0, 1]]: -log σ(1) - log σ(-0) per image
+      >>> jl.siglip_loss(x, x, 1.0, 0.0).round(4).tolist()
+      [1.0064, 1.0064]
+
+    References:
+      Zhai et al., `Sigmoid Loss for Language Image Pre-Training
+      <https://arxiv.org/abs/2303.15343>`_, 2023.
+    """
+    loss, _ = _siglip_parts(
+        image_features,
+        text_features,
+        logit_scale,
+        logit_bias,
+        normalize,
+        axis_name,
+        "siglip_loss",
+    )
+    return loss
+
+
+@closed_form_of(siglip_loss, _siglip_parts)
+def _siglip_loss_grad(_: jax.Array, grads: _Quad) -> _Quad:
+    r"""``G_ij = ∓σ(∓z_ij)`` (``-σ(-z)`` on pairs, ``σ(z)`` off them): ``∂/∂x = s G y``.
+
+    ``∂/∂y = s Gᵀ x``, ``∂/∂s = Σ G ⊙ ⟨x, y⟩``, ``∂/∂b = Σ G``; with ``normalize``, back
+    through ``x̂ = x/‖x‖``.
+    """
+    return grads
+
+
+# --- supervised contrastive (SupCon) --------------------------------------------------------
+
+
+def _supcon_parts(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    temperature: ArrayLike,
+    axis_name: AxisName | None,
+    fn: str,
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (per-anchor loss, ∂/∂embeddings), in the dtype of ``embeddings``."""
+    e0 = floating(embeddings, "embeddings", fn)
+    lab = integer(labels, "labels", fn)
+    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
+            "embeddings [batch, dim] and one integer class label per row, [batch]."
+        )
+    e = upcast(e0)
+    eh, ne = unit(e)
+    t = jnp.asarray(temperature, e.dtype)
+    eh_all, lab_all, offset = eh, lab, jnp.zeros((), jnp.int32)
+    if axis_name is not None:
+        eh_all = jax.lax.all_gather(eh, axis_name, axis=0, tiled=True)
+        lab_all = jax.lax.all_gather(lab, axis_name, axis=0, tiled=True)
+        offset = jax.lax.axis_index(axis_name) * e.shape[0]
+    z = (eh @ eh_all.T) / t  # [b, B]
+    _, me = _own_columns(z, offset)
+    pos = (lab[:, None] == lab_all[None, :]) & ~me
+    n_pos = jnp.sum(pos, axis=1)
+    has = n_pos > 0  # anchors without a positive take no part (loss 0)
+    m = jax.lax.stop_gradient(jnp.max(jnp.where(me, -jnp.inf, z), axis=1, keepdims=True))
+    m = jnp.where(m == -jnp.inf, 0.0, m)  # a batch of one (NaN stays NaN)
+    ez = jnp.where(me, 0.0, jnp.exp(jnp.where(me, m, z) - m))  # every a ≠ i
+    total = jnp.where(has[:, None], jnp.sum(ez, axis=1, keepdims=True), 1.0)
+    count = jnp.where(has, n_pos, 1).astype(z.dtype)
+    mean_pos = jnp.sum(jnp.where(pos, z, 0.0), axis=1) / count
+    loss = jnp.where(has, jnp.log(total[:, 0]) + m[:, 0] - mean_pos, 0.0)
+    # ∂ℓ_i/∂z_ia = softmax_{a ≠ i}(z_i)_a - [a ∈ P(i)] / |P(i)|
+    g_z = jnp.where(has[:, None], ez / total - pos.astype(z.dtype) / count[:, None], 0.0) / t
+    g_rows = g_z @ eh_all  # through the anchors
+    g_cols = g_z.T @ eh  # through the other examples (every device's anchors reach them)
+    if axis_name is not None:
+        g_cols = jax.lax.psum_scatter(g_cols, axis_name, scatter_dimension=0, tiled=True)
+    g_e = unit_backward(g_rows + g_cols, eh, ne)
+    return loss.astype(e0.dtype), g_e.astype(e0.dtype)
+
+
+def supervised_contrastive_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    temperature: ArrayLike = 0.1,
+    axis_name: AxisName | None = None,
+) -> jax.Array:
+    r"""Supervised contrastive loss (SupCon): every same-class example is a positive.
+
+    .. math:: \ell_i = -\frac{1}{|P(i)|} \sum_{p \in P(i)}
+       \log \frac{e^{z_{ip}}}{\sum_{a \neq i} e^{z_{ia}}},
+       \quad z_{ia} = \cos(e_i, e_a) / \tau
+
+    ``P(i)`` holds the other examples with anchor ``i``'s label (several positives per
+    anchor; the paper's ``L^{sup}_{out}``); the denominator runs over every example but
+    the anchor. Stack the views of each image as rows with the same label (SimCLR's
+    NT-Xent is the case of two views and one label per image). An anchor without a
+    positive gives 0 and its gradient term 0. The mean over anchors *with* a positive is
+    pytorch-metric-learning's ``SupConLoss`` (its default reducer); the mean over all
+    anchors is the reference implementation's (``SupContrast``).
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      temperature: ``τ > 0`` (pytorch-metric-learning's default 0.1).
+      axis_name: inside ``jax.shard_map`` or ``jax.pmap``, the mesh axis (or axes) the
+        batch is split over: every device's examples are positives and negatives
+        (gathered with their labels), so the loss and its gradients equal those of the
+        global batch on one device.
+
+    Returns:
+      Per-anchor loss ``[batch]`` (this device's anchors with ``axis_name``), dtype of
+      ``embeddings``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+      >>> # anchor 0: -log(e^1 / (e^1 + e^0)) with τ = 1; anchor 2 has no positive
+      >>> jl.supervised_contrastive_loss(e, jnp.array([0, 0, 1]), temperature=1.0).round(4)
+      Array([0.3133, 0.3133, 0.    ], dtype=float32)
+
+    References:
+      Khosla et al., `Supervised Contrastive Learning
+      <https://arxiv.org/abs/2004.11362>`_, 2020.
+    """
+    loss, _ = _supcon_parts(
+        embeddings, labels, temperature, axis_name, "supervised_contrastive_loss"
+    )
+    return loss
+
+
+@closed_form_of(supervised_contrastive_loss, _supcon_parts)
+def _supervised_contrastive_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``G_ia = softmax_{a≠i}(z_i)_a - [a ∈ P(i)]/|P(i)|`` (0 for anchors without positives).
+
+    ``∂/∂ê = (G + Gᵀ) ê / τ`` (``z`` is symmetric in the two embeddings), then back
+    through ``ê = e/‖e‖``.
+    """
+    return g
+
+
 # --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
 
 register_batch_coupled(
@@ -357,4 +781,15 @@ register_batch_coupled(
 )
 register_batch_coupled(
     ntxent, "positive pairs and negatives drawn from the whole batch, one scalar"
+)
+register_batch_coupled(
+    clip_loss, "in-batch negatives: the other pairs' texts and images", gathers="axis_name"
+)
+register_batch_coupled(
+    siglip_loss, "in-batch negatives: the other pairs' texts", gathers="axis_name"
+)
+register_batch_coupled(
+    supervised_contrastive_loss,
+    "positives and negatives drawn from the whole batch",
+    gathers="axis_name",
 )

@@ -24,9 +24,12 @@ from ._classification import _softmax_cross_entropy_grad as softmax_cross_entrop
 from ._classification import (
     _softmax_cross_entropy_with_integer_labels_grad as softmax_cross_entropy_with_integer_labels,
 )
+from ._contrastive import _clip_loss_grad as clip_loss
 from ._contrastive import _info_nce_loss_grad as info_nce_loss
 from ._contrastive import _multiple_negatives_ranking_loss_grad as multiple_negatives_ranking_loss
 from ._contrastive import _ntxent_grad as ntxent
+from ._contrastive import _siglip_loss_grad as siglip_loss
+from ._contrastive import _supervised_contrastive_loss_grad as supervised_contrastive_loss
 from ._ctc import _ctc_loss_grad as ctc_loss
 from ._divergence import _convex_kl_divergence_grad as convex_kl_divergence
 from ._divergence import _generalized_kl_divergence_grad as generalized_kl_divergence
@@ -87,6 +90,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_dice_loss",
     "categorical_cross_entropy",
+    "clip_loss",
     "contrastive_loss",
     "convex_kl_divergence",
     "cosface_loss",
@@ -127,6 +131,7 @@ __all__ = [
     "ranking_softmax_loss",
     "risk_loss",
     "safe_softmax_cross_entropy",
+    "siglip_loss",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
     "smooth_l1_loss",
@@ -141,6 +146,7 @@ __all__ = [
     "structured_perceptron_loss",
     "structured_risk_loss",
     "structured_softmax_margin_loss",
+    "supervised_contrastive_loss",
     "triplet_margin_loss",
     "tversky_loss",
 ]

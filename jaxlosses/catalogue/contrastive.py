@@ -132,6 +132,130 @@ def _stress_ntxent() -> list[Case]:
     ]
 
 
+# --- CLIP, SigLIP -------------------------------------------------------------------------
+
+_OPEN_CLIP_NOTE = (
+    "a module, the mean over the batch; open_clip's package import needs torchvision, so "
+    "the test loads open_clip/loss.py by file"
+)
+
+
+def _ref_pair_logits(x, y, scale, bias, normalize):
+    if y is None:  # x is the logits matrix
+        return scale * x + bias
+    if normalize:
+        x, y = ref_unit(x), ref_unit(y)
+    return scale * (x @ y.T) + bias
+
+
+def _ref_clip(x, y=None, logit_scale=1.0, *, normalize=False):
+    z = _ref_pair_logits(x, y, logit_scale, 0.0, normalize)
+    d = np.diagonal(z)
+    return 0.5 * (special.logsumexp(z, axis=1) - d) + 0.5 * (special.logsumexp(z, axis=0) - d)
+
+
+def _ref_siglip(x, y=None, logit_scale=10.0, logit_bias=-10.0, *, normalize=False):
+    z = _ref_pair_logits(x, y, logit_scale, logit_bias, normalize)
+    sign = 2.0 * np.eye(len(z)) - 1.0
+    return np.sum(np.logaddexp(0.0, -sign * z), axis=1)  # -log sigmoid(sign * z)
+
+
+def _towers(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x = normal(rng, N_EMB, DIM)
+    return x, x + 0.5 * normal(rng, N_EMB, DIM)
+
+
+def _sample_clip(rng: np.random.Generator) -> list[Case]:
+    x, y = _towers(rng)
+    return [
+        Case("features, logit_scale 2", (x, y, np.asarray(2.0)), in_axes=None),
+        Case("normalize=True", (x, y, np.asarray(5.0)), {"normalize": True}, in_axes=None),
+    ]
+
+
+def _sample_siglip(rng: np.random.Generator) -> list[Case]:
+    x, y = _towers(rng)
+    return [
+        Case("features", (x, y, np.asarray(2.0), np.asarray(-1.0)), in_axes=None),
+        Case(
+            "normalize=True, the paper's init",
+            (x, y, np.asarray(10.0), np.asarray(-10.0)),
+            {"normalize": True},
+            in_axes=None,
+        ),
+    ]
+
+
+def _stress_clip() -> list[Case]:
+    v = _stress_vectors()
+    return [
+        Case("features of 1e4", (v, v[::-1].copy(), np.float32(1.0)), in_axes=None),
+        Case(
+            "zero-norm rows, normalize, scale 1e4",
+            (v, v.copy(), np.float32(1e4)),
+            {"normalize": True},
+            in_axes=None,
+        ),
+    ]
+
+
+def _stress_siglip() -> list[Case]:
+    v = _stress_vectors()
+    return [
+        Case(
+            "features of 1e4", (v, v[::-1].copy(), np.float32(1.0), np.float32(-10.0)), in_axes=None
+        ),
+        Case(
+            "zero-norm rows, normalize, scale 1e4",
+            (v, v.copy(), np.float32(1e4), np.float32(10.0)),
+            {"normalize": True},
+            in_axes=None,
+        ),
+    ]
+
+
+# --- SupCon -------------------------------------------------------------------------------
+
+
+def _ref_supcon(e, labels, *, temperature=0.1):
+    u = ref_unit(e)
+    z = u @ u.T / temperature
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        others = [a for a in range(len(labels)) if a != i]
+        positives = [p for p in others if labels[p] == labels[i]]
+        if positives:
+            out[i] = special.logsumexp(z[i, others]) - np.mean(z[i, positives])
+    return out
+
+
+def _sample_supcon(rng: np.random.Generator) -> list[Case]:
+    e = normal(rng, N_EMB, DIM)
+    return [
+        Case("pairs", (e, np.array([0, 0, 1, 1], np.int32)), in_axes=None),
+        Case(
+            "a group of 3 and an anchor without positive, temperature=0.5",
+            (e, np.array([0, 1, 0, 0], np.int32)),
+            {"temperature": 0.5},
+            in_axes=None,
+        ),
+    ]
+
+
+def _stress_supcon() -> list[Case]:
+    v = _stress_vectors()
+    return [
+        Case(
+            "zero-norm rows, logits 1e4",
+            (v, np.array([0, 0, 1, 1], np.int32)),
+            {"temperature": 1e-4},
+            in_axes=None,
+        ),
+        Case("no positive pair", (v, np.arange(4, dtype=np.int32)), in_axes=None),
+        Case("one class (no negatives)", (v, np.zeros(4, np.int32)), in_axes=None),
+    ]
+
+
 ENTRIES: list[Entry] = [
     Entry(name="info_nce_loss", reference=_ref_info_nce, sample=_sample_info_nce,
           stress=_stress_info_nce, argnums=(0, 1), properties=frozenset({NONNEG}),
@@ -141,4 +265,18 @@ ENTRIES: list[Entry] = [
           peers=(Peer("optax.losses.ntxent"),)),
     Entry(name="multiple_negatives_ranking_loss", reference=_ref_mnrl, sample=_sample_mnrl,
           stress=_stress_mnrl, argnums=(0, 1), properties=frozenset({NONNEG}), free_args=(0, 1)),
+    Entry(name="clip_loss", reference=_ref_clip, sample=_sample_clip, stress=_stress_clip,
+          argnums=(0, 1, 2), properties=frozenset({NONNEG}), free_args=(0, 1),
+          peers=(Peer("open_clip.loss.ClipLoss", note=_OPEN_CLIP_NOTE,
+                      tested_by="tests/test_contrastive_conformance.py::test_clip_loss"),)),
+    Entry(name="siglip_loss", reference=_ref_siglip, sample=_sample_siglip, stress=_stress_siglip,
+          argnums=(0, 1, 2, 3), properties=frozenset({NONNEG}), free_args=(0, 1),
+          peers=(Peer("open_clip.loss.SigLipLoss", note=_OPEN_CLIP_NOTE,
+                      tested_by="tests/test_contrastive_conformance.py::test_siglip_loss"),)),
+    Entry(name="supervised_contrastive_loss", reference=_ref_supcon, sample=_sample_supcon,
+          stress=_stress_supcon, accepts=frozenset({"embeddings:trunc"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer("pytorch_metric_learning.losses.SupConLoss",
+                      note="a module; its default reducer averages over anchors with a positive",
+                      tested_by="tests/test_contrastive_conformance.py::test_supcon"),)),
 ]  # fmt: skip
