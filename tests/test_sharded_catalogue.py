@@ -193,9 +193,14 @@ def _sharded_closed_form_error(entry, mesh, args, kwargs, rep_pos, rep_kw) -> fl
         mesh.axis_names,
         axis_types=(jax.sharding.AxisType.Auto,) * len(mesh.axis_names),
     )
-    got = jax.shard_map(local, mesh=mesh_auto, in_specs=specs, out_specs=P("data"))(
-        arrays, kw_arrays
-    )
+    # A replicated learned input (a logit scale) gets its global gradient on every device.
+    out_specs = tuple(P() if i in rep_pos else P("data") for i in entry.argnums)
+    got = jax.shard_map(
+        local,
+        mesh=mesh_auto,
+        in_specs=specs,
+        out_specs=out_specs if len(out_specs) > 1 else out_specs[0],
+    )(arrays, kw_arrays)
     want = entry.grad(*args, **kwargs)
     worst = 0.0
     for a, b in zip(jax.tree.leaves(got), jax.tree.leaves(want)):
