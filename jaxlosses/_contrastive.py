@@ -9,8 +9,9 @@ embedding normalises to 0 (cosine 0) with a finite gradient.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -375,6 +376,44 @@ def _learned_scalar(x: ArrayLike, name: str, fn: str) -> jax.Array:
     return arr
 
 
+def _check_pair(
+    image_features: ArrayLike,
+    text_features: ArrayLike | None,
+    axis_name: AxisName | None,
+    fn: str,
+) -> tuple[jax.Array, jax.Array | None, jax.Array, int]:
+    """Validates two towers (or a logits matrix): ``(x0, y0, offset, devices)``.
+
+    Image ``i``'s own text is column ``offset + i`` of the rows this device sees.
+    """
+    x0 = floating(image_features, "image_features", fn)
+    y0 = None if text_features is None else floating(text_features, "text_features", fn)
+    if y0 is not None and (x0.ndim != 2 or y0.shape != x0.shape):
+        raise ValueError(
+            f"{fn}: `image_features` has shape {x0.shape} and `text_features` {y0.shape}; "
+            "expected both [batch, dim], row i of each describing the same pair."
+        )
+    if x0.ndim != 2:
+        raise ValueError(
+            f"{fn}: `image_features` has shape {x0.shape}; expected [batch, dim] (or, with "
+            "`text_features=None`, the logits matrix [batch, batch])."
+        )
+    rows = x0.shape[0]
+    offset = jnp.zeros((), jnp.int32)
+    n_dev = 1
+    if axis_name is not None:
+        offset = jax.lax.axis_index(axis_name) * rows
+        n_dev = jax.lax.axis_size(axis_name)
+    if y0 is None and x0.shape[1] != rows * n_dev:
+        raise ValueError(
+            f"{fn}: with `text_features=None`, `image_features` is the logits matrix "
+            f"(rows images, columns texts) and must be [batch, batch] (with "
+            f"`axis_name`, this device's rows of it, [batch, devices · batch]); got "
+            f"shape {x0.shape} on {n_dev} device(s)."
+        )
+    return x0, y0, offset, n_dev
+
+
 def _similarity(
     image_features: ArrayLike,
     text_features: ArrayLike | None,
@@ -393,33 +432,9 @@ def _similarity(
     the texts' share from every device's images reduce-scattered back to their device;
     ``dtype`` is the output dtype.
     """
-    x0 = floating(image_features, "image_features", fn)
-    y0 = None if text_features is None else floating(text_features, "text_features", fn)
-    if y0 is not None and (x0.ndim != 2 or y0.shape != x0.shape):
-        raise ValueError(
-            f"{fn}: `image_features` has shape {x0.shape} and `text_features` {y0.shape}; "
-            "expected both [batch, dim], row i of each describing the same pair."
-        )
-    if x0.ndim != 2:
-        raise ValueError(
-            f"{fn}: `image_features` has shape {x0.shape}; expected [batch, dim] (or, with "
-            "`text_features=None`, the logits matrix [batch, batch])."
-        )
+    x0, y0, offset, _ = _check_pair(image_features, text_features, axis_name, fn)
     x = upcast(x0)
-    rows = x.shape[0]
-    offset = jnp.zeros((), jnp.int32)
-    n_dev = 1
-    if axis_name is not None:
-        offset = jax.lax.axis_index(axis_name) * rows
-        n_dev = jax.lax.axis_size(axis_name)
     if y0 is None:
-        if x.shape[1] != rows * n_dev:
-            raise ValueError(
-                f"{fn}: with `text_features=None`, `image_features` is the logits matrix "
-                f"(rows images, columns texts) and must be [batch, batch] (with "
-                f"`axis_name`, this device's rows of it, [batch, devices · batch]); got "
-                f"shape {x0.shape} on {n_dev} device(s)."
-            )
 
         def pull_logits(g: jax.Array) -> tuple[jax.Array, jax.Array | None]:
             return g.astype(x0.dtype), None
@@ -557,6 +572,118 @@ def _clip_loss_grad(_: jax.Array, grads: _Triple) -> _Triple:
     return grads
 
 
+def _sigmoid_pairs(
+    sim: jax.Array, s: jax.Array, bias: jax.Array, eye: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """One block of SigLIP pairs: ``(Σ_j -log σ(±z_ij) per row, ∂/∂z)``, ``z = s·sim + b``.
+
+    ``eye`` marks the matching pairs (+1); every other pair is a negative (-1).
+    """
+    sign = jnp.where(eye, 1.0, -1.0).astype(sim.dtype)
+    u = sign * (s * sim + bias)
+    return jnp.sum(jnp.logaddexp(-u, 0.0), axis=1), -sign * jax.nn.sigmoid(-u)
+
+
+def _ring_shift(a: jax.Array, axis_name: AxisName, n_dev: int) -> jax.Array:
+    """Sends ``a`` to the next device of the ring (device ``d`` receives ``d - 1``'s)."""
+    return jax.lax.ppermute(a, axis_name, [(j, (j + 1) % n_dev) for j in range(n_dev)])
+
+
+def _ring_loss(
+    x: jax.Array, y: jax.Array, s: jax.Array, bias: jax.Array, axis_name: AxisName
+) -> jax.Array:
+    """SigLIP per image over every device's texts, one device's ``[b, D]`` chunk at a time.
+
+    After ``k`` shifts device ``d`` holds the texts of device ``d - k``; only ``k = 0``
+    holds this device's own pairs. Each step builds one ``[b, b]`` block of logits.
+    """
+    n_dev = jax.lax.axis_size(axis_name)
+    eye = jnp.eye(x.shape[0], dtype=bool)
+    acc, _ = _sigmoid_pairs(x @ y.T, s, bias, eye)
+
+    def step(_: int, carry: tuple[jax.Array, jax.Array]) -> tuple[jax.Array, jax.Array]:
+        chunk, total = carry
+        chunk = _ring_shift(chunk, axis_name, n_dev)
+        return chunk, total + _sigmoid_pairs(x @ chunk.T, s, bias, jnp.zeros_like(eye))[0]
+
+    return jax.lax.fori_loop(1, n_dev, step, (y, acc))[1]
+
+
+def _ring_grads(
+    x: jax.Array,
+    y: jax.Array,
+    s: jax.Array,
+    bias: jax.Array,
+    ct: jax.Array,
+    axis_name: AxisName,
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """``(∂/∂x, ∂/∂y, ∂/∂s, ∂/∂b)`` of ``Σ ct_i ℓ_i`` over the ring; the scale and bias
+    parts are this device's share (psum them for the global one).
+
+    Each text chunk travels with the gradient it has gathered so far: device ``d`` adds
+    ``s Gᵀ x`` of its images, and after ``n`` shifts the chunk, and its gradient from every
+    device's images, is home again. One ``[b, b]`` block at a time, recomputed.
+    """
+    n_dev = jax.lax.axis_size(axis_name)
+    eye = jnp.eye(x.shape[0], dtype=bool)
+
+    def block(chunk: jax.Array, own: jax.Array) -> tuple[jax.Array, jax.Array]:
+        sim = x @ chunk.T
+        g = ct[:, None] * _sigmoid_pairs(sim, s, bias, own)[1]
+        return g, sim
+
+    g, sim = block(y, eye)
+    init = (y, s * (g.T @ x), s * (g @ y), jnp.sum(g * sim), jnp.sum(g))
+
+    def step(_: int, carry: tuple[jax.Array, ...]) -> tuple[jax.Array, ...]:
+        chunk, g_chunk, g_x, g_s, g_b = carry
+        chunk = _ring_shift(chunk, axis_name, n_dev)
+        g_chunk = _ring_shift(g_chunk, axis_name, n_dev)
+        g, sim = block(chunk, jnp.zeros_like(eye))
+        return (chunk, g_chunk + s * (g.T @ x), g_x + s * (g @ chunk),
+                g_s + jnp.sum(g * sim), g_b + jnp.sum(g))  # fmt: skip
+
+    _, g_chunk, g_x, g_s, g_b = jax.lax.fori_loop(1, n_dev, step, init)
+    return g_x, _ring_shift(g_chunk, axis_name, n_dev), g_s, g_b
+
+
+def _summed_like(g: jax.Array, like: jax.Array, axis_name: AxisName) -> jax.Array:
+    """A cotangent typed as its primal: inside ``shard_map``, summed over the devices
+    where ``like`` is the same on every device (a replicated scale); this device's share
+    where it varies, and under ``pmap`` (whose replicated inputs get per-device shares)."""
+    kind = getattr(jax.typeof(like), "manual_axis_type", None)
+    names = (axis_name,) if isinstance(axis_name, str) else tuple(axis_name)
+    if kind is None or set(names) <= set(kind.varying):
+        return g
+    return jax.lax.psum(g, axis_name)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
+def _siglip_ring(
+    x: jax.Array, y: jax.Array, s: jax.Array, bias: jax.Array, axis_name: AxisName
+) -> jax.Array:
+    """The ring SigLIP loss; its backward pass runs the ring again (nothing ``[b, B]``
+    is kept for it: the residuals are this device's features, the scale and the bias)."""
+    return _ring_loss(x, y, s, bias, axis_name)
+
+
+def _siglip_ring_fwd(
+    x: jax.Array, y: jax.Array, s: jax.Array, bias: jax.Array, axis_name: AxisName
+) -> tuple[jax.Array, tuple[jax.Array, ...]]:
+    return _ring_loss(x, y, s, bias, axis_name), (x, y, s, bias)
+
+
+def _siglip_ring_bwd(
+    axis_name: AxisName, res: tuple[jax.Array, ...], ct: jax.Array
+) -> tuple[jax.Array, ...]:
+    x, y, s, bias = res
+    g_x, g_y, g_s, g_b = _ring_grads(x, y, s, bias, ct, axis_name)
+    return g_x, g_y, _summed_like(g_s, s, axis_name), _summed_like(g_b, bias, axis_name)
+
+
+_siglip_ring.defvjp(_siglip_ring_fwd, _siglip_ring_bwd)
+
+
 def _siglip_parts(
     image_features: ArrayLike,
     text_features: ArrayLike | None,
@@ -564,24 +691,65 @@ def _siglip_parts(
     logit_bias: ArrayLike,
     normalize: bool,
     axis_name: AxisName | None,
+    ring: bool,
     fn: str,
 ) -> tuple[jax.Array, _Quad]:
     """Returns (per-image loss, (∂/∂image, ∂/∂text, ∂/∂logit_scale, ∂/∂logit_bias))."""
-    sim, offset, pull, dtype = _similarity(image_features, text_features, normalize, axis_name, fn)
+    if ring:
+        loss, grads = _siglip_ring_parts(
+            image_features, text_features, logit_scale, logit_bias, normalize, axis_name, fn
+        )
+        return loss, cast(_Quad, grads)  # with_grads=True: never None
     s0 = _learned_scalar(logit_scale, "logit_scale", fn)
     b0 = _learned_scalar(logit_bias, "logit_bias", fn)
+    sim, offset, pull, dtype = _similarity(image_features, text_features, normalize, axis_name, fn)
     s, bias = s0.astype(sim.dtype), b0.astype(sim.dtype)
-    z = s * sim + bias
-    _, eye = _own_columns(z, offset)
-    sign = jnp.where(eye, 1.0, -1.0).astype(z.dtype)  # +1 for a pair, -1 otherwise
-    u = sign * z
-    loss = jnp.sum(jnp.logaddexp(-u, 0.0), axis=1)  # Σ_j -log σ(±z_ij)
-    g_z = -sign * jax.nn.sigmoid(-u)
+    loss, g_z = _sigmoid_pairs(sim, s, bias, _own_columns(sim, offset)[1])
     g_s, g_b = jnp.sum(g_z * sim), jnp.sum(g_z)
     if axis_name is not None:
         g_s, g_b = jax.lax.psum((g_s, g_b), axis_name)
     g_x, g_y = pull(s * g_z)
     return loss.astype(dtype), (g_x, g_y, g_s.astype(s0.dtype), g_b.astype(b0.dtype))
+
+
+def _siglip_ring_parts(
+    image_features: ArrayLike,
+    text_features: ArrayLike | None,
+    logit_scale: ArrayLike,
+    logit_bias: ArrayLike,
+    normalize: bool,
+    axis_name: AxisName | None,
+    fn: str,
+    with_grads: bool = True,
+) -> tuple[jax.Array, _Quad | None]:
+    """:func:`_siglip_parts` with the texts passed around the ring (``ring=True``).
+
+    The loss itself asks for no closed form (``with_grads=False``), so that ``jax.grad``
+    of it traces the ring's custom_vjp alone.
+    """
+    x0, y0, _, _ = _check_pair(image_features, text_features, axis_name, fn)
+    if axis_name is None or y0 is None:
+        raise ValueError(
+            f"{fn}: `ring=True` passes the texts from device to device, so it needs "
+            "`axis_name` (inside shard_map) and the two towers (not a logits matrix); "
+            "without them use the default `ring=False`."
+        )
+    s0 = _learned_scalar(logit_scale, "logit_scale", fn)
+    b0 = _learned_scalar(logit_bias, "logit_bias", fn)
+    x = upcast(x0)
+    xh, nx = unit(x) if normalize else (x, None)
+    yh, ny = unit(y0.astype(x.dtype)) if normalize else (y0.astype(x.dtype), None)
+    s, bias = s0.astype(x.dtype), b0.astype(x.dtype)
+    loss = _siglip_ring(xh, yh, s, bias, axis_name)
+    if not with_grads:
+        return loss.astype(x0.dtype), None
+    ones = jnp.ones_like(loss)
+    g_x, g_y, g_s, g_b = _ring_grads(xh, yh, s, bias, ones, axis_name)
+    g_s, g_b = jax.lax.psum((g_s, g_b), axis_name)
+    if nx is not None and ny is not None:
+        g_x, g_y = unit_backward(g_x, xh, nx), unit_backward(g_y, yh, ny)
+    grads = (g_x.astype(x0.dtype), g_y.astype(y0.dtype), g_s.astype(s0.dtype), g_b.astype(b0.dtype))
+    return loss.astype(x0.dtype), grads
 
 
 def siglip_loss(
@@ -592,6 +760,7 @@ def siglip_loss(
     *,
     normalize: bool = False,
     axis_name: AxisName | None = None,
+    ring: bool = False,
 ) -> jax.Array:
     r"""SigLIP's pairwise sigmoid loss: every image-text pair is its own binary problem.
 
@@ -620,6 +789,12 @@ def siglip_loss(
         and its gradients equal those of the global batch on one device (the closed
         form's scale and bias gradients are the global ones on every device). Each
         device holds ``[batch, devices · batch]`` logits, never the global square.
+      ring: with ``axis_name``, pass the texts around the devices (``lax.ppermute``)
+        one device's ``[batch, dim]`` chunk at a time instead of gathering them, as
+        big_vision's chunked sigmoid loss does: a device holds one ``[batch, batch]``
+        block of logits and one chunk of texts at a time, and the backward pass runs the
+        ring again (a ``custom_vjp``) instead of keeping the blocks. Same values and
+        gradients; ``devices - 1`` shifts forward, ``2 devices - 1`` backward.
 
     Returns:
       Per-image loss ``[batch]`` (this device's images with ``axis_name``), dtype of
@@ -637,6 +812,18 @@ def siglip_loss(
       Zhai et al., `Sigmoid Loss for Language Image Pre-Training
       <https://arxiv.org/abs/2303.15343>`_, 2023.
     """
+    if ring:  # the ring's forward alone: jax.grad then runs the ring's own backward
+        loss, _ = _siglip_ring_parts(
+            image_features,
+            text_features,
+            logit_scale,
+            logit_bias,
+            normalize,
+            axis_name,
+            "siglip_loss",
+            with_grads=False,
+        )
+        return loss
     loss, _ = _siglip_parts(
         image_features,
         text_features,
@@ -644,6 +831,7 @@ def siglip_loss(
         logit_bias,
         normalize,
         axis_name,
+        ring,
         "siglip_loss",
     )
     return loss

@@ -21,6 +21,10 @@ def device_env(n_devices: int) -> dict[str, str]:
     flag = f"--xla_force_host_platform_device_count={n_devices}"
     env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + flag).strip()
     env["JAX_PLATFORMS"] = "cpu"
+    # The child imports the jaxlosses under test (a worktree's), not whichever checkout
+    # an editable install points at: the script's own directory comes first on its path.
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
 
 
