@@ -310,16 +310,20 @@ def class_scores(
 
 
 def unit(v: jax.Array, axis: int = -1) -> tuple[jax.Array, jax.Array]:
-    """``(v / ‖v‖, ‖v‖)`` along ``axis`` (keepdims); a zero vector maps to 0 with a 0 gradient."""
+    """``(v / ‖v‖, ‖v‖)`` along ``axis`` (keepdims); a zero vector maps to 0 with a 0 gradient.
+
+    Only an exact zero is floored: a NaN norm is not "zero" (``sq > 0`` would read it so
+    and turn a NaN embedding into a plausible zero vector), so NaN stays NaN.
+    """
     sq = jnp.sum(v * v, axis=axis, keepdims=True)
-    pos = sq > 0
+    pos = sq != 0
     n = jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0)
     return jnp.where(pos, v / jnp.where(pos, n, 1.0), 0.0), n
 
 
 def unit_backward(g: jax.Array, u: jax.Array, n: jax.Array, axis: int = -1) -> jax.Array:
     """Pulls ``g = ∂L/∂u`` back through ``u = v/‖v‖``: ``(g - u ⟨u, g⟩) / ‖v‖`` (0 at ``v = 0``)."""
-    pos = n > 0
+    pos = n != 0  # NaN norms stay NaN (see unit)
     out = (g - u * jnp.sum(u * g, axis=axis, keepdims=True)) / jnp.where(pos, n, 1.0)
     return jnp.where(pos, out, 0.0)
 

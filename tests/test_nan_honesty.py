@@ -102,3 +102,45 @@ def test_binary_cross_entropy_keeps_nan_and_still_clamps_zero():
     assert np.isnan(out[0]) and np.isclose(out[1], np.log(2.0))  # was 100 for the NaN
     clamped = jl.binary_cross_entropy(jnp.array([0.0, 1.0]), jnp.array([1.0, 0.0]))
     np.testing.assert_allclose(clamped, [100.0, 100.0])  # PyTorch's clamp, unchanged
+
+
+def _towers_with_a_nan():
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((4, 5)))
+    return x, x + 0.3, x.at[0, 1].set(NAN)
+
+
+@pytest.mark.parametrize(
+    ("loss", "own_row_only"),
+    [
+        (lambda q, k: jl.info_nce_loss(q, k), True),
+        (lambda q, k: jl.multiple_negatives_ranking_loss(q, k), True),
+        (lambda q, k: jl.clip_loss(q, k, 2.0, normalize=True), False),  # columns mix rows
+        (lambda q, k: jl.siglip_loss(q, k, normalize=True), True),
+        (lambda q, k: jl.supervised_contrastive_loss(q, jnp.array([0, 0, 1, 1])), False),
+    ],
+    ids=["info_nce", "mnrl", "clip", "siglip", "supcon"],
+)
+def test_a_nan_embedding_is_not_normalised_into_a_plausible_loss(loss, own_row_only):
+    # The unit-norm floor read a NaN norm as "zero vector" and gave cosine 0: a NaN query
+    # scored log(batch), a plausible number (1.386 for 4 rows).
+    x, y, bad = _towers_with_a_nan()
+    out = np.asarray(loss(bad, y))
+    assert np.isnan(out[0]), out
+    if own_row_only:  # the other rows do not involve that embedding
+        assert np.isfinite(out[1:]).all(), out
+    assert np.isnan(np.asarray(loss(jnp.full_like(x, NAN), y))).all()
+    grad = jax.grad(lambda q: jnp.sum(loss(q, y)))(bad)
+    assert np.isnan(np.asarray(grad[0])).all(), grad
+    # a zero vector is still the documented cosine 0 with a zero gradient
+    zero = x.at[0].set(0.0)
+    assert np.isfinite(np.asarray(loss(zero, y))).all()
+    assert np.all(np.asarray(jax.grad(lambda q: jnp.sum(loss(q, y)))(zero)[0]) == 0)
+
+
+def test_a_nan_negative_or_key_reaches_every_row():
+    x, y, bad = _towers_with_a_nan()
+    assert np.isnan(np.asarray(jl.info_nce_loss(x, bad))).all()  # every query's candidate
+    negatives = jnp.full((2, 5), NAN)
+    assert np.isnan(np.asarray(jl.info_nce_loss(x, y, negatives=negatives))).all()
+    assert np.isnan(np.asarray(jl.ntxent(bad, jnp.array([0, 0, 1, 1]))))
