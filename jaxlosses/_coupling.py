@@ -46,8 +46,21 @@ def register_batch_coupled(
 
 
 def batch_coupling(loss_fn: Callable[..., Any]) -> Coupling | None:
-    """The declared coupling of ``loss_fn``, or ``None`` for per-example losses."""
-    return _COUPLED.get(loss_fn)
+    """The declared coupling of ``loss_fn``, or ``None`` for per-example losses.
+
+    A ``functools.partial`` of a coupled loss (hyperparameters bound) couples as the
+    loss does.
+    """
+    return _COUPLED.get(unwrap_partial(loss_fn))
+
+
+def unwrap_partial(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The function under any ``functools.partial`` layers (hyperparameters bound)."""
+    import functools
+
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    return fn
 
 
 def varying_like(x: Any, ref: Any) -> Any:

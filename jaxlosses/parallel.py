@@ -42,7 +42,7 @@ from jax.sharding import PartitionSpec as P
 from jax.typing import ArrayLike
 
 from ._core import is_array
-from ._coupling import batch_coupling
+from ._coupling import batch_coupling, unwrap_partial
 
 __all__ = ["per_example", "pmap_mean", "sharded_mean"]
 
@@ -273,7 +273,7 @@ def _refuse_coupled(loss_fn: LossFn, wrapper: str) -> str:
         return ""
     if coupling.gathers:
         return coupling.gathers
-    name = getattr(loss_fn, "__name__", "this loss")
+    name = getattr(unwrap_partial(loss_fn), "__name__", "this loss")
     instead = coupling.instead or (
         "Compute it on the whole batch instead: call it under jax.jit with the inputs "
         "sharded by NamedSharding (XLA gathers what it needs), or gather the shards with "

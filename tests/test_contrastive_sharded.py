@@ -210,3 +210,23 @@ def test_ring_and_logits_misuse_is_refused():
 
 if __name__ == "__main__":
     print(json.dumps(_worker()))
+
+
+def test_a_partial_of_a_coupled_loss_is_still_coupled():
+    # Binding a hyperparameter must not hide the coupling from sharded_mean: it would
+    # then split the batch without gathering (or refusing), a silently local loss.
+    import functools
+
+    import jax
+    import numpy as np
+    from jax.sharding import Mesh
+
+    import jaxlosses as jl
+    from jaxlosses._coupling import batch_coupling
+    from jaxlosses.parallel import sharded_mean
+
+    mesh = Mesh(np.array(jax.devices()[:1]), ("data",))
+    with pytest.raises(ValueError, match="ntxent couples the examples"):
+        sharded_mean(functools.partial(jl.ntxent, temperature=0.5), mesh)
+    bound = functools.partial(jl.siglip_loss, normalize=True)
+    assert batch_coupling(bound) is batch_coupling(jl.siglip_loss) is not None
