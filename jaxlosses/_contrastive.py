@@ -262,17 +262,23 @@ def _multiple_negatives_ranking_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
 # --- NT-Xent ------------------------------------------------------------------------------
 
 
-def _ntxent_parts(
-    embeddings: ArrayLike, labels: ArrayLike, temperature: ArrayLike, fn: str
-) -> tuple[jax.Array, jax.Array]:
-    """Returns (the mean loss, ∂/∂embeddings), in the dtype of ``embeddings``."""
+def _labelled(embeddings: ArrayLike, labels: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:
+    """Validates embeddings ``[batch, dim]`` with one integer label per row."""
     e0 = floating(embeddings, "embeddings", fn)
     lab = integer(labels, "labels", fn)
     if e0.ndim != 2 or lab.shape != e0.shape[:1]:
         raise ValueError(
             f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
-            "embeddings [batch, dim] and one integer group label per row, [batch]."
+            "embeddings [batch, dim] and one integer label per row, [batch]."
         )
+    return e0, lab
+
+
+def _ntxent_parts(
+    embeddings: ArrayLike, labels: ArrayLike, temperature: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (the mean loss, ∂/∂embeddings), in the dtype of ``embeddings``."""
+    e0, lab = _labelled(embeddings, labels, fn)
     e = upcast(e0)
     batch = e.shape[0]
     # optax's cosine: v / sqrt(max(‖v‖², eps)), eps the input dtype's machine epsilon.
@@ -858,13 +864,7 @@ def _supcon_parts(
     fn: str,
 ) -> tuple[jax.Array, jax.Array]:
     """Returns (per-anchor loss, ∂/∂embeddings), in the dtype of ``embeddings``."""
-    e0 = floating(embeddings, "embeddings", fn)
-    lab = integer(labels, "labels", fn)
-    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
-        raise ValueError(
-            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
-            "embeddings [batch, dim] and one integer class label per row, [batch]."
-        )
+    e0, lab = _labelled(embeddings, labels, fn)
     e = upcast(e0)
     eh, ne = unit(e)
     t = jnp.asarray(temperature, e.dtype)
