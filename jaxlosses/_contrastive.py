@@ -653,13 +653,19 @@ def _ring_grads(
     return g_x, _ring_shift(g_chunk, axis_name, n_dev), g_s, g_b
 
 
-def _summed_like(g: jax.Array, like: jax.Array, axis_name: AxisName) -> jax.Array:
-    """A cotangent typed as its primal: inside ``shard_map``, summed over the devices
-    where ``like`` is the same on every device (a replicated scale); this device's share
-    where it varies, and under ``pmap`` (whose replicated inputs get per-device shares)."""
-    kind = getattr(jax.typeof(like), "manual_axis_type", None)
-    names = (axis_name,) if isinstance(axis_name, str) else tuple(axis_name)
-    if kind is None or set(names) <= set(kind.varying):
+def _summed_like(g: jax.Array, like: jax.Array, data: jax.Array, axis_name: AxisName) -> jax.Array:
+    """A cotangent typed as its primal ``like``: summed over the devices where ``like`` is
+    the same on every device (a replicated scale inside ``shard_map``), this device's
+    share where it varies. Where device variance is not tracked (``pmap``, or
+    ``check_vma=False``: even the per-device ``data`` looks unvarying) this device's
+    share too, as JAX gives replicated inputs there (the caller psums them)."""
+
+    def varies(a: jax.Array) -> bool:
+        kind = getattr(jax.typeof(a), "manual_axis_type", None)
+        names = (axis_name,) if isinstance(axis_name, str) else tuple(axis_name)
+        return kind is not None and set(names) <= set(kind.varying)
+
+    if varies(like) or not varies(data):
         return g
     return jax.lax.psum(g, axis_name)
 
@@ -684,7 +690,7 @@ def _siglip_ring_bwd(
 ) -> tuple[jax.Array, ...]:
     x, y, s, bias = res
     g_x, g_y, g_s, g_b = _ring_grads(x, y, s, bias, ct, axis_name)
-    return g_x, g_y, _summed_like(g_s, s, axis_name), _summed_like(g_b, bias, axis_name)
+    return g_x, g_y, _summed_like(g_s, s, x, axis_name), _summed_like(g_b, bias, x, axis_name)
 
 
 _siglip_ring.defvjp(_siglip_ring_fwd, _siglip_ring_bwd)
@@ -800,7 +806,9 @@ def siglip_loss(
         big_vision's chunked sigmoid loss does: a device holds one ``[batch, batch]``
         block of logits and one chunk of texts at a time, and the backward pass runs the
         ring again (a ``custom_vjp``) instead of keeping the blocks. Same values and
-        gradients; ``devices - 1`` shifts forward, ``2 devices - 1`` backward.
+        gradients; ``devices - 1`` shifts forward, ``2 devices - 1`` backward. (Under
+        ``pmap``, as for the gathered loss, each device gets its share of the scale and
+        bias gradients; inside ``shard_map`` a replicated scale gets the global one.)
 
     Returns:
       Per-image loss ``[batch]`` (this device's images with ``axis_name``), dtype of

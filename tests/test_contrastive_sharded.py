@@ -147,6 +147,26 @@ def _worker() -> dict[str, Any]:
         )
         out[name] = {"value": err(v8, v1), "grad": err(g8, g1)}
 
+    # under pmap the ring's shares of the scale and bias gradients are per device, as
+    # JAX gives them for the gathered loss (the user psums replicated parameters)
+    def pmap_run(ring, grad):
+        def local(xs, ys, sc, bi):
+            return jl.siglip_loss(xs, ys, sc, bi, axis_name="d", ring=ring)
+
+        fn = jax.grad(lambda *a: local(*a).sum(), (0, 1, 2, 3)) if grad else local
+        shard = x.reshape(N_DEV, PER_DEV, DIM), y.reshape(N_DEV, PER_DEV, DIM)
+        return jax.pmap(fn, axis_name="d")(*shard, *(jnp.broadcast_to(a, (N_DEV,)) for a in (s, b)))
+
+    ring_g = pmap_run(True, grad=True)
+    g_one = jax.grad(lambda sc, bi: jnp.sum(jl.siglip_loss(x, y, sc, bi)), (0, 1))(s, b)
+    out["pmap_siglip_ring"] = {
+        "value": err(pmap_run(True, grad=False).reshape(-1), jl.siglip_loss(x, y, s, b)),
+        "grad": max(
+            err(ring_g, pmap_run(False, grad=True)),
+            err([jnp.sum(ring_g[2]), jnp.sum(ring_g[3])], list(g_one)),
+        ),
+    }
+
     # what the ring builds: nothing with the global batch as a dimension, forward or back
     def siglip_total(ring):
         local = functools.partial(jl.siglip_loss, axis_name="data", ring=ring)
@@ -181,6 +201,7 @@ def child() -> dict[str, Any]:
         "supcon",
         "sharded_mean_siglip_ring",
         "sharded_mean_siglip",
+        "pmap_siglip_ring",
     ],
 )
 def test_eight_devices_equal_one(child, name):
