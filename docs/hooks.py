@@ -7,16 +7,28 @@ closed-form gradient in one line, the optax and PyTorch equivalents),
 those arguments, as the ``jaxlosses`` console script prints it). Family page names are
 :func:`slug` of the family (``FAMILY`` of the catalogue module, one of
 ``jaxlosses.catalogue.FAMILIES``).
+
+MathJax is served by the site itself, so math renders with no network: the npm package
+pinned in ``docs/package.json`` / ``docs/package-lock.json`` is installed into
+``docs/node_modules`` (by ``npm ci --prefix docs``, which the build runs itself when that
+folder is missing or holds another version) and its files are added to the site under
+``javascripts/mathjax/`` with its licence (Apache-2.0).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+NODE_MODULES = ROOT / "docs" / "node_modules"
+MATHJAX_URI = "javascripts/mathjax"  # where the site serves MathJax (see mkdocs.yml)
+MATHJAX_ENTRY = "tex-mml-chtml.js"  # the one combined component the pages load
 
 
 def on_config(config: Any, **kwargs: Any) -> Any:
@@ -29,6 +41,54 @@ def on_config(config: Any, **kwargs: Any) -> Any:
     if Path(jaxlosses.__file__).resolve().parent != ROOT / "jaxlosses":
         raise RuntimeError(f"the docs build imported jaxlosses from {jaxlosses.__file__}")
     return config
+
+
+def _pinned(package: str) -> str:
+    lock = json.loads((ROOT / "docs" / "package-lock.json").read_text())
+    return str(lock["packages"][f"node_modules/{package}"]["version"])
+
+
+def _installed(package: str) -> str | None:
+    meta = NODE_MODULES / package / "package.json"
+    return str(json.loads(meta.read_text())["version"]) if meta.is_file() else None
+
+
+def mathjax_dir() -> Path:
+    """The pinned MathJax's ``es5`` folder, installing it with ``npm ci`` if needed (under
+    a lock: parallel test workers build the site at the same time)."""
+    import fcntl
+
+    lock = ROOT / "build" / "npm-ci.lock"
+    lock.parent.mkdir(exist_ok=True)
+    with lock.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if _installed("mathjax") != _pinned("mathjax"):
+            npm = shutil.which("npm")
+            if npm is None:
+                raise RuntimeError(
+                    "the docs serve MathJax from docs/node_modules, which needs npm: "
+                    "install Node.js and npm, then run `npm ci --prefix docs`"
+                )
+            docs = str(ROOT / "docs")
+            cmd = [npm, "ci", "--prefix", docs, "--no-audit", "--no-fund", "--silent"]
+            subprocess.run(cmd, check=True)
+    return NODE_MODULES / "mathjax" / "es5"
+
+
+def on_files(files: Any, config: Any, **kwargs: Any) -> Any:
+    """Add MathJax to the site: the component the pages load, the extensions, fonts and
+    menu it loads on demand (not the other combined components), and its licence."""
+    from mkdocs.structure.files import File
+
+    es5 = mathjax_dir()
+    unused = {p.name for p in es5.glob("*.js")} - {MATHJAX_ENTRY}
+    for path in sorted(es5.rglob("*")):
+        rel = path.relative_to(es5).as_posix()
+        if path.is_file() and rel not in unused:
+            files.append(File.generated(config, f"{MATHJAX_URI}/{rel}", abs_src_path=str(path)))
+    licence = str(es5.parent / "LICENSE")
+    files.append(File.generated(config, f"{MATHJAX_URI}/LICENSE", abs_src_path=licence))
+    return files
 
 
 _MARKER = re.compile(r"<!-- catalogue: (?P<what>[^>]+?) -->")
