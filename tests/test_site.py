@@ -7,7 +7,8 @@ site itself (no CDN), and each family page has its loss/gradient plot. Then a re
 browser (Debian's headless Chromium) opens the home page, a family page and an API page
 with every host but the local server unreachable, and the DOM after the scripts ran must
 hold code blocks with copy buttons, typeset math and signatures; screenshots go to
-``build/site-screenshots/``.
+``build/site-screenshots/``. What the copy button copies from an example (its code,
+without prompts or output) is read in the browser too, and run.
 
 Needs the ``docs`` extra and npm (MathJax comes from the npm registry, pinned in
 ``docs/package-lock.json``) and, for the browser tests, a ``chromium`` executable
@@ -18,13 +19,19 @@ missing one is a failure.
 
 from __future__ import annotations
 
+import functools
+import http.server
 import importlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from collections.abc import Iterator
+from html import unescape
 from pathlib import Path
 
 import pytest
@@ -120,3 +127,134 @@ def test_math_is_served_by_the_site(site: Path):
             u for u in remote.findall(html) if re.search(r"\.(js|css|woff2?)\b|fonts\.", u)
         ]
         assert not scripts_and_styles, f"{name} loads {scripts_and_styles}"
+
+
+# -- in a real browser ------------------------------------------------------------------
+
+#: page -> (path, window height for the screenshot, what it must show).
+PAGES = {
+    "home": ("", 1400, {"code"}),
+    "family": ("families/regression/", 4200, {"code", "math", "signatures"}),
+    "api": ("api/helpers/", 4200, {"code", "math", "signatures"}),
+}
+
+
+def _chromium() -> str | None:
+    return next(filter(None, map(shutil.which, ("chromium", "chromium-browser"))), None)
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def served(site: Path) -> Iterator[tuple[str, str]]:
+    """(chromium executable, base URL of the site served on 127.0.0.1)."""
+    exe = _chromium()
+    if exe is None:
+        reason = "no chromium executable for the browser tests (Debian: apt-get install chromium)"
+        if REQUIRED:
+            pytest.fail(f"JAXLOSSES_REQUIRE_EXTRAS is set but there is {reason}")
+        pytest.skip(reason)
+    handler = functools.partial(_Quiet, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield exe, f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _chromium_runs(exe: str, url: str, actions: list[list[str]]) -> list[str]:
+    """Run headless Chromium once per action (``--dump-dom``, ``--screenshot=...``) at
+    the same time, each after the page's scripts ran (virtual time), with every host but
+    the local server unresolvable: the page must work offline. Returns their stdouts."""
+    runs = []
+    with tempfile.TemporaryDirectory() as profiles:
+        for i, action in enumerate(actions):
+            cmd = [
+                exe,
+                "--headless",
+                "--no-sandbox",  # the tests may run as root (CI does)
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--hide-scrollbars",
+                "--no-first-run",
+                f"--user-data-dir={profiles}/{i}",
+                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--virtual-time-budget=20000",
+                *action,
+                url,
+            ]
+            runs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+        outs = []
+        for run in runs:
+            out, err = run.communicate(timeout=180)
+            assert run.returncode == 0, err.decode(errors="replace")[-3000:]
+            outs.append(out.decode())
+    return outs
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_in_a_browser(site: Path, served: tuple[str, str], page: str):
+    path, height, shows = PAGES[page]
+    exe, base = served
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = SCREENSHOTS / f"{page}.png"
+    shot.unlink(missing_ok=True)
+    actions = [["--dump-dom"], [f"--window-size=1280,{height}", f"--screenshot={shot}"]]
+    dom, _ = _chromium_runs(exe, base + path, actions)
+    static = (site / path / "index.html").read_text()
+
+    # Code blocks, with the copy button the theme's script adds (so the scripts ran).
+    blocks = static.count('<div class="highlight">')
+    assert "code" in shows and blocks > 0
+    assert dom.count('data-md-type="copy"') >= blocks, "the copy buttons are missing"
+    if "math" in shows:
+        maths = static.count('class="arithmatex"')
+        assert maths > 0
+        assert dom.count("<mjx-container") >= maths, "MathJax did not typeset the math"
+        assert "<mjx-merror" not in dom, "MathJax reported a TeX error"
+    if "signatures" in shows:
+        names = re.findall(
+            r'<div class="doc-signature highlight"><pre><span></span><code>'
+            r'<span class="nf">(\w+)</span>',
+            static,
+        )
+        assert len(names) > 3
+        for name in names:
+            assert f'<span class="nf">{name}</span>' in dom
+    # A blank page renders to a PNG of a few kB; the page's text makes it far larger.
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 50_000, f"{shot} looks blank"
+
+
+_COPY_PROBE = """<!doctype html><html><body><pre id="copied">not yet</pre>
+<iframe id="page" src="PAGE" width="1200" height="800"></iframe>
+<script>
+// What the theme's copy button copies: the block's innerText while data-md-copying is
+// set on it (so the stylesheet can hide the prompts and the output).
+document.getElementById("page").addEventListener("load", () => {
+  const doc = document.getElementById("page").contentDocument;
+  const code = doc.querySelector("details.example div.highlight code");
+  code.setAttribute("data-md-copying", "");
+  const text = code.innerText;
+  code.removeAttribute("data-md-copying");
+  document.getElementById("copied").textContent = JSON.stringify(text);
+});
+</script></body></html>
+"""
+
+
+def test_copying_an_example_gives_code_that_runs(site: Path, served: tuple[str, str]):
+    exe, base = served
+    path = PAGES["family"][0]
+    (site / "copy-probe.html").write_text(_COPY_PROBE.replace("PAGE", path))
+    (dom,) = _chromium_runs(exe, base + "copy-probe.html", [["--dump-dom"]])
+    copied = json.loads(unescape(re.search(r'<pre id="copied">(.*?)</pre>', dom).group(1)))
+    assert copied.startswith("import jax.numpy as jnp\n"), copied
+    assert ">>>" not in copied and "[" not in copied.splitlines()[-1][:1], copied
+    namespace: dict[str, object] = {}
+    exec(copied, namespace)  # the copied example runs as pasted
