@@ -11,8 +11,8 @@ hold code blocks with copy buttons, typeset math and signatures; screenshots go 
 without prompts or output) is read in the browser too, and run.
 
 Needs the ``docs`` extra and npm (MathJax comes from the npm registry, pinned in
-``docs/package-lock.json``) and, for the browser tests, a ``chromium`` executable
-(``apt-get install chromium`` on Debian). Skipped without them unless
+``docs/package-lock.json``, installed under ``build/npm``) and, for the browser tests, a
+``chromium`` executable (``apt-get install chromium`` on Debian). Skipped without them unless
 ``JAXLOSSES_REQUIRE_EXTRAS=1`` (set by ``.ci/run``, which installs Chromium), where a
 missing one is a failure.
 """
@@ -34,7 +34,10 @@ from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from jaxlosses.catalogue import CATALOGUE, FAMILIES
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOTS = ROOT / "build" / "site-screenshots"
@@ -52,7 +55,8 @@ else:
 
 sys.path.insert(0, str(ROOT / "docs"))
 from griffe_runtime_docstrings import to_markdown  # noqa: E402
-from hooks import MATHJAX_ENTRY, MATHJAX_URI  # noqa: E402
+from hooks import MATHJAX_ENTRY, MATHJAX_URI, PLOT_URI, slug  # noqa: E402
+from plots import sweep  # noqa: E402
 
 del sys.path[0]
 
@@ -92,6 +96,25 @@ def test_fenced_code_is_left_alone():
     assert to_markdown(doc) == doc
 
 
+# -- the plots (no build) --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["squared_error", "huber_loss"])
+def test_a_sweep_is_the_loss_along_one_entry(name: str):
+    s = sweep(CATALOGUE[name])
+    case = CATALOGUE[name].sample(np.random.default_rng(0))[0]
+    r = s["grid"] - case.args[1][s["index"]]  # the residual of the swept entry
+    if name == "squared_error":
+        loss, slope = r**2, 2 * r
+    else:  # delta = 1
+        loss, slope = np.where(abs(r) <= 1, r**2 / 2, abs(r) - 0.5), np.clip(r, -1, 1)
+    np.testing.assert_allclose(s["loss"], loss, rtol=1e-12, atol=1e-12)
+    # Central differences on the grid: exact for a quadratic, off only next to a kink.
+    step = s["grid"][1] - s["grid"][0]
+    smooth = np.abs(np.abs(r) - 1) > 2 * step
+    np.testing.assert_allclose(s["slope"][1:-1][smooth[1:-1]], slope[1:-1][smooth[1:-1]], atol=1e-9)
+
+
 # -- the built HTML ---------------------------------------------------------------------
 
 
@@ -127,6 +150,16 @@ def test_math_is_served_by_the_site(site: Path):
             u for u in remote.findall(html) if re.search(r"\.(js|css|woff2?)\b|fonts\.", u)
         ]
         assert not scripts_and_styles, f"{name} loads {scripts_and_styles}"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_family_page_has_its_plot(site: Path, family: str):
+    html = (site / "families" / slug(family) / "index.html").read_text()
+    assert f'src="../plots/{slug(family)}.svg"' in html
+    svg = (site / PLOT_URI / f"{slug(family)}.svg").read_text()
+    for e in CATALOGUE.values():
+        if e.family == family:  # one panel per loss, titled with its name
+            assert f">{e.name}</text>" in svg, f"no panel for {e.name}"
 
 
 # -- in a real browser ------------------------------------------------------------------
