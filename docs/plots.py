@@ -50,16 +50,14 @@ def _evaluator(entry: Any) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarra
     args, kwargs = list(case.args), dict(case.kwargs)
     first = np.asarray(args[0], dtype=np.float64)
     axes = case.in_axes
-    if axes is None or case.kw_axes:
+    per_arg = (axes,) * len(args) if isinstance(axes, int) else axes
+    if per_arg is None or per_arg[0] != 0 or case.kw_axes:
 
         def whole(variants: np.ndarray) -> np.ndarray:
             out = [np.sum(entry.reference(v, *args[1:], **kwargs)) for v in variants]
             return np.asarray(out, dtype=np.float64)
 
         return first, whole, "batch"
-    per_arg = (axes,) * len(args) if isinstance(axes, int) else tuple(axes)
-    if per_arg[0] != 0:
-        raise ValueError(f"{entry.name}: the first input is not batched along axis 0")
 
     def batched(variants: np.ndarray) -> np.ndarray:
         n = len(variants)
@@ -132,7 +130,13 @@ def family_svg(entries: Sequence[Any], cache: Path | None = None) -> bytes:
     """
     curves = []
     for entry in entries:
-        s = sweep(entry)
+        try:
+            s = sweep(entry)
+        except Exception as error:  # a new loss the sweep cannot take: say so, in its panel
+            empty = np.full(2, np.nan)
+            label = f"{entry.name}  (no plot: {type(error).__name__})"
+            curves.append((label, np.array([0.0, 1.0]), empty, empty))
+            continue
         label = f"{entry.name}  ({_input_name(entry)}[{', '.join(map(str, s['index']))}])"
         curves.append((label, s["grid"], s["loss"], s["slope"]))
     key = hashlib.sha256(Path(__file__).read_bytes())
@@ -191,7 +195,8 @@ def _draw(curves: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]) -> bytes
         ax.axhline(0.0, color="0.6", linewidth=0.7)
         ax.set_ylim(*_limits(loss, slope))
         ax.set_title(name, fontsize="medium", family="monospace")
-        ax.set_xlabel(f"x = {where.strip('()')}", fontsize="small", family="monospace")
+        where = where.strip("()")
+        ax.set_xlabel(where if where.startswith("no plot") else f"x = {where}", fontsize="small")
         ax.tick_params(labelsize="small")
         ax.grid(alpha=0.3)
     for ax in axes.flat[len(curves) :]:

@@ -160,6 +160,7 @@ def test_family_page_has_its_plot(site: Path, family: str):
     for e in CATALOGUE.values():
         if e.family == family:  # one panel per loss, titled with its name
             assert f">{e.name}</text>" in svg, f"no panel for {e.name}"
+    assert "no plot" not in svg, "docs/plots.py could not sweep a loss (see its panel)"
 
 
 # -- in a real browser ------------------------------------------------------------------
