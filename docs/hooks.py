@@ -4,19 +4,37 @@ A page may contain ``<!-- catalogue: FAMILY -->`` (one family's losses: inputs, 
 closed-form gradient in one line, the optax and PyTorch equivalents),
 ``<!-- catalogue: families -->`` (every family with its losses, linked to its page), or
 ``<!-- cli-help: ARGS -->`` / ``<!-- cli-run: ARGS -->`` (the command line's output for
-those arguments, as the ``jaxlosses`` console script prints it). Family page names are
+those arguments, as the ``jaxlosses`` console script prints it). On a family page the
+family's table is followed by a plot of each loss and its slope along one input, drawn
+at build time from the catalogue (``docs/plots.py``; ``families/plots/<slug>.svg``,
+cached in ``build/plot-cache``). Family page names are
 :func:`slug` of the family (``FAMILY`` of the catalogue module, one of
 ``jaxlosses.catalogue.FAMILIES``).
+
+MathJax is served by the site itself, so math renders with no network: the npm package
+pinned in ``docs/package.json`` / ``docs/package-lock.json`` is installed into
+``build/npm/node_modules`` (``npm ci`` on a copy of those two files, which the build runs
+itself when that folder is missing or holds another version; ``python docs/hooks.py``
+does just that) and its files are added to the site under ``javascripts/mathjax/`` with
+its licence (Apache-2.0).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+NPM = ROOT / "build" / "npm"  # outside docs/, so no page search meets node_modules
+NODE_MODULES = NPM / "node_modules"
+MATHJAX_URI = "javascripts/mathjax"  # where the site serves MathJax (see mkdocs.yml)
+MATHJAX_ENTRY = "tex-mml-chtml.js"  # the one combined component the pages load
+PLOT_URI = "families/plots"  # the family pages' plots, one SVG per family
 
 
 def on_config(config: Any, **kwargs: Any) -> Any:
@@ -29,6 +47,88 @@ def on_config(config: Any, **kwargs: Any) -> Any:
     if Path(jaxlosses.__file__).resolve().parent != ROOT / "jaxlosses":
         raise RuntimeError(f"the docs build imported jaxlosses from {jaxlosses.__file__}")
     return config
+
+
+def _pinned(package: str) -> str:
+    lock = json.loads((ROOT / "docs" / "package-lock.json").read_text())
+    return str(lock["packages"][f"node_modules/{package}"]["version"])
+
+
+def _installed(package: str) -> str | None:
+    meta = NODE_MODULES / package / "package.json"
+    return str(json.loads(meta.read_text())["version"]) if meta.is_file() else None
+
+
+def mathjax_dir() -> Path:
+    """The pinned MathJax's ``es5`` folder, installing it with ``npm ci`` if needed (under
+    a lock: parallel test workers build the site at the same time)."""
+    import fcntl
+
+    NPM.mkdir(parents=True, exist_ok=True)
+    with (NPM / "install.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        if _installed("mathjax") != _pinned("mathjax"):
+            npm = shutil.which("npm")
+            if npm is None:
+                raise RuntimeError(
+                    "the docs serve MathJax from the npm registry's package, which needs "
+                    "npm: install Node.js and npm, then rerun the build"
+                )
+            for name in ("package.json", "package-lock.json"):
+                shutil.copyfile(ROOT / "docs" / name, NPM / name)
+            cmd = [npm, "ci", "--no-audit", "--no-fund", "--silent"]
+            subprocess.run(cmd, cwd=NPM, check=True)
+    return NODE_MODULES / "mathjax" / "es5"
+
+
+def on_files(files: Any, config: Any, **kwargs: Any) -> Any:
+    """Add MathJax to the site: the component the pages load, the extensions, fonts and
+    menu it loads on demand (not the other combined components), and its licence."""
+    from mkdocs.structure.files import File
+
+    es5 = mathjax_dir()
+    unused = {p.name for p in es5.glob("*.js")} - {MATHJAX_ENTRY}
+    for path in sorted(es5.rglob("*")):
+        rel = path.relative_to(es5).as_posix()
+        if path.is_file() and rel not in unused:
+            files.append(File.generated(config, f"{MATHJAX_URI}/{rel}", abs_src_path=str(path)))
+    licence = str(es5.parent / "LICENSE")
+    files.append(File.generated(config, f"{MATHJAX_URI}/LICENSE", abs_src_path=licence))
+
+    from jaxlosses.catalogue import CATALOGUE, FAMILIES
+
+    plots = _load_plots()
+    for family in FAMILIES:
+        entries = [e for e in CATALOGUE.values() if e.family == family]
+        svg = plots.family_svg(entries, cache=ROOT / "build" / "plot-cache")
+        files.append(File.generated(config, f"{PLOT_URI}/{slug(family)}.svg", content=svg))
+    return files
+
+
+def _load_plots() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "jaxlosses_docs_plots", Path(__file__).with_name("plots.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _plot(family: str, page_uri: str) -> str:
+    """The family's plot, linked relative to the page (only family pages have one)."""
+    if not page_uri.startswith("families/"):
+        return ""
+    return (
+        f"\n\n![{family}: each loss and its slope along one input]"
+        f"(plots/{slug(family)}.svg)\n\n"
+        "Each loss of the table along one entry of its first input (named under its "
+        "panel: the entry the loss is most sensitive to), the other inputs held at an "
+        "example from the catalogue, with its slope `d loss / d x` (dashed). Drawn at "
+        "build time from the catalogue's NumPy references."
+    )
 
 
 _MARKER = re.compile(r"<!-- catalogue: (?P<what>[^>]+?) -->")
@@ -117,10 +217,16 @@ def _cli_output(args: list[str]) -> str:
     return "```text\n" + out.getvalue().rstrip() + "\n```"
 
 
-def on_page_markdown(markdown: str, **kwargs: Any) -> str:
+def on_page_markdown(markdown: str, page: Any, **kwargs: Any) -> str:
     def replace(match: re.Match[str]) -> str:
         what = match.group("what").strip()
-        return _families_table() if what == "families" else _family_table(what)
+        if what == "families":
+            return _families_table()
+        return _family_table(what) + _plot(what, page.file.src_uri)
 
     markdown = _MARKER.sub(replace, markdown)
     return _CLI.sub(lambda m: _cli_output(m.group("args").split()), markdown)
+
+
+if __name__ == "__main__":  # install the pinned front-end packages (CI does this first)
+    print(mathjax_dir())
