@@ -8,6 +8,7 @@ derived by hand and re-exported as :mod:`jaxlosses.closed_form`.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -63,17 +64,66 @@ def _smooth(
     return (1.0 - a) * y + a / k
 
 
+def class_weights(
+    weights: ArrayLike | None, class_shape: tuple[int, ...], dtype: Any, fn: str
+) -> jax.Array | None:
+    """Validated per-class weights of shape ``class_shape`` (torch's ``weight``), or None."""
+    if weights is None:
+        return None
+    w = floating(weights, "weights", fn)
+    if w.shape != class_shape:
+        raise ValueError(
+            f"{fn}: `weights` has shape {w.shape}; expected {class_shape}, one weight per "
+            "class (torch's `weight`). Per-example weights belong in the reduction: "
+            "`jaxlosses.masked_mean(losses, weights=...)`."
+        )
+    return w.astype(dtype)
+
+
+def z_coefficient(z_loss: ArrayLike, dtype: Any, fn: str) -> jax.Array | None:
+    """The z-loss coefficient as a scalar of ``dtype``; None for a literal 0 (no term)."""
+    if isinstance(z_loss, int | float) and z_loss == 0:
+        return None
+    z = real(z_loss, "z_loss", fn)
+    if z.ndim != 0:
+        raise ValueError(f"{fn}: `z_loss` has shape {z.shape}; pass a scalar coefficient.")
+    return z.astype(dtype)
+
+
+def finite_lse(lse: jax.Array) -> jax.Array:
+    """The log-normaliser with empty (fully masked) slices read as 0, for the z-loss."""
+    return jnp.where(jnp.isneginf(lse), 0.0, lse)
+
+
 def _smoothed_soft_inputs(
     logits: ArrayLike,
     labels: ArrayLike,
     axis: Axis,
     where: ArrayLike | None,
     label_smoothing: ArrayLike,
+    weights: ArrayLike | None,
+    z_loss: ArrayLike,
     fn: str,
-) -> tuple[jax.Array, jax.Array, jax.Array, tuple[int, ...], jax.Array | None]:
-    """(logits, soft labels) validated, labels smoothed: ``(original, x, y, axes, mask)``."""
+) -> tuple[
+    jax.Array,
+    jax.Array,
+    jax.Array,
+    tuple[int, ...],
+    jax.Array | None,
+    jax.Array | None,
+    jax.Array | None,
+]:
+    """(logits, soft labels) validated, labels smoothed.
+
+    Returns ``(original, x, y, axes, mask, w, z)``: ``w`` the class weights shaped to
+    broadcast against ``x`` (or None), ``z`` the z-loss coefficient (or None).
+    """
     arr, x, y, axes, mask = soft_inputs(logits, labels, axis, where, fn)
-    return arr, x, _smooth(y, label_smoothing, axes, mask), axes, mask
+    w = class_weights(weights, tuple(x.shape[a] for a in axes), x.dtype, fn)
+    if w is not None:
+        w = w.reshape(tuple(d if i in axes else 1 for i, d in enumerate(x.shape)))
+    z = z_coefficient(z_loss, x.dtype, fn)
+    return arr, x, _smooth(y, label_smoothing, axes, mask), axes, mask, w, z
 
 
 # --- label smoothing ----------------------------------------------------------------
@@ -125,14 +175,22 @@ def softmax_cross_entropy(
     where: ArrayLike | None = None,
     *,
     label_smoothing: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    z_loss: ArrayLike = 0.0,
 ) -> jax.Array:
     r"""Softmax cross-entropy between logits and one-hot or soft labels.
 
-    .. math:: \ell(x, y) = -\sum_k y_k \log \operatorname{softmax}(x)_k
+    .. math:: \ell(x, y) = -\sum_k w_k y_k \log \operatorname{softmax}(x)_k
+       + \lambda \operatorname{lse}(x)^2
 
     The categorical negative log-likelihood of a softmax output layer, computed from
     logits in log space (never ``log(softmax(x))``). Same name, arguments and values as
-    :func:`optax.losses.softmax_cross_entropy`, plus ``label_smoothing``.
+    :func:`optax.losses.softmax_cross_entropy`, plus ``label_smoothing``, class
+    ``weights`` and ``z_loss``. With ``weights`` and ``label_smoothing`` this is
+    ``torch.nn.functional.cross_entropy(x, y, weight=w, label_smoothing=α,
+    reduction='none')`` for probability targets (the smoothed labels are weighted too);
+    torch's ``reduction='mean'`` for probability targets is the plain mean of these
+    values, ``jnp.mean(loss)``.
 
     Args:
       logits: unnormalised log-probabilities ``[..., K]``.
@@ -142,6 +200,10 @@ def softmax_cross_entropy(
         left out of the normaliser and the sum, so ``-inf`` logits there are safe. A fully
         masked row gives 0.
       label_smoothing: ``alpha``; labels become ``(1 - alpha) y + alpha / K``.
+      weights: optional class weights ``w``, shape ``[K]`` (the shape of the class axes),
+        torch's ``weight``.
+      z_loss: ``λ``, coefficient of the z-loss ``lse(x)²`` of PaLM / T5X (the same term
+        as :func:`linear_softmax_cross_entropy`'s); not class-weighted.
 
     Returns:
       Per-example loss, shape ``logits.shape`` without ``axis``, dtype of ``logits``.
@@ -160,21 +222,46 @@ def softmax_cross_entropy(
       Goodfellow, Bengio and Courville, `Deep Learning <https://www.deeplearningbook.org>`_,
       section 6.2.2.3, 2016.
     """
-    arr, x, y, axes, mask = _smoothed_soft_inputs(
-        logits, labels, axis, where, label_smoothing, "softmax_cross_entropy"
+    arr, x, y, axes, mask, w, z = _smoothed_soft_inputs(
+        logits, labels, axis, where, label_smoothing, weights, z_loss, "softmax_cross_entropy"
     )
-    log_probs, _, _ = log_softmax_parts(x, axes, mask)
-    return (-jnp.sum(y * log_probs, axis=axes, where=mask)).astype(arr.dtype)
+    log_probs, _, lse = log_softmax_parts(x, axes, mask)
+    yw = y if w is None else w * y
+    loss = -jnp.sum(yw * log_probs, axis=axes, where=mask)
+    return _plus_z_loss(loss, lse, z, axes).astype(arr.dtype)
+
+
+def _plus_z_loss(
+    loss: jax.Array, lse: jax.Array, z: jax.Array | None, axes: tuple[int, ...]
+) -> jax.Array:
+    """``loss + λ lse²`` (``lse`` keepdims over ``axes``; 0 for an empty row)."""
+    if z is None:
+        return loss
+    return loss + z * jnp.squeeze(finite_lse(lse), axes) ** 2
 
 
 def _softmax_ce_derivative(
-    arr: jax.Array, x: jax.Array, y: jax.Array, axes: tuple[int, ...], mask: jax.Array | None
+    arr: jax.Array,
+    x: jax.Array,
+    y: jax.Array,
+    axes: tuple[int, ...],
+    mask: jax.Array | None,
+    w: jax.Array | None,
+    z: jax.Array | None,
 ) -> jax.Array:
-    """d/dlogits of the summed loss: ``(sum_k y_k) softmax(x) - y`` (``softmax - y`` one-hot)."""
+    """d/dlogits of the summed loss: ``(Σ_k w_k y_k + 2λ lse) softmax(x) - w y``.
+
+    (``softmax - y`` for one-hot labels without weights or z-loss.)
+    """
     if mask is not None:
         y = jnp.where(mask, y, 0.0)
-    _, probs, _ = log_softmax_parts(x, axes, mask)
-    return (jnp.sum(y, axis=axes, keepdims=True) * probs - y).astype(arr.dtype)
+    if w is not None:
+        y = w * y
+    _, probs, lse = log_softmax_parts(x, axes, mask)
+    c = jnp.sum(y, axis=axes, keepdims=True)
+    if z is not None:
+        c = c + 2.0 * z * finite_lse(lse)
+    return (c * probs - y).astype(arr.dtype)
 
 
 _softmax_cross_entropy_grad = closed_form_of(softmax_cross_entropy, _smoothed_soft_inputs)(
@@ -189,6 +276,8 @@ def safe_softmax_cross_entropy(
     axis: Axis = -1,
     where: ArrayLike | None = None,
     label_smoothing: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    z_loss: ArrayLike = 0.0,
 ) -> jax.Array:
     r"""Softmax cross-entropy that treats ``0 · log 0`` as 0 for ``-inf`` logits.
 
@@ -204,6 +293,8 @@ def safe_softmax_cross_entropy(
       where: optional class mask (keyword-only extension).
       label_smoothing: ``alpha`` (keyword-only extension). Smoothing puts mass on every
         unmasked class, so combine it with ``where`` rather than ``-inf`` logits.
+      weights: optional class weights ``[K]``, as in :func:`softmax_cross_entropy`.
+      z_loss: ``λ`` of the ``λ lse(x)²`` term, as in :func:`softmax_cross_entropy`.
 
     Returns:
       Per-example loss, shape ``logits.shape`` without ``axis``. A positive label on a
@@ -219,15 +310,16 @@ def safe_softmax_cross_entropy(
       >>> float(jl.safe_softmax_cross_entropy(logits, labels))  # doctest: +ELLIPSIS
       0.693...
     """
-    arr, x, y, axes, mask = _smoothed_soft_inputs(
-        logits, labels, axis, where, label_smoothing, "safe_softmax_cross_entropy"
+    arr, x, y, axes, mask, w, z = _smoothed_soft_inputs(
+        logits, labels, axis, where, label_smoothing, weights, z_loss, "safe_softmax_cross_entropy"
     )
-    log_probs, _, _ = log_softmax_parts(x, axes, mask)
+    log_probs, _, lse = log_softmax_parts(x, axes, mask)
     # 0 · log 0 = 0 only where the label is 0 *and* the class impossible (-inf logit):
     # elsewhere y · log p, so the derivative w.r.t. a zero label is log p, not 0.
     impossible = jnp.isneginf(log_probs) & (y == 0)
-    terms = y * jnp.where(impossible, 0.0, log_probs)
-    return (-jnp.sum(terms, axis=axes, where=mask)).astype(arr.dtype)
+    terms = (y if w is None else w * y) * jnp.where(impossible, 0.0, log_probs)
+    loss = -jnp.sum(terms, axis=axes, where=mask)
+    return _plus_z_loss(loss, lse, z, axes).astype(arr.dtype)
 
 
 # The same derivative as softmax_cross_entropy's (zero labels on -inf logits add 0), under
@@ -244,15 +336,31 @@ def softmax_cross_entropy_with_integer_labels(
     where: ArrayLike | None = None,
     *,
     label_smoothing: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
+    z_loss: ArrayLike = 0.0,
 ) -> jax.Array:
     r"""Softmax cross-entropy with integer class labels (sparse categorical cross-entropy).
 
-    .. math:: \ell(x, y) = \operatorname{lse}(x) - x_y
+    .. math:: \ell(x, y) = (1 - \alpha)\, w_y (\operatorname{lse}(x) - x_y)
+       + \frac{\alpha}{K} \sum_k w_k (\operatorname{lse}(x) - x_k)
+       + \lambda \operatorname{lse}(x)^2
 
-    (with ``label_smoothing`` α: ``(1 - α)(lse(x) - x_y) + α (lse(x) - mean_k x_k)``).
-    Computed as the log-normaliser minus the gathered logit, so only one class per row
-    is touched after the ``logsumexp``. Same name, arguments and values as
-    :func:`optax.losses.softmax_cross_entropy_with_integer_labels`.
+    (``lse(x) - x_y`` with the defaults). Computed as the log-normaliser minus the
+    gathered logit, so only one class per row is touched after the ``logsumexp``. Same
+    name, arguments and values as
+    :func:`optax.losses.softmax_cross_entropy_with_integer_labels`, plus
+    ``label_smoothing``, class ``weights`` and ``z_loss``; with ``weights`` and
+    ``label_smoothing`` it equals ``torch.nn.functional.cross_entropy(x, y, weight=w,
+    label_smoothing=α, reduction='none')``, whose smoothing term is class-weighted too.
+
+    Torch's ``reduction='mean'`` divides the summed loss by the summed weight of the
+    targets, ``Σ_i w_{y_i}`` over the kept examples (not by their number)::
+
+        loss = softmax_cross_entropy_with_integer_labels(x, y, where=keep, weights=w)
+        mean = masked_mean(loss, keep) / masked_mean(w[y], keep)
+
+    (the ratio of two means over the same mask is the ratio of the sums, and the same
+    recipe works across devices with :func:`jaxlosses.parallel.sharded_mean`).
 
     Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
     gives a NaN loss for its example; the other examples and the gradients stay
@@ -267,6 +375,9 @@ def softmax_cross_entropy_with_integer_labels(
         (example mask; torch's ``ignore_index`` is ``where=labels != ignore``). Fully
         masked rows give 0 with a zero gradient.
       label_smoothing: α, the mass spread uniformly over the unmasked classes.
+      weights: optional class weights ``w``, shape ``[K]`` (torch's ``weight``).
+      z_loss: ``λ``, coefficient of the z-loss ``lse(x)²`` of PaLM / T5X (the same term
+        as :func:`linear_softmax_cross_entropy`'s); not class-weighted.
 
     Returns:
       Per-example loss with the labels' shape. Unchecked behaviour: an unmasked label
@@ -279,25 +390,56 @@ def softmax_cross_entropy_with_integer_labels(
       >>> logits = jnp.array([[1.2, -0.8, -0.5], [0.9, -1.2, 1.1]])
       >>> jl.softmax_cross_entropy_with_integer_labels(logits, jnp.array([0, 1])).round(4).tolist()
       [0.2761, 2.9518]
+
+      With class weights, torch's weighted mean divides by the targets' summed weight:
+
+      >>> w = jnp.array([2.0, 1.0, 1.0])
+      >>> y = jnp.array([0, 1])
+      >>> loss = jl.softmax_cross_entropy_with_integer_labels(logits, y, weights=w)
+      >>> loss.round(4).tolist()
+      [0.5523, 2.9518]
+      >>> round(float(loss.sum() / w[y].sum()), 4)
+      1.168
     """
-    arr, x, y, mask, in_range, _, _ = _integer_ce_inputs(
-        logits, labels, axis, where, label_smoothing, "softmax_cross_entropy_with_integer_labels"
+    arr, x, y, mask, in_range, _, _, w, z = _integer_ce_inputs(
+        logits,
+        labels,
+        axis,
+        where,
+        label_smoothing,
+        weights,
+        z_loss,
+        "softmax_cross_entropy_with_integer_labels",
     )
-    shifted, _ = shift(x, (x.ndim - 1,), mask)
+    shifted, m = shift(x, (x.ndim - 1,), mask)
     lse = lse_of_shifted(shifted, (x.ndim - 1,))[..., 0]
     nonempty = ~jnp.isneginf(lse)  # a NaN or +inf normaliser is not an empty row
     lse = jnp.where(nonempty, lse, 0.0)
     target = gather_last(shifted, y)
     loss = lse - target
+    if w is not None:  # an empty row's inf gap must not meet a weight's zero cotangent
+        loss = w[y] * jnp.where(nonempty, loss, 0.0)
     if not (isinstance(label_smoothing, int | float) and label_smoothing == 0):
         a = jnp.asarray(label_smoothing, x.dtype)
         valid = jnp.isfinite(shifted)
         count = jnp.maximum(jnp.sum(valid, axis=-1), 1)
-        mean = jnp.sum(jnp.where(valid, shifted, 0.0), axis=-1) / count
-        loss = (1.0 - a) * loss + a * (lse - mean)
+        if w is None:
+            mean = jnp.sum(jnp.where(valid, shifted, 0.0), axis=-1) / count
+            smooth = lse - mean
+        else:  # (1/K) Σ_k w_k (lse - x_k) over the unmasked classes
+            gap = jnp.where(valid, lse[..., None] - jnp.where(valid, shifted, 0.0), 0.0)
+            smooth = jnp.sum(w.reshape(_lead_ones(gap) + w.shape) * gap, axis=-1) / count
+        loss = (1.0 - a) * loss + a * smooth
+    if z is not None:
+        loss = loss + z * (lse + m[..., 0]) ** 2
     # A masked (ignored) example is 0 whatever its label; an unmasked invalid label is NaN.
     loss = jnp.where(in_range, loss, jnp.nan)
     return jnp.where(nonempty, loss, 0.0).astype(arr.dtype)
+
+
+def _lead_ones(x: jax.Array) -> tuple[int, ...]:
+    """Ones for the batch axes of ``x`` (classes last): how a ``[K]`` vector broadcasts."""
+    return (1,) * (x.ndim - 1)
 
 
 def _integer_ce_inputs(
@@ -306,10 +448,26 @@ def _integer_ce_inputs(
     axis: Axis,
     where: ArrayLike | None,
     label_smoothing: ArrayLike,
+    weights: ArrayLike | None,
+    z_loss: ArrayLike,
     fn: str,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None, jax.Array, Axis, ArrayLike]:
-    """:func:`integer_inputs` (classes last), then the static ``axis`` and ``label_smoothing``."""
-    return (*integer_inputs(logits, labels, axis, where, fn), axis, label_smoothing)
+) -> tuple[
+    jax.Array,
+    jax.Array,
+    jax.Array,
+    jax.Array | None,
+    jax.Array,
+    Axis,
+    ArrayLike,
+    jax.Array | None,
+    jax.Array | None,
+]:
+    """:func:`integer_inputs` (classes last), the static ``axis`` and ``label_smoothing``,
+    then the class weights ``[K]`` and the z-loss coefficient (each None when absent)."""
+    arr, x, y, mask, in_range = integer_inputs(logits, labels, axis, where, fn)
+    w = class_weights(weights, x.shape[-1:], x.dtype, fn)
+    z = z_coefficient(z_loss, x.dtype, fn)
+    return arr, x, y, mask, in_range, axis, label_smoothing, w, z
 
 
 @closed_form_of(softmax_cross_entropy_with_integer_labels, _integer_ce_inputs)
@@ -321,14 +479,23 @@ def _softmax_cross_entropy_with_integer_labels_grad(
     in_range: jax.Array,
     axis: Axis,
     label_smoothing: ArrayLike,
+    w: jax.Array | None,
+    z: jax.Array | None,
 ) -> jax.Array:
-    """``softmax(x) - y'`` with ``y'`` the (smoothed) one-hot label; 0 for invalid rows."""
+    """``(Σ_k w_k y'_k + 2λ lse) softmax(x) - w y'`` with ``y'`` the (smoothed) one-hot
+    label; ``softmax(x) - y'`` by default; 0 for invalid rows."""
     last = (x.ndim - 1,)
-    _, probs, _ = log_softmax_parts(x, last, mask)
+    _, probs, lse = log_softmax_parts(x, last, mask)
     onehot = jax.nn.one_hot(y, x.shape[-1], dtype=x.dtype)
     valid = jnp.isfinite(x) if mask is None else mask & jnp.isfinite(x)
     target = _smooth(onehot, label_smoothing, last, valid)
-    g = probs - jnp.where(valid, target, 0.0)
+    if w is not None:
+        target = w.reshape(_lead_ones(target) + w.shape) * target
+    target = jnp.where(valid, target, 0.0)
+    c = jnp.ones((), x.dtype) if w is None else jnp.sum(target, axis=-1, keepdims=True)
+    if z is not None:
+        c = c + 2.0 * z * finite_lse(lse)
+    g = c * probs - target
     nonempty = jnp.any(valid, axis=-1, keepdims=True)
     g = jnp.where(in_range[..., None] & nonempty, g, 0.0)
     return restore_classes(g, arr.shape, axis).astype(arr.dtype)
@@ -458,15 +625,15 @@ def _binary_inputs(
     return arr, x, y
 
 
-def _pos_weight(pos_weight: ArrayLike | None, x: jax.Array, fn: str) -> jax.Array:
-    if pos_weight is None:
+def _broadcast_weight(weight: ArrayLike | None, name: str, x: jax.Array, fn: str) -> jax.Array:
+    if weight is None:
         return jnp.ones((), x.dtype)
-    w = floating(pos_weight, "pos_weight", fn)
+    w = floating(weight, name, fn)
     try:
         return jnp.broadcast_to(w.astype(x.dtype), x.shape)
     except ValueError:
         raise ValueError(
-            f"{fn}: `pos_weight` with shape {w.shape} does not broadcast to `logits` "
+            f"{fn}: `{name}` with shape {w.shape} does not broadcast to `logits` "
             f"{x.shape}; pass a scalar or one weight per class ({x.shape[-1:]})."
         ) from None
 
@@ -476,11 +643,13 @@ def _sigmoid_bce_inputs(
     labels: ArrayLike,
     pos_weight: ArrayLike | None,
     label_smoothing: ArrayLike,
+    weights: ArrayLike | None,
     fn: str,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Returns ``(orig, x, y (smoothed), w (pos_weight))``."""
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
+    """Returns ``(orig, x, y (smoothed), w (pos_weight), c (weights))``."""
     arr, x, y = _binary_inputs(logits, labels, "logits", label_smoothing, fn)
-    return arr, x, y, _pos_weight(pos_weight, x, fn)
+    pw = _broadcast_weight(pos_weight, "pos_weight", x, fn)
+    return arr, x, y, pw, _broadcast_weight(weights, "weights", x, fn)
 
 
 def sigmoid_binary_cross_entropy(
@@ -489,15 +658,18 @@ def sigmoid_binary_cross_entropy(
     *,
     pos_weight: ArrayLike | None = None,
     label_smoothing: ArrayLike = 0.0,
+    weights: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Element-wise sigmoid (binary) cross-entropy from logits.
 
-    .. math:: \ell(x, y) = -\,[\,w\, y \log \sigma(x) + (1 - y) \log \sigma(-x)\,]
+    .. math:: \ell(x, y) = -\,c\,[\,w\, y \log \sigma(x) + (1 - y) \log \sigma(-x)\,]
 
     The Bernoulli negative log-likelihood of a sigmoid output layer, using
     ``log σ(-x)`` for ``log(1 - σ(x))`` so it is exact for logits of any magnitude.
     :func:`optax.losses.sigmoid_binary_cross_entropy` plus PyTorch's ``pos_weight``
-    (``BCEWithLogitsLoss``) and Keras-style ``label_smoothing``.
+    and ``weight`` (``binary_cross_entropy_with_logits(x, y, weight=c, pos_weight=w,
+    reduction='none')``) and Keras-style ``label_smoothing``. Torch's
+    ``reduction='mean'`` is the plain mean of these values, ``jnp.mean(loss)``.
 
     Args:
       logits: any shape.
@@ -505,6 +677,8 @@ def sigmoid_binary_cross_entropy(
       pos_weight: ``w``, weight of the positive term; broadcast against ``logits``
         (e.g. one per class ``[K]``).
       label_smoothing: α; labels become ``(1 - α) y + α / 2``.
+      weights: ``c``, weight of the whole term (torch's ``weight``); broadcast against
+        ``logits`` (e.g. one per class ``[K]``).
 
     Returns:
       Element-wise loss, shape and dtype of ``logits``.
@@ -515,21 +689,21 @@ def sigmoid_binary_cross_entropy(
       >>> jl.sigmoid_binary_cross_entropy(jnp.array([0.0, 1e4]), jnp.array([1.0, 0.0])).tolist()
       [0.6931471824645996, 10000.0]
     """
-    arr, x, y, w = _sigmoid_bce_inputs(
-        logits, labels, pos_weight, label_smoothing, "sigmoid_binary_cross_entropy"
+    arr, x, y, w, c = _sigmoid_bce_inputs(
+        logits, labels, pos_weight, label_smoothing, weights, "sigmoid_binary_cross_entropy"
     )
     log_p = -jnp.logaddexp(-x, 0.0)
     log_not_p = -jnp.logaddexp(x, 0.0)
-    return (-(w * y * log_p + (1.0 - y) * log_not_p)).astype(arr.dtype)
+    return (-c * (w * y * log_p + (1.0 - y) * log_not_p)).astype(arr.dtype)
 
 
 @closed_form_of(sigmoid_binary_cross_entropy, _sigmoid_bce_inputs)
 def _sigmoid_binary_cross_entropy_grad(
-    arr: jax.Array, x: jax.Array, y: jax.Array, w: jax.Array
+    arr: jax.Array, x: jax.Array, y: jax.Array, w: jax.Array, c: jax.Array
 ) -> jax.Array:
-    """``σ(x)(1 + (w - 1) y) - w y``, which is ``σ(x) - y`` for ``w = 1``."""
+    """``c [σ(x)(1 + (w - 1) y) - w y]``, which is ``σ(x) - y`` for ``c = w = 1``."""
     s = jax.lax.logistic(x)
-    return (s * (1.0 + (w - 1.0) * y) - w * y).astype(arr.dtype)
+    return (c * (s * (1.0 + (w - 1.0) * y) - w * y)).astype(arr.dtype)
 
 
 def _clamped_log(p: jax.Array) -> tuple[jax.Array, jax.Array]:

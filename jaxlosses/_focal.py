@@ -12,6 +12,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._checks import labels_in_range, register_checks, simplex, unit_interval
+from ._classification import class_weights
 from ._core import (
     Axis,
     check_same_shape,
@@ -210,9 +211,14 @@ def _poly_loss_cross_entropy_grad(
 
 
 def _softmax_focal_parts(
-    logits: ArrayLike, labels: ArrayLike, gamma: ArrayLike, alpha: ArrayLike | None, fn: str
+    logits: ArrayLike,
+    labels: ArrayLike,
+    gamma: ArrayLike,
+    alpha: ArrayLike | None,
+    weights: ArrayLike | None,
+    fn: str,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
-    """Returns (orig, probs, one-hot, alpha_y, log p_t, log(1 - p_t), γ, in_range); classes last."""
+    """Returns (orig, probs, one-hot, α_y w_y, log p_t, log(1 - p_t), γ, in_range); classes last."""
     arr, x, y, _, in_range = integer_inputs(logits, labels, -1, None, fn)
     k = x.shape[-1]
     log_probs, probs, lse = log_softmax_parts(x, (x.ndim - 1,), None)
@@ -237,6 +243,9 @@ def _softmax_focal_parts(
             )
         a = a.astype(x.dtype)
         a_y = jnp.broadcast_to(a, y.shape) if a.ndim == 0 else a[y]
+    w = class_weights(weights, (k,), x.dtype, fn)
+    if w is not None:
+        a_y = a_y * w[y]
     return arr, probs, onehot, a_y, log_pt, log_1m_pt, jnp.asarray(gamma, log_pt.dtype), in_range
 
 
@@ -251,10 +260,11 @@ def softmax_focal_loss(
     *,
     gamma: ArrayLike = 2.0,
     alpha: ArrayLike | None = None,
+    weights: ArrayLike | None = None,
 ) -> jax.Array:
     r"""Multi-class focal loss on softmax probabilities with integer labels.
 
-    .. math:: \ell(x, y) = -\alpha_y\, (1 - p_y)^\gamma \log p_y,
+    .. math:: \ell(x, y) = -w_y \alpha_y\, (1 - p_y)^\gamma \log p_y,
        \quad p = \operatorname{softmax}(x)
 
     ``log p_y`` is the log-softmax of the label's class and ``1 - p_y`` is computed as
@@ -271,6 +281,10 @@ def softmax_focal_loss(
       labels: integer class indices ``[...]`` in ``[0, K)``.
       gamma: the focusing exponent ``γ ≥ 0``.
       alpha: optional class weights: a scalar or one per class ``[K]``.
+      weights: optional class weights ``w`` ``[K]``, with the semantics of
+        :func:`softmax_cross_entropy_with_integer_labels`'s (torch's ``weight``; multiplies
+        ``alpha``): ``γ = 0`` gives the weighted cross-entropy, and torch's weighted mean
+        is ``loss.sum() / w[labels].sum()``.
 
     Returns:
       Per-example loss with the labels' shape, dtype of ``logits``. Unchecked behaviour:
@@ -288,7 +302,7 @@ def softmax_focal_loss(
       2017.
     """
     arr, _, _, a_y, log_pt, log_1m_pt, g, in_range = _softmax_focal_parts(
-        logits, labels, gamma, alpha, "softmax_focal_loss"
+        logits, labels, gamma, alpha, weights, "softmax_focal_loss"
     )
     loss = -a_y * _modulating_factor(g, log_1m_pt) * log_pt
     return jnp.where(in_range, loss, jnp.nan).astype(arr.dtype)

@@ -64,11 +64,12 @@ def _stress_poly() -> list[Case]:
     ]
 
 
-def _ref_softmax_focal(x, labels, *, gamma=2.0, alpha=None):
+def _ref_softmax_focal(x, labels, *, gamma=2.0, alpha=None, weights=None):
     lsm = special.log_softmax(x, axis=-1)
     lp = lsm[np.arange(len(labels)), labels]
     a = np.ones(x.shape[-1]) if alpha is None else np.broadcast_to(alpha, x.shape[-1:])
-    return -a[labels] * (1 - np.exp(lp)) ** gamma * lp
+    w = np.ones(x.shape[-1]) if weights is None else weights
+    return -w[labels] * a[labels] * (1 - np.exp(lp)) ** gamma * lp
 
 
 def _sample_softmax_focal(rng: np.random.Generator) -> list[Case]:
@@ -81,6 +82,11 @@ def _sample_softmax_focal(rng: np.random.Generator) -> list[Case]:
             (x, labels),
             {"gamma": 0.5, "alpha": rng.uniform(0.2, 1, K)},
         ),
+        Case(
+            "class weights, alpha=0.25",
+            (x, labels),
+            {"weights": rng.uniform(0.2, 3, K), "alpha": 0.25},
+        ),
     ]
 
 
@@ -90,6 +96,11 @@ def _stress_softmax_focal() -> list[Case]:
         Case("huge logits, confident", (huge_logits(), labels)),
         Case(
             "huge logits, gamma=0.5", (huge_logits(), np.array([1, 0, 4], np.int32)), {"gamma": 0.5}
+        ),
+        Case(
+            "huge logits, class weights",
+            (huge_logits(), labels),
+            {"weights": np.array([0.5, 2.0, 1.0, 0.0, 3.0], np.float32)},
         ),
     ]
 
