@@ -29,6 +29,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from ._checks import labels_in_range, register_checks, unused_where
+from ._classification import class_weights
 from ._core import closed_form_of, compute_dtype, floating, integer
 from ._coupling import varying_like
 
@@ -76,48 +77,69 @@ def _chunk_loss_and_dz(
     b: jax.Array | None,
     y: jax.Array,
     m: jax.Array,
+    cw: jax.Array | None,
     alpha: float,
     zc: float,
     cdt: Any,
     with_dz: bool,
-) -> tuple[jax.Array, jax.Array | None]:
-    """Per-token loss of one chunk and, optionally, ``A = dloss/dlogits`` ``[C, V]``."""
+) -> tuple[jax.Array, jax.Array | None, tuple[jax.Array, jax.Array]]:
+    """Per-token loss of one chunk, optionally ``A = dloss/dlogits`` ``[C, V]``, and the
+    per-token ``(lse, lse - z_y)`` (what the gradient w.r.t. class weights ``cw`` needs)."""
     v = w.shape[1]
     z = _chunk_logits(h, w, b, cdt)
     mx = lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
     # exp is recomputed below for p rather than kept: one fewer [C, V] buffer alive.
     lse = mx[:, 0] + jnp.log(jnp.sum(jnp.exp(z - mx), axis=-1))
     in_range = (y >= 0) & (y < v)
-    z_y = jnp.take_along_axis(z, jnp.clip(y, 0, v - 1)[:, None], axis=-1)[:, 0]
-    loss = lse - z_y
-    if alpha != 0.0:
-        loss = (1.0 - alpha) * loss + alpha * (lse - jnp.mean(z, axis=-1))
+    yc = jnp.clip(y, 0, v - 1)
+    z_y = jnp.take_along_axis(z, yc[:, None], axis=-1)[:, 0]
+    nll = lse - z_y
+    if cw is None:
+        loss = nll
+        if alpha != 0.0:
+            loss = (1.0 - alpha) * loss + alpha * (lse - jnp.mean(z, axis=-1))
+    else:  # (1 - α) c_y (lse - z_y) + (α / V) Σ_v c_v (lse - z_v)
+        cwc = cw.astype(cdt)
+        w_y = cwc[yc]
+        loss = w_y * nll
+        if alpha != 0.0:
+            smooth = (jnp.sum(cwc) * lse - jnp.dot(z, cwc)) / v
+            loss = (1.0 - alpha) * loss + alpha * smooth
     if zc != 0.0:
         loss = loss + zc * lse**2
     valid = m & in_range
     # Masked tokens give 0 whatever their label; an unmasked out-of-range label gives NaN.
     loss = jnp.where(m, jnp.where(in_range, loss, jnp.nan), 0.0)
     if not with_dz:
-        return loss, None
+        return loss, None, (lse, nll)
     p = jnp.exp(z - lse[:, None])
-    if zc != 0.0:
-        p = p * (1.0 + 2.0 * zc * lse)[:, None]
+    scale = 1.0 + 2.0 * zc * lse if zc != 0.0 else None
+    if cw is not None:  # <c, t> with t the smoothed one-hot target
+        tw = (1.0 - alpha) * w_y + alpha * jnp.sum(cwc) / v
+        scale = tw if scale is None else scale - 1.0 + tw
+    if scale is not None:
+        p = p * scale[:, None]
     onehot = jnp.arange(v, dtype=y.dtype)[None, :] == y[:, None]
-    dz = p - jnp.where(onehot, 1.0 - alpha, 0.0)
-    if alpha != 0.0:
-        dz = dz - alpha / v
-    return loss, jnp.where(valid[:, None], dz, 0.0)
+    if cw is None:
+        dz = p - jnp.where(onehot, 1.0 - alpha, 0.0)
+        if alpha != 0.0:
+            dz = dz - alpha / v
+    else:
+        dz = p - jnp.where(onehot, (1.0 - alpha) * w_y[:, None], 0.0)
+        if alpha != 0.0:
+            dz = dz - (alpha / v) * cwc[None, :]
+    return loss, jnp.where(valid[:, None], dz, 0.0), (lse, nll)
 
 
 # --- the streaming paths ---------------------------------------------------------------------
 
 
-def _stream_value(h, w, b, y, m, alpha, zc, cdt, remat):
+def _stream_value(h, w, b, y, m, cw, alpha, zc, cdt, remat):
     """Loss per token, ``[nC, C]``, by plain JAX ops (a fully differentiable scan)."""
 
     def body(xs):
         hc, yc, mc = xs
-        return _chunk_loss_and_dz(hc, w, b, yc, mc, alpha, zc, cdt, with_dz=False)[0]
+        return _chunk_loss_and_dz(hc, w, b, yc, mc, cw, alpha, zc, cdt, with_dz=False)[0]
 
     if remat:
         body = jax.checkpoint(body)
@@ -163,33 +185,34 @@ def _accumulate_weight_grad(gw, hc, dz, cdt):
     return lax.fori_loop(0, v // blk, update, gw)
 
 
-def _stream_value_and_grads(h, w, b, y, m, alpha, zc, cdt):
-    """Loss ``[nC, C]``, ``dL/dh`` ``[nC, C, D]`` and the summed ``dL/dW``, ``dL/db``."""
+def _stream_value_and_grads(h, w, b, y, m, cw, alpha, zc, cdt):
+    """Loss ``[nC, C]``, ``dL/dh`` ``[nC, C, D]``, the summed ``dL/dW``, ``dL/db``, and the
+    per-token ``(lse, lse - z_y)`` (``None`` without class weights)."""
 
     def body(carry, xs):
         gw, gb = carry
         hc, yc, mc = xs
-        loss, dz = _chunk_loss_and_dz(hc, w, b, yc, mc, alpha, zc, cdt, with_dz=True)
+        loss, dz, stats = _chunk_loss_and_dz(hc, w, b, yc, mc, cw, alpha, zc, cdt, with_dz=True)
         assert dz is not None
         gh = jnp.dot(dz.astype(w.dtype), w.T, preferred_element_type=cdt)
         gw = _accumulate_weight_grad(gw, hc, dz, cdt)
         if gb is not None:
             gb = gb + jnp.sum(dz, axis=0)
-        return (gw, gb), (loss, gh)
+        return (gw, gb), (loss, gh, None if cw is None else stats)
 
     gw0 = varying_like(jnp.zeros(w.shape, cdt), h)
     gb0 = None if b is None else varying_like(jnp.zeros(w.shape[1], cdt), h)
-    (gw, gb), (loss, gh) = lax.scan(body, (gw0, gb0), (h, y, m))
-    return loss, gh, gw, gb
+    (gw, gb), (loss, gh, stats) = lax.scan(body, (gw0, gb0), (h, y, m))
+    return loss, gh, gw, gb, stats
 
 
-def _stream_weight_grad(h, w, b, y, m, c, alpha, zc, cdt):
+def _stream_weight_grad(h, w, b, y, m, c, cw, alpha, zc, cdt):
     """``Hᵀ diag(c) A`` (and ``Σ c A``) for an arbitrary per-token cotangent ``c``."""
 
     def body(carry, xs):
         gw, gb = carry
         hc, yc, mc, cc = xs
-        _, dz = _chunk_loss_and_dz(hc, w, b, yc, mc, alpha, zc, cdt, with_dz=True)
+        _, dz, _ = _chunk_loss_and_dz(hc, w, b, yc, mc, cw, alpha, zc, cdt, with_dz=True)
         assert dz is not None
         dz = dz * cc[:, None].astype(cdt)
         gw = _accumulate_weight_grad(gw, hc, dz, cdt)
@@ -203,22 +226,44 @@ def _stream_weight_grad(h, w, b, y, m, c, alpha, zc, cdt):
     return gw, gb
 
 
-def _fused(h, w, b, y, m, alpha, zc):
+def _fused(h, w, b, y, m, cw, alpha, zc):
     cdt = compute_dtype(h.dtype)
-    return _stream_value(h, w, b, y, m, alpha, zc, cdt, remat=False)
+    return _stream_value(h, w, b, y, m, cw, alpha, zc, cdt, remat=False)
 
 
-_fused_vjp = jax.custom_vjp(_fused, nondiff_argnums=(5, 6))
+_fused_vjp = jax.custom_vjp(_fused, nondiff_argnums=(6, 7))
 
 
-def _fused_fwd(h, w, b, y, m, alpha, zc):
+def _fused_fwd(h, w, b, y, m, cw, alpha, zc):
     cdt = compute_dtype(h.dtype)
-    loss, gh, gw, gb = _stream_value_and_grads(h, w, b, y, m, alpha, zc, cdt)
-    return loss, (gh, gw, gb, h, w, b, y, m)
+    loss, gh, gw, gb, stats = _stream_value_and_grads(h, w, b, y, m, cw, alpha, zc, cdt)
+    return loss, (gh, gw, gb, h, w, b, y, m, cw, stats)
+
+
+def _class_weight_grad(h, w, b, y, m, c, cw, stats, alpha):
+    r"""``Σ_i c_i ∂ℓ_i/∂cw`` for the class weights ``cw``, from per-token statistics only.
+
+    ``∂ℓ_i/∂cw_v = (1 - α)(lse_i - z_{i y_i}) [v = y_i] + (α / V)(lse_i - z_{iv})``, and
+    ``Σ_i c_i z_i = (Σ_i c_i h_i) W + (Σ_i c_i) b``: no ``[N, V]`` array is needed.
+    """
+    lse, nll = stats
+    v = w.shape[1]
+    valid = m & (y >= 0) & (y < v)
+    cv = jnp.where(valid, c, 0.0)
+    yc = jnp.clip(y, 0, v - 1).reshape(-1)
+    first = ((1.0 - alpha) * cv * jnp.where(valid, nll, 0.0)).reshape(-1)
+    g = jnp.zeros(v, c.dtype).at[yc].add(first)
+    if alpha != 0.0:
+        hs = jnp.einsum("...,...d->d", cv, h.astype(c.dtype))
+        cz = jnp.dot(hs, w.astype(c.dtype))
+        if b is not None:
+            cz = cz + jnp.sum(cv) * b.astype(c.dtype)
+        g = g + (alpha / v) * (jnp.sum(cv * jnp.where(valid, lse, 0.0)) - cz)
+    return g.astype(cw.dtype)
 
 
 def _fused_bwd(alpha, zc, res, ct):
-    gh, gw, gb, h, w, b, y, m = res
+    gh, gw, gb, h, w, b, y, m, cw, stats = res
     cdt = gw.dtype
     c = ct.astype(cdt)
     dh = (c[..., None] * gh).astype(h.dtype)
@@ -233,11 +278,12 @@ def _fused_bwd(alpha, zc, res, ct):
         return scale * gw, None if gb is None else scale * gb
 
     def exact(_):
-        return _stream_weight_grad(h, w, b, y, m, c, alpha, zc, cdt)
+        return _stream_weight_grad(h, w, b, y, m, c, cw, alpha, zc, cdt)
 
     dw, db = lax.cond(uniform, fast, exact, None)
     db_out = None if b is None else db.astype(b.dtype)
-    return dh, dw.astype(w.dtype), db_out, None, None
+    dcw = None if cw is None else _class_weight_grad(h, w, b, y, m, c, cw, stats, alpha)
+    return dh, dw.astype(w.dtype), db_out, None, None, dcw
 
 
 _fused_vjp.defvjp(_fused_fwd, _fused_bwd)
@@ -247,9 +293,20 @@ _fused_vjp.defvjp(_fused_fwd, _fused_bwd)
 
 
 def _inputs(
-    hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn, custom_vjp=True
+    hidden,
+    weight,
+    labels,
+    bias,
+    where,
+    label_smoothing,
+    z_loss,
+    chunk_size,
+    fn,
+    weights=None,
+    custom_vjp=True,
 ):
-    """Validated ``(h, w, y, b, m, alpha, z-loss coefficient)`` for the loss and its closed form.
+    """Validated ``(h, w, y, b, m, alpha, z-loss coefficient, class weights or None)`` for
+    the loss and its closed form.
 
     ``custom_vjp`` is taken (the closed form passes all the loss's arguments) and not used.
     """
@@ -286,7 +343,8 @@ def _inputs(
         raise ValueError(f"{fn}: `chunk_size` must be a positive int or None, got {chunk_size!r}.")
     alpha = _static_float(label_smoothing, "label_smoothing", fn)
     zc = _static_float(z_loss, "z_loss", fn)
-    return h, w, y, b, m, alpha, zc
+    cw = class_weights(weights, (w.shape[1],), compute_dtype(h.dtype), fn)
+    return h, w, y, b, m, alpha, zc, cw
 
 
 def linear_softmax_cross_entropy(
@@ -298,6 +356,7 @@ def linear_softmax_cross_entropy(
     where: ArrayLike | None = None,
     label_smoothing: float = 0.0,
     z_loss: float = 0.0,
+    weights: ArrayLike | None = None,
     chunk_size: int | None = None,
     custom_vjp: bool = True,
 ) -> jax.Array:
@@ -305,13 +364,14 @@ def linear_softmax_cross_entropy(
 
     .. math::
         z_i = h_i W + b, \qquad
-        \ell_i = (1 - \alpha)\,(\operatorname{lse}(z_i) - z_{i y_i})
-                 + \alpha\,(\operatorname{lse}(z_i) - \tfrac1V \textstyle\sum_v z_{iv})
+        \ell_i = (1 - \alpha)\,c_{y_i} (\operatorname{lse}(z_i) - z_{i y_i})
+                 + \tfrac{\alpha}{V} \textstyle\sum_v c_v (\operatorname{lse}(z_i) - z_{iv})
                  + \lambda \operatorname{lse}(z_i)^2
 
     Equal to ``softmax_cross_entropy_with_integer_labels(hidden @ weight + bias, labels)``
-    (with optax-style label smoothing over all ``V`` classes and PaLM's z-loss
-    :math:`\lambda\,\operatorname{lse}^2`), but computed over chunks of ``chunk_size``
+    (with optax-style label smoothing over all ``V`` classes, PaLM's z-loss
+    :math:`\lambda\,\operatorname{lse}^2` and torch's class weights ``c``, all with
+    the same meaning as there), but computed over chunks of ``chunk_size``
     tokens so that only one ``[chunk_size, V]`` block of logits exists at a time. bf16
     inputs are multiplied with float32 accumulation, the softmax is computed in float32
     and the loss is returned in the input dtype.
@@ -338,6 +398,9 @@ def linear_softmax_cross_entropy(
         no gradient (torch's ``ignore_index`` is ``where=labels != ignore_index``).
       label_smoothing: α, a Python float: mass spread uniformly over the ``V`` classes.
       z_loss: λ, a Python float: coefficient of the ``lse²`` penalty.
+      weights: optional class weights ``c`` ``[V]`` (torch's ``weight``); torch's
+        ``reduction='mean'`` is ``loss.sum() / c[labels].sum()`` over the kept tokens.
+        Differentiable: its gradient comes from per-token statistics, without the logits.
       chunk_size: tokens per chunk; default ``max(128, 2**22 // V)`` (16 MiB of float32
         logits per chunk at ``V = 32768``).
         A token count not divisible by it is padded (and masked) internally.
@@ -363,8 +426,8 @@ def linear_softmax_cross_entropy(
       <https://arxiv.org/abs/2204.02311>`_ (2022), for the z-loss.
     """
     fn = "linear_softmax_cross_entropy"
-    h, w, y, b, m, alpha, zc = _inputs(
-        hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn
+    h, w, y, b, m, alpha, zc, cw = _inputs(
+        hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn, weights
     )
     batch_shape = y.shape
     d, v = w.shape
@@ -387,9 +450,11 @@ def linear_softmax_cross_entropy(
         # gradients match its inputs and autodiff sums them over the devices.
         wv = varying_like(w, hs)
         bv = None if b is None else varying_like(b, hs)
-        loss = _fused_vjp(hs, wv, bv, ys, ms, alpha, zc)
+        cwv = None if cw is None else varying_like(cw, hs)
+        loss = _fused_vjp(hs, wv, bv, ys, ms, cwv, alpha, zc)
     else:
-        loss = _stream_value(hs, w, b, ys, ms, alpha, zc, compute_dtype(h.dtype), remat=True)
+        cdt = compute_dtype(h.dtype)
+        loss = _stream_value(hs, w, b, ys, ms, cw, alpha, zc, cdt, remat=True)
     return loss.reshape(-1)[:n].reshape(batch_shape).astype(h.dtype)
 
 
@@ -402,15 +467,18 @@ def _linear_softmax_cross_entropy_grad(
     m: jax.Array,
     alpha: float,
     zc: float,
+    cw: jax.Array | None,
 ) -> tuple[jax.Array, jax.Array]:
     r"""Closed-form gradient of the summed loss: ``(d hidden, d weight)``.
 
-    With :math:`p_i = \operatorname{softmax}(z_i)`, :math:`\lambda` the z-loss coefficient
-    and the smoothed target :math:`t_i = (1-\alpha)\,e_{y_i} + \alpha/V`:
+    With :math:`p_i = \operatorname{softmax}(z_i)`, :math:`\lambda` the z-loss coefficient,
+    the smoothed target :math:`t_i = (1-\alpha)\,e_{y_i} + \alpha/V` and the class
+    weights :math:`c` (1 by default):
 
     .. math::
         A_i = \frac{\partial \ell_i}{\partial z_i}
-            = (1 + 2\lambda \operatorname{lse}(z_i))\, p_i - t_i, \qquad
+            = (\langle c, t_i \rangle + 2\lambda \operatorname{lse}(z_i))\, p_i - c \odot t_i,
+            \qquad
         \frac{\partial \sum_i \ell_i}{\partial h_i} = A_i W^\top, \qquad
         \frac{\partial \sum_i \ell_i}{\partial W} = \sum_i h_i^\top A_i
 
@@ -425,8 +493,10 @@ def _linear_softmax_cross_entropy_grad(
         z = z + jnp.broadcast_to(b.astype(cdt), z.shape)
     lse = jax.nn.logsumexp(z, axis=-1, keepdims=True)
     p = jnp.exp(z - lse)
-    onehot = jax.nn.one_hot(y, v, dtype=cdt)
-    a = (1.0 + 2.0 * zc * lse) * p - ((1.0 - alpha) * onehot + alpha / v)
+    t = (1.0 - alpha) * jax.nn.one_hot(y, v, dtype=cdt) + alpha / v
+    if cw is not None:
+        t = jnp.broadcast_to(cw, t.shape) * t
+    a = (jnp.sum(t, axis=-1, keepdims=True) + 2.0 * zc * lse) * p - t
     ok = m & (y >= 0) & (y < v)
     a = jnp.where(ok[..., None], a, 0.0)
     d_hidden = a @ wc.T

@@ -102,6 +102,28 @@ def test_per_token_values_and_any_cotangent(x64):
     assert _max_err(vjp(ct2), vjp_ref(ct2)) <= 1e-13
 
 
+def test_class_weights_equal_the_materialised_weighted_loss(x64):
+    """Class weights with smoothing and z-loss, as the (torch-conformant) unfused loss;
+    the gradient w.r.t. the weights too, on the fast and the exact (second-pass) paths."""
+    from jaxlosses import softmax_cross_entropy_with_integer_labels as unfused
+
+    h, w, y, m, b = _inputs(4)
+    c = jnp.asarray(np.random.default_rng(5).uniform(0.2, 3.0, V))
+    kw = {"where": m, "label_smoothing": 0.1, "z_loss": 1e-2}
+
+    def fused(h, w, c):
+        return linear_softmax_cross_entropy(h, w, y, bias=b, weights=c, chunk_size=8, **kw)
+
+    def materialised(h, w, c):
+        return unfused(h @ w + b[None, :], y, weights=c, **kw)
+
+    out, vjp = jax.vjp(fused, h, w, c)
+    ref, vjp_ref = jax.vjp(materialised, h, w, c)
+    assert _max_err(out, ref) <= 1e-13
+    for ct in (jnp.where(m, 1.0, 0.0), jnp.asarray(np.random.default_rng(6).uniform(0, 2, N))):
+        assert _max_err(jax.jit(vjp)(ct), vjp_ref(ct)) <= 1e-12
+
+
 def test_closed_form_equals_optax_autodiff(x64):
     h, w, y, m, b = _inputs(3)
     kw = {"where": m, "bias": b, "label_smoothing": 0.1, "z_loss": 1e-2}

@@ -151,6 +151,7 @@ def test_linear_cross_entropy(rng, x64):
             tw.T,
             torch.tensor(np.where(where, y, -100) if where is not None else y, dtype=torch.long),
             linear_bias=None if kw.get("bias") is None else _t(kw["bias"]),
+            weight=None if kw.get("weights") is None else _t(kw["weights"]),
             label_smoothing=kw.get("label_smoothing", 0.0),
             ignore_index=-100,
             reduction="none",
@@ -162,7 +163,7 @@ def test_linear_cross_entropy(rng, x64):
         np.testing.assert_allclose(gh, _np(th.grad), rtol=1e-10, atol=1e-12, err_msg=case.label)
         np.testing.assert_allclose(gw, _np(tw.grad), rtol=1e-10, atol=1e-12, err_msg=case.label)
         compared += 1
-    assert compared >= 2
+    assert compared >= 3
 
 
 def test_triplet_margin_loss(rng, x64):

@@ -30,6 +30,7 @@ def _ref_linear_softmax_ce(
     where=None,
     label_smoothing=0.0,
     z_loss=0.0,
+    weights=None,
     chunk_size=None,
     custom_vjp=True,
 ):
@@ -39,7 +40,8 @@ def _ref_linear_softmax_ce(
     lse = special.logsumexp(z, axis=-1)
     v = z.shape[-1]
     target = (1 - label_smoothing) * np.eye(v)[labels] + label_smoothing / v
-    loss = -np.sum(target * (z - lse[..., None]), axis=-1) + z_loss * lse**2
+    c = np.ones(v) if weights is None else weights
+    loss = -np.sum(c * target * (z - lse[..., None]), axis=-1) + z_loss * lse**2
     return loss if where is None else np.where(where, loss, 0.0)
 
 
@@ -47,6 +49,7 @@ def _sample(rng: np.random.Generator) -> list[Case]:
     h, w = normal(rng, _N, _D), normal(rng, _D, _V)
     y = rng.integers(0, _V, _N).astype(np.int32)
     mask = np.array([True, False, True, True, False, True])
+    cw = rng.uniform(0.2, 3.0, _V)
     base = {"custom_vjp": False, "chunk_size": 4}  # 6 tokens: a padded last chunk
     axes = (0, None, 0)
     return [
@@ -65,6 +68,27 @@ def _sample(rng: np.random.Generator) -> list[Case]:
             axes,
         ),
         Case("one chunk", (h, w, y), {"custom_vjp": False}, axes),
+        Case(
+            "class weights, label_smoothing=0.2, bias",
+            (h, w, y),
+            {**base, "weights": cw, "label_smoothing": 0.2, "bias": normal(rng, _V)},
+            axes,
+        ),
+        # The custom_vjp gradient w.r.t. the class weights is checked by finite differences.
+        Case(
+            "default custom_vjp, class weights, smoothing, z-loss, bias, mask",
+            (h, w, y),
+            {
+                "chunk_size": 4,
+                "where": mask,
+                "weights": cw,
+                "label_smoothing": 0.1,
+                "z_loss": 1e-2,
+                "bias": normal(rng, _V),
+            },
+            axes,
+            {"where": 0},
+        ),
         # The default path: a custom_vjp gradient (reverse mode only; verify says so).
         Case(
             "default custom_vjp gradient, mask, smoothing, z-loss",
@@ -88,6 +112,11 @@ def _stress() -> list[Case]:
             "huge logits, z-loss and smoothing",
             (h, w, y),
             {"z_loss": 1e-4, "label_smoothing": 0.1, "where": np.arange(6) % 2 == 0},
+        ),
+        Case(
+            "huge logits, class weights, smoothing",
+            (h, w, y),
+            {"weights": np.array([0.5, 2.0, 1.0, 0.0, 3.0], np.float32), "label_smoothing": 0.1},
         ),
     ]
 
