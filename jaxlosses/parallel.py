@@ -25,7 +25,9 @@ and are sharded along the batch axis like the inputs. With ``forward_where=True`
 mask is also passed to the loss as its own ``where=`` keyword (for losses whose
 ``where`` is a per-example mask, such as
 :func:`jaxlosses.linear_softmax_cross_entropy`, where that enables the fast gradient).
-Every other keyword argument is forwarded to the loss.
+Every other keyword argument is forwarded to the loss. A loss's own ``weights=`` (class
+weights, ``[K]``) is therefore bound before wrapping,
+``sharded_mean(functools.partial(loss, weights=class_weights), mesh)``.
 """
 
 from __future__ import annotations
