@@ -31,6 +31,8 @@ from ._crf import crf_decode as crf_decode
 from ._crf import crf_marginals as crf_marginals
 from ._ctc import ctc_loss as ctc_loss
 from ._ctc import ctc_loss_with_forward_probs as ctc_loss_with_forward_probs
+from ._distillation import jsd_distillation_loss as jsd_distillation_loss
+from ._distillation import kl_distillation_loss as kl_distillation_loss
 from ._divergence import convex_kl_divergence as convex_kl_divergence
 from ._divergence import generalized_kl_divergence as generalized_kl_divergence
 from ._divergence import js_divergence as js_divergence

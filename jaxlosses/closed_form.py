@@ -31,6 +31,8 @@ from ._contrastive import _ntxent_grad as ntxent
 from ._contrastive import _siglip_loss_grad as siglip_loss
 from ._contrastive import _supervised_contrastive_loss_grad as supervised_contrastive_loss
 from ._ctc import _ctc_loss_grad as ctc_loss
+from ._distillation import _jsd_distillation_loss_grad as jsd_distillation_loss
+from ._distillation import _kl_distillation_loss_grad as kl_distillation_loss
 from ._divergence import _convex_kl_divergence_grad as convex_kl_divergence
 from ._divergence import _generalized_kl_divergence_grad as generalized_kl_divergence
 from ._divergence import _js_divergence_grad as js_divergence
@@ -112,6 +114,8 @@ __all__ = [
     "huber_loss",
     "info_nce_loss",
     "js_divergence",
+    "jsd_distillation_loss",
+    "kl_distillation_loss",
     "kl_divergence",
     "kl_divergence_with_log_targets",
     "l2_loss",

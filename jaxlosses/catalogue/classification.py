@@ -192,11 +192,9 @@ def _sample_sigmoid_bce(rng: np.random.Generator) -> list[Case]:
             {"weights": _class_weights(rng), "pos_weight": pw},
         ),
         Case(
-            "element weights, label_smoothing=0.2",
+            "class weights, label_smoothing=0.2",
             (x, y),
-            {"weights": rng.uniform(0, 2, (B, K)), "label_smoothing": 0.2},
-            0,
-            {"weights": 0},
+            {"weights": _class_weights(rng), "label_smoothing": 0.2},
         ),
     ]
 
