@@ -30,6 +30,7 @@ from . import (
     gan,
     likelihood,
     margin,
+    preference,
     ranking,
     regression,
     segmentation,
@@ -66,6 +67,7 @@ MODULES: tuple[ModuleType, ...] = (
     ranking,
     segmentation,
     gan,
+    preference,
 )
 
 #: name -> :class:`Entry`, in presentation order.
