@@ -464,12 +464,18 @@ def dpo_loss(
     return _smoothed_logistic(z, eps).astype(first.dtype)
 
 
-@closed_form_of(dpo_loss, _dpo_family_inputs)
-def _dpo_loss_grad(
+def _smoothed_logistic_pair_grad(
     first: jax.Array, z: jax.Array, b: jax.Array, eps: ArrayLike
 ) -> tuple[jax.Array, jax.Array]:
-    """``±β (σ(βΔ) - (1 - ε))`` w.r.t. the policy's chosen and rejected log-probabilities."""
+    """``±β (σ(z) - (1 - ε))`` w.r.t. the policy's chosen and rejected log-probabilities.
+
+    ``z = βΔ`` (DPO) or ``z = β(c - r) - γ`` (SimPO): both are ``β`` times the chosen
+    log-probability plus terms that do not depend on it.
+    """
     return _pair(first, b * _smoothed_logistic_grad(z, eps))
+
+
+_dpo_loss_grad = closed_form_of(dpo_loss, _dpo_family_inputs)(_smoothed_logistic_pair_grad)
 
 
 def robust_dpo_loss(
@@ -716,12 +722,8 @@ def simpo_loss(
     return _smoothed_logistic(z, eps).astype(first.dtype)
 
 
-@closed_form_of(simpo_loss, _simpo_inputs)
-def _simpo_loss_grad(
-    first: jax.Array, z: jax.Array, b: jax.Array, eps: ArrayLike
-) -> tuple[jax.Array, jax.Array]:
-    """``±β (σ(z) - (1 - ε))`` with ``z = β(c - r) - γ``."""
-    return _pair(first, b * _smoothed_logistic_grad(z, eps))
+# The derivative of DPO's, with ``z = β(c - r) - γ``.
+_simpo_loss_grad = closed_form_of(simpo_loss, _simpo_inputs)(_smoothed_logistic_pair_grad)
 
 
 def _log1mexp(x: jax.Array) -> jax.Array:
