@@ -63,6 +63,16 @@ from ._margin import perceptron_loss as perceptron_loss
 from ._margin import risk_loss as risk_loss
 from ._margin import softmax_margin_loss as softmax_margin_loss
 from ._margin import squared_hinge_loss as squared_hinge_loss
+from ._preference import dpo_loss as dpo_loss
+from ._preference import ipo_loss as ipo_loss
+from ._preference import kto_loss as kto_loss
+from ._preference import linear_sequence_log_probs as linear_sequence_log_probs
+from ._preference import orpo_loss as orpo_loss
+from ._preference import preference_hinge_loss as preference_hinge_loss
+from ._preference import preference_rewards as preference_rewards
+from ._preference import robust_dpo_loss as robust_dpo_loss
+from ._preference import sequence_log_probs as sequence_log_probs
+from ._preference import simpo_loss as simpo_loss
 from ._primitives import linear as linear
 from ._primitives import log_sigmoid as log_sigmoid
 from ._primitives import log_softmax as log_softmax
@@ -115,5 +125,6 @@ NOT_LOSSES = frozenset(
         "crf_decode",
         "crf_marginals",
         "checked",  # wraps a loss with run-time value checks
+        "preference_rewards",  # the rewards/margins/accuracies a preference trainer logs
     }
 )

@@ -62,6 +62,15 @@ from ._margin import _perceptron_loss_grad as perceptron_loss
 from ._margin import _risk_loss_grad as risk_loss
 from ._margin import _softmax_margin_loss_grad as softmax_margin_loss
 from ._margin import _squared_hinge_loss_grad as squared_hinge_loss
+from ._preference import _dpo_loss_grad as dpo_loss
+from ._preference import _ipo_loss_grad as ipo_loss
+from ._preference import _kto_loss_grad as kto_loss
+from ._preference import _linear_sequence_log_probs_grad as linear_sequence_log_probs
+from ._preference import _orpo_loss_grad as orpo_loss
+from ._preference import _preference_hinge_loss_grad as preference_hinge_loss
+from ._preference import _robust_dpo_loss_grad as robust_dpo_loss
+from ._preference import _sequence_log_probs_grad as sequence_log_probs
+from ._preference import _simpo_loss_grad as simpo_loss
 from ._ranking import _margin_ranking_loss_grad as margin_ranking_loss
 from ._ranking import _ranking_softmax_loss_grad as ranking_softmax_loss
 from ._regression import _absolute_error_grad as absolute_error
@@ -104,6 +113,7 @@ __all__ = [
     "crf_loss",
     "ctc_loss",
     "dice_loss",
+    "dpo_loss",
     "gan_discriminator_loss",
     "gan_generator_loss",
     "gaussian_kl_divergence",
@@ -113,12 +123,15 @@ __all__ = [
     "hinge_loss",
     "huber_loss",
     "info_nce_loss",
+    "ipo_loss",
     "js_divergence",
     "jsd_distillation_loss",
     "kl_distillation_loss",
     "kl_divergence",
     "kl_divergence_with_log_targets",
+    "kto_loss",
     "l2_loss",
+    "linear_sequence_log_probs",
     "linear_softmax_cross_entropy",
     "log_cosh",
     "margin_ranking_loss",
@@ -129,15 +142,20 @@ __all__ = [
     "multiple_negatives_ranking_loss",
     "negative_log_likelihood",
     "ntxent",
+    "orpo_loss",
     "perceptron_loss",
     "poisson_nll",
     "poly_loss_cross_entropy",
+    "preference_hinge_loss",
     "ranking_softmax_loss",
     "risk_loss",
+    "robust_dpo_loss",
     "safe_softmax_cross_entropy",
+    "sequence_log_probs",
     "siglip_loss",
     "sigmoid_binary_cross_entropy",
     "sigmoid_focal_loss",
+    "simpo_loss",
     "smooth_l1_loss",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",

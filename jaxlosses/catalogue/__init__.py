@@ -31,6 +31,7 @@ from . import (
     gan,
     likelihood,
     margin,
+    preference,
     ranking,
     regression,
     segmentation,
@@ -68,6 +69,7 @@ MODULES: tuple[ModuleType, ...] = (
     ranking,
     segmentation,
     gan,
+    preference,
 )
 
 #: name -> :class:`Entry`, in presentation order.
