@@ -12,11 +12,12 @@ import math
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from .catalogue import Entry
+    from .verify import Report
 
 _DESCRIPTION = """\
 Verify that losses of the catalogue are right, in float64, on sampled inputs:
@@ -122,10 +123,18 @@ class _Progress:
             self.stream.write(f"[{i:>3}/{self.total}] {name} ...")
         self.stream.flush()
 
-    def done(self, passed: bool, seconds: float) -> None:
+    def done(self, passed: bool, seconds: float, name: str | None = None) -> None:
+        """One loss finished; ``name`` when losses finish out of order (parallel workers),
+        without a :meth:`start` line before."""
         self.failed += not passed
         self.finished += 1
-        if self.enabled and not self.tty:
+        if not self.enabled:
+            return
+        if name is not None and self.tty:
+            self.start(self.finished + 1, f"(last: {name})")
+        elif name is not None:
+            self.stream.write(f"[{self.finished:>3}/{self.total}] {name} ...")
+        if not self.tty:
             result = "ok" if passed else "FAILED"
             self.stream.write(f" {result} ({seconds:.1f}s; {self.timing()})\n")
             self.stream.flush()
@@ -134,6 +143,83 @@ class _Progress:
         if self.tty:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+
+
+def _default_jobs() -> int:
+    """One worker process per CPU this process may use, at most 8."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def _cache_path() -> str | None:
+    import jax
+
+    return getattr(jax.config, "jax_compilation_cache_dir", None) or None
+
+
+def _timings_file() -> str | None:
+    path = _cache_path()
+    return os.path.join(path, "jaxlosses-verify-seconds.json") if path else None
+
+
+def _load_timings() -> dict[str, float]:
+    path = _timings_file()
+    try:
+        with open(path or "") as fh:
+            return {str(k): float(v) for k, v in json.load(fh).items()}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
+def _save_timings(reports: Mapping[str, object]) -> None:
+    """How long each loss took, beside the compilation cache: the next parallel run starts
+    the slowest losses first, so no worker is left with a long one at the end."""
+    path = _timings_file()
+    if not path:
+        return
+    timings = _load_timings()
+    timings.update(
+        {name: round(float(getattr(r, "seconds", 0.0)), 2) for name, r in reports.items()}
+    )
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as fh:
+            json.dump(timings, fh, indent=0, sort_keys=True)
+    except OSError:
+        pass  # a read-only cache: the order is only an optimisation
+
+
+def _verify_in_workers(names: Sequence[str], seed: int, jobs: int) -> Iterator[Report]:
+    """Yields each loss's report as it finishes, from ``jobs`` worker processes.
+
+    The checks are independent per loss and almost all of their time is compiling, which
+    runs on one core; separate processes (started fresh: JAX must not be forked) use them
+    all. Each worker shares the persistent compilation cache.
+    """
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    from .verify import _verify_one, _worker_init
+
+    timings = _load_timings()
+    order = sorted(names, key=lambda n: -timings.get(n, math.inf))  # unknown ones first
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_worker_init, initargs=(_cache_path(),)
+    ) as pool:
+        pending = {pool.submit(_verify_one, name, seed) for name in order}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    yield future.result()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
 
 
 def _use_compilation_cache(args: argparse.Namespace) -> None:
@@ -161,6 +247,7 @@ def _verify(args: argparse.Namespace) -> int:
     _use_compilation_cache(args)
 
     names = _select(args.loss, args.family)
+    jobs = min(args.jobs or _default_jobs(), len(names)) or 1
     header = [
         "loss",
         "cases",
@@ -178,11 +265,20 @@ def _verify(args: argparse.Namespace) -> int:
     reports = []
     start = time.perf_counter()
     progress = _Progress(len(names), sys.stderr, enabled=not args.quiet)
-    for i, name in enumerate(names, 1):
-        progress.start(i, name)
-        report = verify_entry(CATALOGUE[name], seed=args.seed)
+    by_name = {}
+    if jobs == 1:
+        for i, name in enumerate(names, 1):
+            progress.start(i, name)
+            by_name[name] = verify_entry(CATALOGUE[name], seed=args.seed)
+            progress.done(by_name[name].passed, by_name[name].seconds)
+    else:
+        for report in _verify_in_workers(names, args.seed, jobs):
+            by_name[report.name] = report
+            progress.done(report.passed, report.seconds, name=report.name)
+    _save_timings(by_name)
+    for name in names:
+        report = by_name[name]
         reports.append(report)
-        progress.done(report.passed, report.seconds)
         order = max(c.check_grads_order for c in report.cases)
         rows.append(
             [
@@ -360,6 +456,15 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     )
     v.add_argument(
         "--no-cache", action="store_true", help="compile everything afresh (no persistent cache)"
+    )
+    v.add_argument(
+        "-j",
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="worker processes checking losses side by side (default: one per CPU, at most "
+        "8; 1 checks them one after another in this process)",
     )
     v.set_defaults(func=_verify)
     ls = sub.add_parser(

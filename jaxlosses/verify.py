@@ -233,6 +233,74 @@ def _claimed_tuple(g: Any, n: int) -> tuple[Any, ...]:
     return g
 
 
+class _Staged:
+    """``fn(*args, **kw)`` compiled once for the example's shapes: positional arrays are
+    traced, every other argument (keywords, Python scalars) is closed over as a constant.
+
+    The checks evaluate a loss, its gradients and its closed form at many points of the
+    same shape (finite-difference stencils, random nearby points); compiled once, each
+    evaluation is one call instead of an op-by-op trace that compiles every primitive
+    again. A function that cannot be traced (a user's NumPy gradient) runs eagerly.
+    """
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kw: Mapping[str, Any]):
+        self.fn, self.kw = fn, kw
+        self.pos = tuple(i for i, a in enumerate(args) if isinstance(a, jax.Array))
+        self.static = {i: a for i, a in enumerate(args) if i not in self.pos}
+        self.n = len(args)
+        self.eager = False
+        self.jitted = jax.jit(self._call)
+
+    def _full(self, arrays: Sequence[Any]) -> list[Any]:
+        it = iter(arrays)
+        return [self.static[i] if i in self.static else next(it) for i in range(self.n)]
+
+    def _call(self, *arrays: Any) -> Any:
+        return self.fn(*self._full(arrays), **self.kw)
+
+    def __call__(self, args: Sequence[Any]) -> Any:
+        arrays = [args[i] for i in self.pos]
+        if not self.eager:
+            try:
+                return self.jitted(*arrays)
+            except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
+                    jax.errors.TracerBoolConversionError, jax.errors.TracerIntegerConversionError):  # fmt: skip
+                self.eager = True
+        return self._call(*arrays)
+
+
+def _bundle(
+    loss_fn: Callable[..., Any],
+    grad_fn: Callable[..., Any],
+    kw: Mapping[str, Any],
+    nums: tuple[int, ...],
+) -> Callable[..., Any]:
+    """``*args -> (value, claimed gradient, jax.grad w.r.t. each of nums)``."""
+
+    def run(*full: Any) -> Any:
+        f = _summed(loss_fn, full, kw, nums)
+        auto = jax.grad(f, argnums=tuple(range(len(nums))))(*(full[i] for i in nums))
+        return loss_fn(*full, **kw), grad_fn(*full, **kw), auto
+
+    return run
+
+
+def _staged_grad(
+    loss_fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    kw: Mapping[str, Any],
+    nums: tuple[int, ...],
+) -> _Staged:
+    """``jax.grad`` of the summed loss w.r.t. ``nums``, as a :class:`_Staged` function of
+    the full positional arguments (a tuple, one gradient per argnum)."""
+
+    def grads(*full: Any) -> Any:
+        f = _summed(loss_fn, full, kw, nums)
+        return jax.grad(f, argnums=tuple(range(len(nums))))(*(full[i] for i in nums))
+
+    return _Staged(grads, args, {})
+
+
 # --- the check -------------------------------------------------------------------
 
 
@@ -311,20 +379,31 @@ def check(
                 )
 
         # The claimed gradient against jax.grad, at the example and at random points near it.
+        # One compiled program per example gives the value (for the jit check), the claimed
+        # gradient and jax.grad w.r.t. every floating positional argument (the argnums
+        # first), at the example and at the random points near it (same shapes).
+        others = tuple(i for i, a in enumerate(args) if _is_float_array(a) and i not in nums)
+        bundle = _Staged(_bundle(loss_fn, grad_fn, kw, nums + others), args, {})
         try:
-            claimed = _claimed_tuple(grad_fn(*args, **kw), len(nums))
+            jitted, claimed, auto_all = bundle(args)
+            claimed = _claimed_tuple(claimed, len(nums))
         except TypeError as e:
             fail(str(e))
             return report
         rng = np.random.default_rng(seed)
         for k, point in enumerate([args, *(_nearby(args, nums, rng) for _ in range(points))]):
-            f_k = _summed(loss_fn, point, kw, nums)
             at = "" if k == 0 else f" at random point {k} near the example"
-            if k > 0 and not _in_domain(loss_fn, point, kw):
-                report.notes.append(f"random point {k}: outside the domain, skipped")
-                continue
-            auto = jax.grad(f_k, argnums=tuple(range(len(nums))))(*(point[i] for i in nums))
-            got = claimed if k == 0 else _claimed_tuple(grad_fn(*point, **kw), len(nums))
+            if k == 0:
+                auto, got = auto_all[: len(nums)], claimed
+            else:
+                try:
+                    v_k, c_k, a_k = bundle(point)
+                except ValueError:
+                    v_k = None
+                if v_k is None or not np.all(np.isfinite(np.asarray(v_k))):
+                    report.notes.append(f"random point {k}: outside the domain, skipped")
+                    continue
+                auto, got = a_k[: len(nums)], _claimed_tuple(c_k, len(nums))
             for j, (a, c) in enumerate(zip(auto, got)):
                 worst = _compare(c, a, tolerances.floor)
                 report.autodiff_error = _nanmax(report.autodiff_error, worst.error)
@@ -340,16 +419,16 @@ def check(
             a = args[i] if i < len(args) else None
             if not _is_float_array(a):
                 continue
-            g = (
-                claimed[nums.index(i)]
-                if i in nums
-                else jax.grad(_summed(loss_fn, args, kw, (i,)))(a)
-            )
+            g = claimed[nums.index(i)] if i in nums else auto_all[len(nums) + others.index(i)]
             what = "the closed form" if i in nums else "jax.grad"
             _fd_check(report, loss_fn, args, kw, ("pos", i), name, g, what, tolerances, rng)
         for name, v in kw.items():
             if _is_float_array(v):
-                g = jax.grad(lambda x, name=name: jnp.sum(loss_fn(*args, **{**kw, name: x})))(v)
+                g = _Staged(
+                    jax.grad(lambda x, name=name: jnp.sum(loss_fn(*args, **{**kw, name: x}))),
+                    (v,),
+                    {},
+                )((v,))
                 _fd_check(
                     report, loss_fn, args, kw, ("kw", name), name, g, "jax.grad", tolerances, rng
                 )
@@ -361,7 +440,6 @@ def check(
             report.check_grads_ok = False
             fail(f"jax.test_util.check_grads failed: {str(e).strip().splitlines()[0]}")
 
-        jitted = jax.jit(lambda *a: loss_fn(*a, **kw))(*args)
         report.jit_error = rel_error(jitted, value)
         if not report.jit_error <= tolerances.jit:
             fail(
@@ -437,14 +515,6 @@ def _compare(actual: Any, expected: Any, floor: float, absolute: float = 1e-300)
             idx = tuple(int(i) for i in np.unravel_index(k, a.shape))
             worst = _Mismatch(float(err.flat[k]), n, idx, float(a.flat[k]), float(b.flat[k]))
     return worst
-
-
-def _in_domain(loss_fn: Callable[..., Any], args: tuple[Any, ...], kw: Mapping[str, Any]) -> bool:
-    """The loss accepts the point (no ValueError) and is finite there."""
-    try:
-        return bool(jnp.all(jnp.isfinite(loss_fn(*args, **kw))))
-    except ValueError:
-        return False
 
 
 def _nanmax(a: float, b: float) -> float:
@@ -606,9 +676,8 @@ def _vmap_error(
         *pos, mkw = a
         return loss_fn(*pos, **mkw, **static_kw)
 
-    batched = jax.vmap(per_example, in_axes=(*axes, {k: kw_axes[k] for k in mapped_kw}))(
-        *args, mapped_kw
-    )
+    mapped = jax.vmap(per_example, in_axes=(*axes, {k: kw_axes[k] for k in mapped_kw}))
+    batched = _Staged(mapped, (*args, mapped_kw), {})((*args, mapped_kw))
     return rel_error(batched, value)
 
 
@@ -616,15 +685,13 @@ def _stress_problem(
     loss_fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any], nums: tuple[int, ...]
 ) -> str:
     args = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
-    value = loss_fn(*args, **kw)
+    value = _Staged(loss_fn, args, kw)(args)
     want = jnp.asarray(args[0]).dtype
     if jnp.asarray(value).dtype != want:
         return f"returned dtype {jnp.asarray(value).dtype} for a {want} input"
     if not bool(jnp.all(jnp.isfinite(value))):
         return f"non-finite value {np.asarray(value).ravel()[:6]}"
-    grads = jax.grad(_summed(loss_fn, args, kw, nums), argnums=tuple(range(len(nums))))(
-        *(args[i] for i in nums)
-    )
+    grads = _staged_grad(loss_fn, args, kw, nums)(args)
     for g in jax.tree_util.tree_leaves(grads):
         if not bool(jnp.all(jnp.isfinite(g))):
             return "non-finite gradient"
@@ -646,12 +713,11 @@ def _stress_closed_form(
     stood in by ``log_epsilon``) should be is a convention; the notes list where they part.
     """
     args = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
-    claimed = _claimed_tuple(grad_fn(*args, **kw), len(nums))
+    claimed = _claimed_tuple(_Staged(grad_fn, args, kw)(args), len(nums))
     with jax.enable_x64(True):
         args64 = tuple(_to_x64(a) for a in args)
         kw64 = {k: _to_x64(v) for k, v in kw.items()}
-        f64 = _summed(loss_fn, args64, kw64, nums)
-        exact = jax.grad(f64, argnums=tuple(range(len(nums))))(*(args64[i] for i in nums))
+        exact = _staged_grad(loss_fn, args64, kw64, nums)(args64)
         for a, c in zip(exact, claimed):
             worst = _compare(c, a, tolerances.stress_floor, absolute=1e-6)
             if not worst.error <= tolerances.stress_autodiff:
@@ -691,3 +757,20 @@ def verify_entry(entry: Any, *, seed: int = 0) -> Report:
             )
         )
     return Report(entry.name, cases, time.perf_counter() - start)
+
+
+def _worker_init(cache: str | None) -> None:
+    """A worker process of ``python -m jaxlosses verify --jobs N``: the same cache."""
+    import jax
+
+    if cache:
+        jax.config.update("jax_compilation_cache_dir", cache)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+
+
+def _verify_one(name: str, seed: int) -> Report:
+    """:func:`verify_entry` of a catalogue entry by name, in a worker process."""
+    from .catalogue import CATALOGUE
+
+    return verify_entry(CATALOGUE[name], seed=seed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -114,6 +115,30 @@ def test_verify_progress_shows_elapsed_time_and_an_estimate(capsys):
 
 
 # --- verify ---------------------------------------------------------------------------
+
+
+def test_verify_in_worker_processes(tmp_path, capsys):
+    """``--jobs 2``: two spawned workers, rows in catalogue order, the same results as one
+    process, and the per-loss times kept beside the cache (the next run starts the slowest
+    losses first)."""
+    names = ["l2_loss", "squared_error", "log_cosh"]
+    cache = str(tmp_path / "cache")
+    assert main(["verify", "--jobs", "2", "--cache-dir", cache, "--loss", *names]) == 0
+    captured = capsys.readouterr()
+    rows = [line.split("|")[1].strip() for line in captured.out.splitlines()[2:5]]
+    assert rows == names
+    assert "3/3 losses passed" in captured.out
+    progress = captured.err.splitlines()
+    assert len(progress) == 3 and all(" ok (" in line and "elapsed" in line for line in progress)
+    assert sorted(line.split()[2] for line in progress) == sorted(names)
+    with open(os.path.join(cache, "jaxlosses-verify-seconds.json")) as fh:
+        timings = json.load(fh)
+    assert set(timings) == set(names) and all(t > 0 for t in timings.values())
+    # one process gives the same measured errors
+    assert main(["verify", "--jobs", "1", "--cache-dir", cache, "-q", "--loss", *names]) == 0
+    sequential = capsys.readouterr().out.splitlines()
+    for a, b in zip(captured.out.splitlines()[2:5], sequential[2:5]):
+        assert a.split("|")[1:10] == b.split("|")[1:10]  # all but the time and result
 
 
 def test_verify_by_family(capsys):
