@@ -154,19 +154,12 @@ def _default_jobs() -> int:
     return max(1, min(cpus, 8))
 
 
-def _cache_path() -> str | None:
-    import jax
-
-    return getattr(jax.config, "jax_compilation_cache_dir", None) or None
+def _timings_file(cache: str | None) -> str | None:
+    return os.path.join(cache, "jaxlosses-verify-seconds.json") if cache else None
 
 
-def _timings_file() -> str | None:
-    path = _cache_path()
-    return os.path.join(path, "jaxlosses-verify-seconds.json") if path else None
-
-
-def _load_timings() -> dict[str, float]:
-    path = _timings_file()
+def _load_timings(cache: str | None) -> dict[str, float]:
+    path = _timings_file(cache)
     try:
         with open(path or "") as fh:
             return {str(k): float(v) for k, v in json.load(fh).items()}
@@ -174,13 +167,13 @@ def _load_timings() -> dict[str, float]:
         return {}
 
 
-def _save_timings(reports: Mapping[str, object]) -> None:
+def _save_timings(reports: Mapping[str, object], cache: str | None) -> None:
     """How long each loss took, beside the compilation cache: the next parallel run starts
     the slowest losses first, so no worker is left with a long one at the end."""
-    path = _timings_file()
+    path = _timings_file(cache)
     if not path:
         return
-    timings = _load_timings()
+    timings = _load_timings(cache)
     timings.update(
         {name: round(float(getattr(r, "seconds", 0.0)), 2) for name, r in reports.items()}
     )
@@ -192,7 +185,9 @@ def _save_timings(reports: Mapping[str, object]) -> None:
         pass  # a read-only cache: the order is only an optimisation
 
 
-def _verify_in_workers(names: Sequence[str], seed: int, jobs: int) -> Iterator[Report]:
+def _verify_in_workers(
+    names: Sequence[str], seed: int, jobs: int, cache: str | None
+) -> Iterator[Report]:
     """Yields each loss's report as it finishes, from ``jobs`` worker processes.
 
     The checks are independent per loss and almost all of their time is compiling, which
@@ -204,11 +199,11 @@ def _verify_in_workers(names: Sequence[str], seed: int, jobs: int) -> Iterator[R
 
     from .verify import _verify_one, _worker_init
 
-    timings = _load_timings()
+    timings = _load_timings(cache)
     order = sorted(names, key=lambda n: -timings.get(n, math.inf))  # unknown ones first
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_worker_init, initargs=(_cache_path(),)
+        jobs, mp_context=context, initializer=_worker_init, initargs=(cache,)
     ) as pool:
         pending = {pool.submit(_verify_one, name, seed) for name in order}
         try:
@@ -222,8 +217,10 @@ def _verify_in_workers(names: Sequence[str], seed: int, jobs: int) -> Iterator[R
             raise
 
 
-def _use_compilation_cache(args: argparse.Namespace) -> None:
-    """JAX's persistent compilation cache, unless disabled or set up by the user already.
+def _use_compilation_cache(args: argparse.Namespace) -> str | None:
+    """JAX's persistent compilation cache: ``--cache-dir``, else one the user set up
+    already, else ``$JAXLOSSES_CACHE_DIR`` or ``~/.cache/jaxlosses/jax``; ``None`` with
+    ``--no-cache`` (then the worker processes compile afresh too).
 
     Every check is compiled code and compiling is most of a cold run; the cache keeps
     the compiled programs between runs (same JAX, same machine), so the proof is the same
@@ -231,20 +228,24 @@ def _use_compilation_cache(args: argparse.Namespace) -> None:
     """
     import jax
 
-    if args.no_cache or getattr(jax.config, "jax_compilation_cache_dir", None):
-        return
+    if args.no_cache:
+        return None
+    configured = getattr(jax.config, "jax_compilation_cache_dir", None)
+    if configured and not args.cache_dir:
+        return str(configured)
     default = os.path.join(os.path.expanduser("~"), ".cache", "jaxlosses", "jax")
     path = args.cache_dir or os.environ.get("JAXLOSSES_CACHE_DIR") or default
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return str(path)
 
 
 def _verify(args: argparse.Namespace) -> int:
     from .catalogue import CATALOGUE
     from .verify import verify_entry
 
-    _use_compilation_cache(args)
+    cache = _use_compilation_cache(args)
 
     names = _select(args.loss, args.family)
     jobs = min(args.jobs or _default_jobs(), len(names)) or 1
@@ -272,10 +273,10 @@ def _verify(args: argparse.Namespace) -> int:
             by_name[name] = verify_entry(CATALOGUE[name], seed=args.seed)
             progress.done(by_name[name].passed, by_name[name].seconds)
     else:
-        for report in _verify_in_workers(names, args.seed, jobs):
+        for report in _verify_in_workers(names, args.seed, jobs, cache):
             by_name[report.name] = report
             progress.done(report.passed, report.seconds, name=report.name)
-    _save_timings(by_name)
+    _save_timings(by_name, cache)
     for name in names:
         report = by_name[name]
         reports.append(report)
