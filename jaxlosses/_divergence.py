@@ -141,7 +141,7 @@ def kl_divergence_with_log_targets(
     arr, lp, lt, axes, mask = _log_targets_inputs(
         log_predictions, log_targets, axis, where, "kl_divergence_with_log_targets"
     )
-    finite = lt > -jnp.inf
+    finite = lt != -jnp.inf  # t = 0 contributes 0 (0 log 0 = 0); a NaN log-target stays NaN
     lt_safe = jnp.where(finite, lt, 0.0)
     terms = jnp.where(finite, jnp.exp(lt_safe) * (lt_safe - lp), 0.0)
     return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)

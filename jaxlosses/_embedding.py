@@ -49,7 +49,7 @@ _Triple = tuple[jax.Array, jax.Array, jax.Array]
 def _pnorm(diff: jax.Array, p: jax.Array, eps: jax.Array, axis: int) -> tuple[jax.Array, jax.Array]:
     """``(Σ|diff|^p + eps)^(1/p)`` and its gradient w.r.t. ``diff``."""
     s = jnp.sum(jnp.abs(diff) ** p, axis=axis, keepdims=True) + eps
-    pos = s > 0
+    pos = s != 0  # only an exact zero distance: a NaN coordinate keeps the distance NaN
     d = jnp.where(pos, jnp.where(pos, s, 1.0) ** (1.0 / p), 0.0)
     g = jnp.where(
         pos,

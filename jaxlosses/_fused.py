@@ -339,6 +339,10 @@ def _inputs(
         )
     if m.dtype != jnp.bool_:
         m = m != 0
+    if where is not None:
+        # A masked token's hidden state takes no part: zeroed, so a NaN there (padding)
+        # reaches neither its logits nor dL/dweight (0 * NaN in the outer product).
+        h = jnp.where(m[..., None], h, jnp.zeros((), h.dtype))
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"{fn}: `chunk_size` must be a positive int or None, got {chunk_size!r}.")
     alpha = _static_float(label_smoothing, "label_smoothing", fn)

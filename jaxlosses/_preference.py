@@ -643,7 +643,9 @@ def preference_hinge_loss(
         reference_rejected_logps, beta, "preference_hinge_loss",
     )  # fmt: skip
     slack = 1.0 - b * delta
-    return jnp.where(slack > 0, slack, 0.0).astype(first.dtype)
+    # relu with torch's zero gradient at the kink; a NaN slack stays NaN (NaN > 0 is False)
+    hinge = jnp.where(slack > 0, slack, 0.0)
+    return jnp.where(jnp.isnan(slack), slack, hinge).astype(first.dtype)
 
 
 @closed_form_of(preference_hinge_loss, _margin_inputs)

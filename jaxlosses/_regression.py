@@ -232,7 +232,7 @@ def _cosine_inputs(
 
     def unit(v: jax.Array) -> tuple[jax.Array, jax.Array]:
         n2 = jnp.maximum(jnp.sum(v * v, axis=axes, keepdims=True), epsilon)
-        nz = n2 > 0
+        nz = n2 != 0  # only an exact zero vector: a NaN norm stays NaN (NaN > 0 is False)
         n = jnp.sqrt(jnp.where(nz, n2, 1.0))
         return jnp.where(nz, v / n, 0.0), n
 
@@ -293,7 +293,7 @@ def _cosine_derivative(
     n2 = jnp.sum(a * a, axis=axes, keepdims=True)
     floored = n2 <= epsilon
     g = (ub - jnp.where(floored, 0.0, cos) * ua) / na
-    g = jnp.where(jnp.maximum(n2, epsilon) > 0, g, 0.0)  # a zero vector: zero gradient
+    g = jnp.where(jnp.maximum(n2, epsilon) != 0, g, 0.0)  # a zero vector: zero gradient
     if mask is not None:
         g = jnp.where(mask, g, 0.0)
     return g.astype(arr.dtype)
