@@ -23,6 +23,7 @@ from ._core import (
     closed_form_of,
     floating,
     gather_last,
+    hyperparameter,
     integer,
     integer_inputs,
     mask_for,
@@ -48,6 +49,15 @@ _LOG_CLAMP = -100.0  # PyTorch's floor on log(p) in binary_cross_entropy
 
 
 # --- shared input handling ----------------------------------------------------------
+
+
+def smoothing(label_smoothing: ArrayLike, fn: str) -> ArrayLike:
+    """``label_smoothing`` checked to lie in ``[0, 1]`` (the mass moved to the uniform)."""
+    return hyperparameter(
+        label_smoothing, "label_smoothing", fn, low=0.0, high=1.0,
+        why="it is the probability mass moved to the uniform distribution (torch and "
+        "Keras take it in [0, 1]); 0.1 is usual",
+    )  # fmt: skip
 
 
 def _smooth(
@@ -118,6 +128,7 @@ def _smoothed_soft_inputs(
     Returns ``(original, x, y, axes, mask, w, z)``: ``w`` the class weights shaped to
     broadcast against ``x`` (or None), ``z`` the z-loss coefficient (or None).
     """
+    label_smoothing = smoothing(label_smoothing, fn)
     arr, x, y, axes, mask = soft_inputs(logits, labels, axis, where, fn)
     w = class_weights(weights, tuple(x.shape[a] for a in axes), x.dtype, fn)
     if w is not None:
@@ -464,6 +475,7 @@ def _integer_ce_inputs(
 ]:
     """:func:`integer_inputs` (classes last), the static ``axis`` and ``label_smoothing``,
     then the class weights ``[K]`` and the z-loss coefficient (each None when absent)."""
+    label_smoothing = smoothing(label_smoothing, fn)
     arr, x, y, mask, in_range = integer_inputs(logits, labels, axis, where, fn)
     w = class_weights(weights, x.shape[-1:], x.dtype, fn)
     z = z_coefficient(z_loss, x.dtype, fn)
@@ -614,6 +626,7 @@ def _negative_log_likelihood_grad(
 def _binary_inputs(
     first: ArrayLike, labels: ArrayLike, first_name: str, label_smoothing: ArrayLike, fn: str
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    label_smoothing = smoothing(label_smoothing, fn)
     arr = floating(first, first_name, fn)
     lab = real(labels, "labels", fn)
     check_same_shape(arr, lab, (first_name, "labels"), fn)
@@ -777,6 +790,7 @@ def _categorical_inputs(
     label_smoothing: ArrayLike,
     fn: str,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, tuple[int, ...]]:
+    label_smoothing = smoothing(label_smoothing, fn)
     arr = floating(probabilities, "probabilities", fn)
     lab = floating(labels, "labels", fn)
     check_same_shape(arr, lab, ("probabilities", "labels"), fn)

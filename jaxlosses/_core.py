@@ -89,6 +89,47 @@ def integer(x: ArrayLike, name: str, fn: str) -> jax.Array:
     return arr if arr.dtype == wide else arr.astype(wide)
 
 
+def hyperparameter(
+    value: Any,
+    name: str,
+    fn: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    open_low: bool = False,
+    open_high: bool = False,
+    why: str = "",
+) -> Any:
+    """Checks a hyperparameter's domain at trace time and returns it unchanged.
+
+    A concrete value (a Python or NumPy number or a concrete array, also under ``jit``
+    when the value is closed over) outside ``[low, high]`` (``open_*``: the end excluded)
+    or NaN raises a ``ValueError`` naming the loss, the argument, the value and the
+    domain. A traced value (a learned temperature, an argument of a jitted function) is
+    not known until run time and passes through.
+    """
+    if value is None or isinstance(value, jax.core.Tracer):
+        return value
+    try:
+        v = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return value  # not a number: the loss's own conversion reports it
+    bad = np.isnan(v)
+    if low is not None:
+        bad |= (v <= low) if open_low else (v < low)
+    if high is not None:
+        bad |= (v >= high) if open_high else (v > high)
+    if bad.any():
+        lo = "(-inf" if low is None else ("(" if open_low else "[") + f"{low:g}"
+        hi = "inf)" if high is None else f"{high:g}" + (")" if open_high else "]")
+        shown = v.item() if v.ndim == 0 else v[bad].ravel()[:3].tolist()
+        raise ValueError(
+            f"{fn}: `{name}`={shown!r} is outside its domain {lo}, {hi}"
+            + (f"; {why}" if why else ".")
+        )
+    return value
+
+
 def compute_dtype(dtype: DTypeLike) -> np.dtype:
     """The dtype to compute in: at least float32."""
     return np.dtype(jnp.promote_types(dtype, jnp.float32))

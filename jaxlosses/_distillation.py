@@ -14,7 +14,16 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._core import Axis, canonical_axes, closed_form_of, floating, mask_for, real, upcast
+from ._core import (
+    Axis,
+    canonical_axes,
+    closed_form_of,
+    floating,
+    hyperparameter,
+    mask_for,
+    real,
+    upcast,
+)
 from ._primitives import log_softmax_parts
 
 __all__ = ["jsd_distillation_loss", "kl_distillation_loss"]
@@ -53,6 +62,8 @@ def _distributions(
     axes = canonical_axes(axis, arr.ndim, "student_logits", fn)
     mask = mask_for(where, arr.shape, axes, fn)
     s = upcast(arr)
+    hyperparameter(temperature, "temperature", fn, low=0.0, open_low=True,
+                   why="both softmaxes are taken at logits / temperature; 1 is no scaling")  # fmt: skip
     tau = real(temperature, "temperature", fn)
     if tau.ndim != 0:
         raise ValueError(f"{fn}: `temperature` has shape {tau.shape}; pass a scalar T > 0.")

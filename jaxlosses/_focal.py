@@ -18,6 +18,7 @@ from ._core import (
     check_same_shape,
     closed_form_of,
     floating,
+    hyperparameter,
     integer_inputs,
     real,
     restore_classes,
@@ -32,10 +33,18 @@ __all__ = ["poly_loss_cross_entropy", "sigmoid_focal_loss", "softmax_focal_loss"
 # --- sigmoid focal loss ---------------------------------------------------------------
 
 
+def _focal_gamma(gamma: ArrayLike, fn: str) -> None:
+    hyperparameter(gamma, "gamma", fn, low=0.0,
+                   why="the focusing exponent of (1 - p_t) must be >= 0 (0 is cross-entropy)")  # fmt: skip
+
+
 def _sigmoid_focal_parts(
     logits: ArrayLike, labels: ArrayLike, alpha: ArrayLike | None, gamma: ArrayLike, fn: str
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
     """Returns (orig, y, alpha_t, log σ(x), log σ(-x), log(1 - p_t), bce, γ), all upcast."""
+    _focal_gamma(gamma, fn)
+    hyperparameter(alpha, "alpha", fn, low=0.0, high=1.0,
+                   why="it weighs the positives by alpha and the negatives by 1 - alpha")  # fmt: skip
     arr = floating(logits, "logits", fn)
     lab = real(labels, "labels", fn)
     check_same_shape(arr, lab, ("logits", "labels"), fn)
@@ -219,6 +228,8 @@ def _softmax_focal_parts(
     fn: str,
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array]:
     """Returns (orig, probs, one-hot, α_y w_y, log p_t, log(1 - p_t), γ, in_range); classes last."""
+    _focal_gamma(gamma, fn)
+    hyperparameter(alpha, "alpha", fn, low=0.0, why="class weights must be non-negative")
     arr, x, y, _, in_range = integer_inputs(logits, labels, -1, None, fn)
     k = x.shape[-1]
     log_probs, probs, lse = log_softmax_parts(x, (x.ndim - 1,), None)

@@ -29,7 +29,7 @@ from jax import lax
 from jax.typing import ArrayLike
 
 from ._checks import labels_in_range, register_checks, unused_where
-from ._classification import class_weights
+from ._classification import class_weights, smoothing
 from ._core import closed_form_of, compute_dtype, floating, integer
 from ._coupling import varying_like
 
@@ -345,7 +345,7 @@ def _inputs(
         h = jnp.where(m[..., None], h, jnp.zeros((), h.dtype))
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"{fn}: `chunk_size` must be a positive int or None, got {chunk_size!r}.")
-    alpha = _static_float(label_smoothing, "label_smoothing", fn)
+    alpha = _static_float(smoothing(label_smoothing, fn), "label_smoothing", fn)
     zc = _static_float(z_loss, "z_loss", fn)
     cw = class_weights(weights, (w.shape[1],), compute_dtype(h.dtype), fn)
     return h, w, y, b, m, alpha, zc, cw

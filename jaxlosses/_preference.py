@@ -42,6 +42,7 @@ from ._core import (
     fill_docstrings,
     floating,
     gather_last,
+    hyperparameter,
     integer,
     real,
     upcast,
@@ -336,6 +337,14 @@ def _logps(fn: str, **named: ArrayLike) -> tuple[jax.Array, tuple[jax.Array, ...
     return first, tuple(upcast(a).astype(dt) for a in arrays.values())
 
 
+def _beta(beta: ArrayLike, fn: str) -> ArrayLike:
+    return hyperparameter(
+        beta, "beta", fn, low=0.0, open_low=True,
+        why="it scales the log-ratio rewards (0.1 is TRL's default); 0 would make the loss a "
+        "constant",
+    )  # fmt: skip
+
+
 def _coefficient(value: ArrayLike, like: jax.Array) -> jax.Array:
     return jnp.asarray(value, dtype=like.dtype)
 
@@ -409,7 +418,7 @@ def _dpo_family_inputs(
         policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
         reference_rejected_logps, fn,
     )  # fmt: skip
-    b = _coefficient(beta, delta)
+    b = _coefficient(_beta(beta, fn), delta)
     return first, b * delta, b, label_smoothing
 
 
@@ -551,7 +560,7 @@ def _margin_inputs(
         policy_chosen_logps, policy_rejected_logps, reference_chosen_logps,
         reference_rejected_logps, fn,
     )  # fmt: skip
-    return first, delta, _coefficient(beta, delta)
+    return first, delta, _coefficient(_beta(beta, fn), delta)
 
 
 def ipo_loss(
@@ -675,7 +684,7 @@ def _simpo_inputs(
     first, (c, r) = _logps(
         fn, policy_chosen_logps=policy_chosen_logps, policy_rejected_logps=policy_rejected_logps
     )
-    b = _coefficient(beta, c)
+    b = _coefficient(_beta(beta, fn), c)
     return first, b * (c - r) - _coefficient(gamma, c), b, label_smoothing
 
 
@@ -744,7 +753,7 @@ def _orpo_inputs(
     first, (c, r) = _logps(
         fn, policy_chosen_logps=policy_chosen_logps, policy_rejected_logps=policy_rejected_logps
     )
-    return first, c, r, _coefficient(beta, c)
+    return first, c, r, _coefficient(_beta(beta, fn), c)
 
 
 def _orpo_denominator(c: jax.Array, r: jax.Array) -> jax.Array:
@@ -861,7 +870,7 @@ def _kto_inputs(
             f"one value per completion, shape {p.shape}."
         )
     z0 = z0.astype(p.dtype)
-    b = _coefficient(beta, p)
+    b = _coefficient(_beta(beta, fn), p)
     s = jnp.where(lab, 1.0, -1.0).astype(p.dtype)
     w = jnp.where(lab, _coefficient(desirable_weight, p), _coefficient(undesirable_weight, p))
     return first, s * b * ((p - ref) - z0), s, w, b
@@ -1003,7 +1012,7 @@ def preference_rewards(
     c, r = arrays[0], arrays[1]
     if len(arrays) == 4:
         c, r = c - arrays[2], r - arrays[3]
-    b = _coefficient(beta, c)
+    b = _coefficient(_beta(beta, fn), c)
     chosen, rejected = jax.lax.stop_gradient(b * c), jax.lax.stop_gradient(b * r)
     out = (chosen, rejected, chosen - rejected, (chosen > rejected).astype(c.dtype))
     return PreferenceRewards(*(o.astype(first.dtype) for o in out))

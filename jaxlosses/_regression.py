@@ -20,6 +20,7 @@ from ._core import (
     check_same_shape,
     closed_form_of,
     floating,
+    hyperparameter,
     mask_for,
     targets_or_zeros,
     upcast,
@@ -47,7 +48,16 @@ def _residual(
     """
     arr = floating(predictions, "predictions", fn)
     p, t = targets_or_zeros(arr, targets, fn)
+    for name, value in hyperparameters.items():  # delta > 0 (torch's HuberLoss), beta >= 0
+        hyperparameter(value, name, fn, low=0.0, open_low=name == "delta",
+                       why=_HYPER_WHY.get(name, ""))  # fmt: skip
     return (arr, p - t, *hyperparameters.values())
+
+
+_HYPER_WHY = {
+    "delta": "the quadratic-to-linear threshold must be positive (delta=0 makes the loss 0)",
+    "beta": "the quadratic region's half-width must be >= 0 (beta=0 is the absolute error)",
+}
 
 
 def squared_error(predictions: ArrayLike, targets: ArrayLike | None = None) -> jax.Array:
