@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +24,7 @@ from ._core import (
     check_equal_shapes,
     closed_form_of,
     floating,
+    gather_last,
     integer,
     real,
     unit,
@@ -33,6 +35,9 @@ from ._coupling import register_batch_coupled
 
 __all__ = [
     "arcface_loss",
+    "batch_all_triplet_loss",
+    "batch_hard_triplet_loss",
+    "batch_semi_hard_triplet_loss",
     "contrastive_loss",
     "cosface_loss",
     "ge2e_loss",
@@ -547,6 +552,324 @@ def _ge2e_loss_grad(_: jax.Array, grads: _Triple) -> _Triple:
     return grads
 
 
+# --- triplet losses mined from the labels of a batch ---------------------------------------
+
+_DISTANCES = ("euclidean", "squared_euclidean", "cosine")
+
+
+def _pairwise(
+    embeddings: jax.Array, distance: str, fn: str
+) -> tuple[jax.Array, Callable[[jax.Array], jax.Array]]:
+    """All pairwise distances ``D [B, B]`` (diagonal 0) and the pull-back ``∂L/∂D -> ∂L/∂e``.
+
+    Euclidean distances come from the Gram matrix, ``‖e_i‖² + ‖e_j‖² - 2⟨e_i, e_j⟩``
+    clamped at 0 with an exact zero diagonal, and a double-``where`` root: ``d = 0`` has
+    a zero gradient, not an infinite one. Only an exact zero is floored, so a NaN stays
+    NaN. Cosine distances are ``1 - cos`` of normalised rows (a zero row normalises to 0).
+    """
+    if distance not in _DISTANCES:
+        raise ValueError(f"{fn}: `distance`={distance!r}; expected one of {_DISTANCES}.")
+    e = embeddings
+    eye = jnp.eye(e.shape[0], dtype=bool)
+    if distance == "cosine":
+        eh, ne = unit(e)
+        d = jnp.where(eye, 0.0, 1.0 - eh @ eh.T)
+
+        def back_cos(w: jax.Array) -> jax.Array:
+            return unit_backward(-((w + w.T) @ eh), eh, ne)
+
+        return d, back_cos
+    sq_norm = jnp.sum(e * e, axis=1)
+    sq = jnp.maximum(sq_norm[:, None] + sq_norm[None, :] - 2.0 * (e @ e.T), 0.0)
+    sq = jnp.where(eye, 0.0, sq)
+    if distance == "squared_euclidean":
+        d, h_of = sq, lambda w: w
+    else:
+        nz = sq != 0  # NaN stays NaN (a `sq > 0` test would floor it to 0)
+        d = jnp.where(nz, jnp.sqrt(jnp.where(nz, sq, 1.0)), 0.0)
+        h_of = lambda w: jnp.where(nz, w / (2.0 * jnp.where(nz, d, 1.0)), 0.0)  # noqa: E731
+
+    def back_sq(w: jax.Array) -> jax.Array:
+        # ∂sq_ij/∂e_i = 2 (e_i - e_j): with H = ∂L/∂sq, ∂L/∂e = 2 (diag((H + Hᵀ) 1) - (H + Hᵀ)) e
+        h = h_of(w)
+        hs = h + h.T
+        return 2.0 * (jnp.sum(hs, axis=1, keepdims=True) * e - hs @ e)
+
+    return d, back_sq
+
+
+def _mined_setup(
+    embeddings: ArrayLike, labels: ArrayLike, margin: ArrayLike, distance: str, fn: str
+) -> tuple[jax.Array, jax.Array, Callable[[jax.Array], jax.Array], jax.Array, jax.Array, jax.Array]:
+    """``(e0, D, pull-back, positives [B, B], negatives [B, B], margin)``."""
+    e0 = floating(embeddings, "embeddings", fn)
+    lab = integer(labels, "labels", fn)
+    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
+            "embeddings [batch, dim] and one integer label per row, [batch]."
+        )
+    e = upcast(e0)
+    d, back = _pairwise(e, distance, fn)
+    same = lab[:, None] == lab[None, :]
+    pos = same & ~jnp.eye(e.shape[0], dtype=bool)
+    return e0, d, back, pos, ~same, jnp.asarray(margin, e.dtype)
+
+
+def _poison(d: jax.Array, take_part: jax.Array) -> jax.Array:
+    """0 per row, NaN where a distance that takes part is NaN (or inf): selections by
+    comparison (``d_an > d_ap``) would otherwise skip it silently. No gradient."""
+    return jax.lax.stop_gradient(0.0 * jnp.sum(jnp.where(take_part, d, 0.0), axis=1))
+
+
+def _batch_hard_parts(
+    embeddings: ArrayLike, labels: ArrayLike, margin: ArrayLike, distance: str, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
+    e0, d, back, pos, neg, m = _mined_setup(embeddings, labels, margin, distance, fn)
+    has = jnp.any(pos, axis=1) & jnp.any(neg, axis=1)
+    # argmax/argmin pick a NaN distance when there is one, so NaN reaches the loss
+    hardest_p = jnp.argmax(jnp.where(pos, d, -jnp.inf), axis=1)
+    hardest_n = jnp.argmin(jnp.where(neg, d, jnp.inf), axis=1)
+    raw = gather_last(d, hardest_p) - gather_last(d, hardest_n) + m
+    loss = jnp.where(has, jnp.maximum(raw, 0.0), 0.0)
+    act = (has & (raw > 0)).astype(d.dtype)[:, None]
+    n = d.shape[0]
+    w = act * (jax.nn.one_hot(hardest_p, n, dtype=d.dtype) - jax.nn.one_hot(hardest_n, n, dtype=d.dtype))
+    return loss.astype(e0.dtype), back(w).astype(e0.dtype)
+
+
+def batch_hard_triplet_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    distance: str = "euclidean",
+) -> jax.Array:
+    r"""Batch-hard triplet loss: each anchor's farthest positive against its nearest negative.
+
+    .. math:: \ell_i = \max\Big(0,\ \max_{p \in P(i)} d(e_i, e_p)
+       - \min_{n \in N(i)} d(e_i, e_n) + m\Big)
+
+    ``P(i)`` holds the other examples with anchor ``i``'s label and ``N(i)`` those with
+    another label (Hermans, Beyer and Leibe's "batch hard" mining, inside the batch). An
+    anchor without a positive or without a negative has no triplet: it gives 0 with a
+    zero gradient. The mean over anchors is sentence-transformers'
+    ``BatchHardTripletLoss`` when every anchor has both (it scores an anchor without a
+    positive ``max(0, m - min_n d)``); the mean over anchors with a non-zero loss
+    (``masked_mean(loss, where=loss > 0)``) is pytorch-metric-learning's
+    ``TripletMarginLoss`` with a ``BatchHardMiner``.
+
+    The maximum and minimum are selections: the closed form is the gradient of the
+    selected triplet, exact away from ties (at a tie the loss's ``jax.grad`` follows
+    the same first-index choice).
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      margin: ``m``.
+      distance: ``"euclidean"`` (``‖e_i - e_j‖``, a double-``where`` root with a zero
+        gradient at ``d = 0``), ``"squared_euclidean"`` or ``"cosine"`` (``1 - cos``).
+
+    Returns:
+      Per-anchor loss ``[batch]``, dtype of ``embeddings``. It couples the batch: each
+      anchor's loss depends on the other examples (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 0.0]])
+      >>> # anchors 0, 1: positive at 1, nearest negative at 2: max(0, 1 - 2 + 1.5)
+      >>> jl.batch_hard_triplet_loss(e, jnp.array([0, 0, 1, 2]), margin=1.5).tolist()
+      [0.5, 0.5, 0.0, 0.0]
+
+    References:
+      Hermans, Beyer and Leibe, `In Defense of the Triplet Loss for Person
+      Re-Identification <https://arxiv.org/abs/1703.07737>`_, 2017.
+    """
+    loss, _ = _batch_hard_parts(embeddings, labels, margin, distance, "batch_hard_triplet_loss")
+    return loss
+
+
+@closed_form_of(batch_hard_triplet_loss, _batch_hard_parts)
+def _batch_hard_triplet_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``W = ∂L/∂D``: ``+1`` at ``(i, p*_i)`` and ``-1`` at ``(i, n*_i)`` for active anchors.
+
+    Then through the distances: ``∂d_ij/∂e_i = (e_i - e_j)/d_ij`` (euclidean, 0 at
+    ``d = 0``), ``2 (e_i - e_j)`` (squared), ``-ê_j`` back through ``ê = e/‖e‖`` (cosine),
+    and symmetrically for ``e_j``. Valid away from ties of the max/min.
+    """
+    return g
+
+
+def _semi_hard_parts(
+    embeddings: ArrayLike, labels: ArrayLike, margin: ArrayLike, distance: str, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
+    e0, d, back, pos, neg, m = _mined_setup(embeddings, labels, margin, distance, fn)
+    n = d.shape[0]
+    has_n = jnp.any(neg, axis=1)
+    n_pos = jnp.sum(pos, axis=1)
+    has = (n_pos > 0) & has_n
+    # [anchor i, positive p, candidate k]: a negative farther than the positive
+    farther = neg[:, None, :] & (d[:, None, :] > d[:, :, None])
+    nearest_farther = jnp.argmin(jnp.where(farther, d[:, None, :], jnp.inf), axis=2)
+    farthest = jnp.argmax(jnp.where(neg, d, -jnp.inf), axis=1)  # when none is farther
+    chosen = jnp.where(jnp.any(farther, axis=2), nearest_farther, farthest[:, None])
+    raw = m + d - jnp.take_along_axis(d, chosen, axis=1)  # [i, p]
+    use = pos & has_n[:, None]
+    count = jnp.maximum(n_pos, 1).astype(d.dtype)
+    total = jnp.sum(jnp.where(use, jnp.maximum(raw, 0.0), 0.0), axis=1)
+    loss = jnp.where(has, total / count + _poison(d, pos | neg), 0.0)
+    # ∂ℓ_i/∂D: +1/|P(i)| at (i, p), -1/|P(i)| at (i, chosen(i, p)), for active pairs
+    w_pair = jnp.where(use & (raw > 0), 1.0 / count[:, None], 0.0)
+    rows = jnp.broadcast_to(jnp.arange(n)[:, None], (n, n))
+    w = w_pair.at[rows, chosen].add(-w_pair)
+    return loss.astype(e0.dtype), back(w).astype(e0.dtype)
+
+
+def batch_semi_hard_triplet_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    distance: str = "euclidean",
+) -> jax.Array:
+    r"""Semi-hard triplet loss (FaceNet): each positive pair against its semi-hard negative.
+
+    .. math:: \ell_i = \frac{1}{|P(i)|} \sum_{p \in P(i)}
+       \max\big(0,\ d(e_i, e_p) - d(e_i, e_{n^*(i, p)}) + m\big),
+       \quad n^*(i, p) = \operatorname*{arg\,min}_{n \in N(i):\ d_{in} > d_{ip}} d_{in}
+
+    For each positive pair ``(i, p)`` the negative is the nearest one *farther* than the
+    positive (semi-hard); when no negative is farther, the farthest negative. These are
+    TensorFlow Addons' ``triplet_semihard_loss`` and sentence-transformers'
+    ``BatchSemiHardTripletLoss``, whose scalar is the mean over all positive pairs:
+    ``masked_mean(loss, weights=n_pos)`` with ``n_pos`` the number of positives of each
+    anchor (the plain mean when every class has as many examples, P×K batches). An
+    anchor without a positive or without a negative gives 0 with a zero gradient (the
+    peers score a lone class against the anchor itself, ``d = 0``).
+
+    The selection is piecewise constant: the closed form holds the chosen negatives
+    fixed, exact away from ties (equal distances).
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      margin: ``m``.
+      distance: ``"euclidean"``, ``"squared_euclidean"`` or ``"cosine"`` (``1 - cos``);
+        see :func:`batch_hard_triplet_loss`.
+
+    Returns:
+      Per-anchor loss ``[batch]`` (the mean over the anchor's positives), dtype of
+      ``embeddings``. It couples the batch (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [-0.5, 0.0]])
+      >>> # positive at 1; anchor 0's negatives at 2 and 0.5 (only 2 is farther), anchor
+      >>> # 1's at √5 and 1.5 (the nearer, 1.5, is chosen); anchors 2, 3 have no positive
+      >>> jl.batch_semi_hard_triplet_loss(e, jnp.array([0, 0, 1, 2]), margin=1.5).tolist()
+      [0.5, 1.0, 0.0, 0.0]
+
+    References:
+      Schroff, Kalenichenko and Philbin, `FaceNet: A Unified Embedding for Face
+      Recognition and Clustering <https://arxiv.org/abs/1503.03832>`_, 2015.
+    """
+    loss, _ = _semi_hard_parts(
+        embeddings, labels, margin, distance, "batch_semi_hard_triplet_loss"
+    )
+    return loss
+
+
+@closed_form_of(batch_semi_hard_triplet_loss, _semi_hard_parts)
+def _batch_semi_hard_triplet_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``W = ∂L/∂D``: ``±1/|P(i)|`` at ``(i, p)`` and ``(i, n*(i, p))`` for active pairs.
+
+    Then through the distances as in :func:`_batch_hard_triplet_loss_grad`; the chosen
+    negatives are held fixed (valid away from ties).
+    """
+    return g
+
+
+def _batch_all_parts(
+    embeddings: ArrayLike, labels: ArrayLike, margin: ArrayLike, distance: str, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (the scalar loss, ∂/∂embeddings), dtype of ``embeddings``."""
+    e0, d, back, pos, neg, m = _mined_setup(embeddings, labels, margin, distance, fn)
+    valid = pos[:, :, None] & neg[:, None, :]  # [anchor, positive, negative]
+    raw = d[:, :, None] - d[:, None, :] + m
+    act = valid & (raw > 0)
+    count = jnp.sum(act).astype(d.dtype)
+    # NaN passes through the max and the sum; no triplet gives 0/1 = 0 (not a safe_div,
+    # which would turn a NaN sum over no active triplet into 0)
+    loss = jnp.sum(jnp.where(valid, jnp.maximum(raw, 0.0), 0.0)) / jnp.maximum(count, 1.0)
+    a = act.astype(d.dtype) / jnp.maximum(count, 1.0)
+    w = jnp.sum(a, axis=2) - jnp.sum(a, axis=1)  # +1 at (i, p), -1 at (i, n)
+    return loss.astype(e0.dtype), back(w).astype(e0.dtype)
+
+
+def batch_all_triplet_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    distance: str = "euclidean",
+) -> jax.Array:
+    r"""Batch-all triplet loss: every valid triplet of the batch, averaged over active ones.
+
+    .. math:: \mathcal L = \frac{1}{|A|} \sum_{i}\sum_{p \in P(i)}\sum_{n \in N(i)}
+       \max\big(0,\ d(e_i, e_p) - d(e_i, e_n) + m\big),
+       \quad A = \{(i, p, n): d_{ip} - d_{in} + m > 0\}
+
+    Hermans, Beyer and Leibe's "batch all": the mean over the triplets with a non-zero
+    loss, so that easy triplets do not dilute the gradient. One scalar (a documented
+    exception to the per-example rule, like :func:`ntxent`: the normaliser ``|A|``
+    counts triplets across the whole batch); 0 with a zero gradient when no triplet is
+    active. The same value as sentence-transformers' ``BatchAllTripletLoss`` and as
+    pytorch-metric-learning's ``TripletMarginLoss`` without a miner (or with a
+    ``TripletMarginMiner(type_of_triplets="all")``) and its default reducer. The
+    active set is piecewise constant: the closed form is exact away from triplets with
+    ``d_ip - d_in + m = 0``. Memory is ``batch³`` booleans.
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      margin: ``m``.
+      distance: ``"euclidean"``, ``"squared_euclidean"`` or ``"cosine"`` (``1 - cos``);
+        see :func:`batch_hard_triplet_loss`.
+
+    Returns:
+      A scalar in the dtype of ``embeddings``. It couples the batch (``jaxlosses.parallel``
+      refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+      >>> # triplets (0, 1, 2): 1 - 2 + 1.5 and (1, 0, 2): 1 - √5 + 1.5, both active
+      >>> round(float(jl.batch_all_triplet_loss(e, jnp.array([0, 0, 1]), margin=1.5)), 4)
+      0.382
+
+    References:
+      Hermans, Beyer and Leibe, `In Defense of the Triplet Loss for Person
+      Re-Identification <https://arxiv.org/abs/1703.07737>`_, 2017.
+    """
+    loss, _ = _batch_all_parts(embeddings, labels, margin, distance, "batch_all_triplet_loss")
+    return loss
+
+
+@closed_form_of(batch_all_triplet_loss, _batch_all_parts)
+def _batch_all_triplet_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``W = ∂L/∂D``: ``W_ip = |{n: (i,p,n) ∈ A}|/|A|``, ``W_in = -|{p: (i,p,n) ∈ A}|/|A|``.
+
+    Then through the distances as in :func:`_batch_hard_triplet_loss_grad` (``|A|``
+    held fixed: exact away from triplets on the hinge).
+    """
+    return g
+
+
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(contrastive_loss, in_set("labels", (0.0, 1.0)))
@@ -557,3 +880,12 @@ register_checks(cosface_loss, labels_in_range("labels", "class_centers", axis=0)
 # --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
 
 register_batch_coupled(ge2e_loss, "speaker centroids and negatives over the whole batch")
+register_batch_coupled(
+    batch_hard_triplet_loss, "the hardest positive and negative are mined from the whole batch"
+)
+register_batch_coupled(
+    batch_semi_hard_triplet_loss, "positives and semi-hard negatives mined from the whole batch"
+)
+register_batch_coupled(
+    batch_all_triplet_loss, "every triplet of the batch, one scalar over the active ones"
+)

@@ -39,6 +39,9 @@ from ._divergence import _js_divergence_grad as js_divergence
 from ._divergence import _kl_divergence_grad as kl_divergence
 from ._divergence import _kl_divergence_with_log_targets_grad as kl_divergence_with_log_targets
 from ._embedding import _arcface_loss_grad as arcface_loss
+from ._embedding import _batch_all_triplet_loss_grad as batch_all_triplet_loss
+from ._embedding import _batch_hard_triplet_loss_grad as batch_hard_triplet_loss
+from ._embedding import _batch_semi_hard_triplet_loss_grad as batch_semi_hard_triplet_loss
 from ._embedding import _contrastive_loss_grad as contrastive_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
@@ -98,6 +101,9 @@ from ._structured import _structured_softmax_margin_loss_grad as structured_soft
 __all__ = [
     "absolute_error",
     "arcface_loss",
+    "batch_all_triplet_loss",
+    "batch_hard_triplet_loss",
+    "batch_semi_hard_triplet_loss",
     "binary_cross_entropy",
     "binary_dice_loss",
     "categorical_cross_entropy",

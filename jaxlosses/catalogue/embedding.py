@@ -157,6 +157,99 @@ def _stress_ge2e() -> list[Case]:
     ]
 
 
+# --- triplets mined from the labels of a batch ----------------------------------------------
+
+
+def _ref_distances(e, distance):
+    """Pairwise distances by a loop over pairs, straight from the definitions."""
+    n = len(e)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if distance == "cosine":
+                out[i, j] = 1.0 - float(ref_unit(e[i]) @ ref_unit(e[j])) if i != j else 0.0
+            else:
+                sq = float(np.sum((e[i] - e[j]) ** 2))
+                out[i, j] = sq if distance == "squared_euclidean" else np.sqrt(sq)
+    return out
+
+
+def _ref_pos_neg(labels, i):
+    pos = [p for p in range(len(labels)) if p != i and labels[p] == labels[i]]
+    neg = [n for n in range(len(labels)) if labels[n] != labels[i]]
+    return pos, neg
+
+
+def _ref_batch_hard(e, labels, *, margin=1.0, distance="euclidean"):
+    d = _ref_distances(e, distance)
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        if pos and neg:
+            out[i] = max(0.0, max(d[i, pos]) - min(d[i, neg]) + margin)
+    return out
+
+
+def _ref_semi_hard(e, labels, *, margin=1.0, distance="euclidean"):
+    d = _ref_distances(e, distance)
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        if not (pos and neg):
+            continue
+        terms = []
+        for p in pos:
+            farther = [d[i, n] for n in neg if d[i, n] > d[i, p]]
+            d_neg = min(farther) if farther else max(d[i, n] for n in neg)
+            terms.append(max(0.0, d[i, p] - d_neg + margin))
+        out[i] = np.mean(terms)
+    return out
+
+
+def _ref_batch_all(e, labels, *, margin=1.0, distance="euclidean"):
+    d = _ref_distances(e, distance)
+    active = []
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        for p in pos:
+            for n in neg:
+                t = d[i, p] - d[i, n] + margin
+                if t > 0:
+                    active.append(t)
+    return np.asarray(np.mean(active) if active else 0.0)
+
+
+_MINED_LABELS = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3], np.int32)  # class 3: no positive
+
+
+def _sample_mined(rng: np.random.Generator) -> list[Case]:
+    centres = normal(rng, 4, DIM, scale=1.5)
+    e = centres[_MINED_LABELS] + normal(rng, len(_MINED_LABELS), DIM)
+    lab = _MINED_LABELS
+    return [
+        Case("euclidean, margin 1", (e, lab), in_axes=None),
+        Case("squared_euclidean, margin 3", (e, lab), {"distance": "squared_euclidean", "margin": 3.0}, in_axes=None),
+        Case("cosine, margin 0.3", (e, lab), {"distance": "cosine", "margin": 0.3}, in_axes=None),
+        Case("shuffled labels, margin 2", (e, rng.permutation(lab)), {"margin": 2.0}, in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_mined() -> list[Case]:
+    v = np.array([[0.0] * 5, [0.0] * 5, [1e4, -1e4, 0, 1, 2], [1.0, 2, 3, 4, 5], [1.0, 2, 3, 4, 5]], np.float32)
+    lab = np.array([0, 0, 1, 1, 2], np.int32)
+    return [
+        Case("coinciding pairs (d = 0) and zero-norm rows, distances 1e4", (v, lab), in_axes=None),
+        Case("cosine, zero-norm rows", (v, lab), {"distance": "cosine"}, in_axes=None),
+        Case("squared, 1e8", (v, lab), {"distance": "squared_euclidean"}, in_axes=None),
+        Case("no positive (all labels distinct)", (v, np.arange(5, dtype=np.int32)), in_axes=None),
+        Case("no negative (one class)", (v, np.zeros(5, np.int32)), in_axes=None),
+    ]  # fmt: skip
+
+
+_ST = "sentence_transformers.sentence_transformer.losses"
+_MINED_TEST = "tests/test_mined_triplet_conformance.py"
+
+
 ENTRIES: list[Entry] = [
     Entry(name="triplet_margin_loss", reference=_ref_triplet, sample=_sample_triplet,
           stress=_stress_triplet, argnums=(0, 1, 2), smooth=False, properties=frozenset({NONNEG}),
@@ -178,4 +271,27 @@ ENTRIES: list[Entry] = [
           argnums=(0, 1, 2), smooth=False,
           accepts=frozenset({"embeddings:trunc", "w:int", "b:int"}),
           properties=frozenset({NONNEG})),
+    Entry(name="batch_hard_triplet_loss", reference=_ref_batch_hard, sample=_sample_mined,
+          stress=_stress_mined, smooth=False, accepts=frozenset({"embeddings:trunc"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.BatchHardTripletLoss",
+                      note="a module, the mean over anchors (an anchor without positive scores max(0, m - d_an))",
+                      tested_by=f"{_MINED_TEST}::test_batch_hard"),
+                 Peer("pytorch_metric_learning.losses.TripletMarginLoss",
+                      note="with a BatchHardMiner; normalises embeddings unless given LpDistance(normalize_embeddings=False); the mean over non-zero anchors",
+                      tested_by=f"{_MINED_TEST}::test_batch_hard"),)),
+    Entry(name="batch_semi_hard_triplet_loss", reference=_ref_semi_hard, sample=_sample_mined,
+          stress=_stress_mined, smooth=False, accepts=frozenset({"embeddings:trunc"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.BatchSemiHardTripletLoss",
+                      note="a module, the mean over positive pairs: masked_mean(loss, weights=n_pos)",
+                      tested_by=f"{_MINED_TEST}::test_batch_semi_hard"),)),
+    Entry(name="batch_all_triplet_loss", reference=_ref_batch_all, sample=_sample_mined,
+          stress=_stress_mined, smooth=False, accepts=frozenset({"embeddings:trunc"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.BatchAllTripletLoss", note="a module; the same scalar",
+                      tested_by=f"{_MINED_TEST}::test_batch_all"),
+                 Peer("pytorch_metric_learning.losses.TripletMarginLoss",
+                      note="all triplets (or a TripletMarginMiner 'all'); normalises embeddings unless given LpDistance(normalize_embeddings=False)",
+                      tested_by=f"{_MINED_TEST}::test_batch_all"),)),
 ]  # fmt: skip
