@@ -144,3 +144,42 @@ def test_a_nan_negative_or_key_reaches_every_row():
     negatives = jnp.full((2, 5), NAN)
     assert np.isnan(np.asarray(jl.info_nce_loss(x, y, negatives=negatives))).all()
     assert np.isnan(np.asarray(jl.ntxent(bad, jnp.array([0, 0, 1, 1]))))
+
+
+_MINED = [jl.batch_hard_triplet_loss, jl.batch_semi_hard_triplet_loss, jl.batch_all_triplet_loss]
+
+
+@pytest.mark.parametrize("loss", _MINED, ids=[f.__name__ for f in _MINED])
+@pytest.mark.parametrize("distance", ["euclidean", "squared_euclidean", "cosine"])
+def test_a_nan_embedding_reaches_every_mined_triplet_it_takes_part_in(loss, distance):
+    # The semi-hard selection compares distances (d_an > d_ap): a NaN negative compares
+    # False and would be skipped silently; the argmax/argmin of batch hard must pick it.
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((7, 5)))
+    labels = jnp.array([0, 0, 1, 1, 2, 2, 3])  # anchor 6 has no positive: no triplet
+    bad = x.at[4, 2].set(NAN)  # a positive of anchor 5, a negative of anchors 0-3
+
+    def total(e):
+        return jnp.sum(loss(e, labels, margin=0.01, distance=distance))
+
+    assert np.isfinite(np.asarray(loss(x, labels, margin=0.01, distance=distance))).all()
+    out = np.asarray(loss(bad, labels, margin=0.01, distance=distance))
+    if out.ndim == 0:
+        assert np.isnan(out)
+    else:
+        assert np.isnan(out[:6]).all(), out  # small margin: a plausible 0 would be easy
+        assert out[6] == 0.0  # no triplet, so nothing takes part
+    assert np.isnan(np.asarray(jax.grad(total)(bad))[4]).any()  # squared: in its own entry
+    # coinciding embeddings (d = 0) and a zero vector: finite values and gradients
+    same = x.at[1].set(x[0]).at[3].set(0.0)
+    value, grad = jax.value_and_grad(total)(same)
+    assert np.isfinite(float(value)) and np.isfinite(np.asarray(grad)).all()
+
+
+@pytest.mark.parametrize("loss", _MINED, ids=[f.__name__ for f in _MINED])
+def test_a_batch_without_triplets_is_zero_with_zero_gradient(loss):
+    x = jnp.asarray(np.random.default_rng(1).standard_normal((4, 3)))
+    for labels in (jnp.arange(4), jnp.zeros(4, int)):  # no positive; no negative
+        assert np.all(np.asarray(loss(x, labels)) == 0.0)
+        grad = jax.grad(lambda e: jnp.sum(loss(e, labels)))(x)
+        assert np.all(np.asarray(grad) == 0.0)

@@ -1,0 +1,209 @@
+"""The mined triplet losses against sentence-transformers and pytorch-metric-learning.
+
+Both libraries reduce over the batch inside a module, so the catalogue records name these
+tests (``Peer.tested_by``). sentence-transformers' loss methods are called on tensors
+(the module built with ``model=None``: no encoder); pytorch-metric-learning's
+``TripletMarginLoss`` gets an ``LpDistance(normalize_embeddings=False)`` (its default
+normalises) or a ``CosineSimilarity``. On realistic shapes (batch 64-256, embedding
+128-512, unit-norm embeddings around class centres, as a model would feed them), in
+float64, the value and the gradient w.r.t. the embeddings (``jax.grad`` of our reduction
+and our closed form, reduced alike) must equal the peer's autograd to 1e-10.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlosses as jl
+
+torch = pytest.importorskip("torch")
+RTOL, ATOL = 1e-10, 1e-12
+
+
+def _st():
+    return pytest.importorskip("sentence_transformers.sentence_transformer.losses")
+
+
+def _st_distance(distance):
+    fns = _st().BatchHardTripletLossDistanceFunction
+    return {
+        "euclidean": fns.euclidean_distance,
+        "squared_euclidean": functools.partial(fns.euclidean_distance, squared=True),
+        "cosine": fns.cosine_distance,
+    }[distance]
+
+
+def _pml_distance(distance):
+    d = pytest.importorskip("pytorch_metric_learning.distances")
+    return {
+        "euclidean": lambda: d.LpDistance(normalize_embeddings=False),
+        "squared_euclidean": lambda: d.LpDistance(normalize_embeddings=False, power=2),
+        "cosine": lambda: d.CosineSimilarity(),
+    }[distance]()
+
+
+MARGINS = {"euclidean": 0.15, "squared_euclidean": 0.4, "cosine": 0.2}
+
+
+def _batch(rng, classes, per_class, dim, lone=0, noise=1.0):
+    """Unit-norm embeddings around class centres, P x K labels, plus ``lone`` singletons."""
+    labels = np.repeat(np.arange(classes), per_class)
+    labels = np.concatenate([labels, classes + np.arange(lone)])
+    centres = rng.standard_normal((classes + lone, dim))
+    e = centres[labels] + noise * rng.standard_normal((len(labels), dim))
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    perm = rng.permutation(len(labels))
+    return e[perm], labels[perm]
+
+
+def _torch_value_and_grad(fn, e):
+    te = torch.tensor(e, dtype=torch.float64, requires_grad=True)
+    value = fn(te)
+    value.backward()
+    return value.item(), te.grad.numpy()
+
+
+def _close(ours, theirs, what):
+    np.testing.assert_allclose(np.asarray(ours), theirs, rtol=RTOL, atol=ATOL, err_msg=what)
+
+
+def _compare(ours_reduce, loss, closed_reduce, e, labels, theirs, kwargs, what):
+    value, grad = jax.value_and_grad(lambda x: ours_reduce(loss(x, labels, **kwargs)))(e)
+    t_value, t_grad = theirs
+    _close(value, t_value, f"{what}: value")
+    _close(grad, t_grad, f"{what}: jax.grad")
+    if closed_reduce is not None:  # the closed form is of the plain sum: a rescaled reduction
+        closed = getattr(jl.closed_form, loss.__name__)(e, labels, **kwargs)
+        _close(closed_reduce(np.asarray(closed)), t_grad, f"{what}: closed form")
+    assert t_value > 0 and np.abs(t_grad).max() > 0  # the comparison is not vacuous
+
+
+DISTANCES = ["euclidean", "squared_euclidean", "cosine"]
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_batch_hard(rng, x64, distance):
+    from pytorch_metric_learning import losses, miners
+
+    e, labels = _batch(rng, classes=64, per_class=4, dim=128)  # 256 x 128
+    m = MARGINS[distance]
+    kw = {"margin": m, "distance": distance}
+    st = _st().BatchHardTripletLoss(model=None, distance_metric=_st_distance(distance), margin=m)
+    theirs = _torch_value_and_grad(
+        lambda t: st.batch_hard_triplet_loss(torch.tensor(labels), t), e
+    )
+    n = len(labels)
+    _compare(jnp.mean, jl.batch_hard_triplet_loss, lambda g: g / n, e, labels, theirs, kw, "st")
+
+    # pytorch-metric-learning: BatchHardMiner + TripletMarginLoss, mean over non-zero anchors
+    miner = miners.BatchHardMiner(distance=_pml_distance(distance))
+    pml = losses.TripletMarginLoss(margin=m, distance=_pml_distance(distance))
+    lab_t = torch.tensor(labels)
+    theirs = _torch_value_and_grad(lambda t: pml(t, lab_t, miner(t, lab_t)), e)
+    per = np.asarray(jl.batch_hard_triplet_loss(e, labels, **kw))
+    active = per > 0
+    assert 0 < active.sum() < n  # both kinds of anchor occur
+
+    def nonzero_mean(x):
+        return jl.masked_mean(x, where=x > 0)
+
+    _compare(
+        nonzero_mean,
+        jl.batch_hard_triplet_loss,
+        lambda g: g / active.sum(),
+        e,
+        labels,
+        theirs,
+        kw,
+        "pml",
+    )
+
+
+def test_batch_hard_anchor_without_positive_is_zero_here(rng, x64):
+    """The documented difference: sentence-transformers scores a lone anchor
+    ``max(0, m - min_n d_an)`` (its hardest positive distance reads 0); ours is 0."""
+    e, labels = _batch(rng, classes=30, per_class=4, dim=256, lone=8)  # 128 x 256
+    m = 1.5
+    st = _st().BatchHardTripletLoss(model=None, margin=m)
+    t_value, _ = _torch_value_and_grad(
+        lambda t: st.batch_hard_triplet_loss(torch.tensor(labels), t), e
+    )
+    ours = np.asarray(jl.batch_hard_triplet_loss(e, labels, margin=m))
+    lone = np.bincount(labels)[labels] == 1
+    assert np.all(ours[lone] == 0)
+    d = np.linalg.norm(e[:, None] - e[None], axis=-1)
+    lone_terms = [max(0.0, m - d[i, labels != labels[i]].min()) for i in np.flatnonzero(lone)]
+    assert max(lone_terms) > 0  # the difference is real on this batch
+    _close((ours.sum() + sum(lone_terms)) / len(labels), t_value, "value with the lone terms")
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+@pytest.mark.parametrize("balanced", [True, False], ids=["PxK", "uneven classes"])
+def test_batch_semi_hard(rng, x64, distance, balanced):
+    if balanced:
+        e, labels = _batch(rng, classes=16, per_class=8, dim=512, noise=1.5)  # 128 x 512
+    else:  # uneven class sizes and lone anchors: the mean over pairs weighs anchors
+        e, labels = _batch(rng, classes=20, per_class=4, dim=256, lone=6, noise=1.5)
+        e, labels = e[:-10], labels[:-10]  # drop a few rows: classes of 1 to 4
+    m = MARGINS[distance]
+    kw = {"margin": m, "distance": distance}
+    st = _st().BatchSemiHardTripletLoss(
+        model=None, distance_metric=_st_distance(distance), margin=m
+    )
+    theirs = _torch_value_and_grad(
+        lambda t: st.batch_semi_hard_triplet_loss(torch.tensor(labels), t), e
+    )
+    n_pos = (labels[:, None] == labels[None, :]).sum(1) - 1
+    assert balanced or len(set(n_pos)) > 2
+
+    def pair_mean(x):  # sentence-transformers / TF Addons: the mean over positive pairs
+        return jl.masked_mean(x, weights=n_pos)
+
+    # the weighted mean is not a rescaled sum unless the weights are equal (P x K); the
+    # catalogue proves the closed form equal to jax.grad, which is compared here
+    _compare(
+        pair_mean,
+        jl.batch_semi_hard_triplet_loss,
+        (lambda g: g / len(labels)) if balanced else None,
+        e,
+        labels,
+        theirs,
+        kw,
+        "st",
+    )
+    if balanced:  # with P x K batches that is the plain mean over anchors
+        _close(jnp.mean(jl.batch_semi_hard_triplet_loss(e, labels, **kw)), theirs[0], "mean")
+
+
+@pytest.mark.parametrize("distance", DISTANCES)
+def test_batch_all(rng, x64, distance):
+    from pytorch_metric_learning import losses, miners
+
+    e, labels = _batch(rng, classes=16, per_class=4, dim=256, lone=4, noise=1.5)  # 68 x 256
+    m = MARGINS[distance]
+    kw = {"margin": m, "distance": distance}
+    value = float(jl.batch_all_triplet_loss(e, labels, **kw))
+    # how many triplets are active: the closed form is of the scalar, used as is
+    st = _st().BatchAllTripletLoss(model=None, distance_metric=_st_distance(distance), margin=m)
+    theirs = _torch_value_and_grad(
+        lambda t: st.batch_all_triplet_loss(torch.tensor(labels), t), e
+    )
+    _compare(lambda x: x, jl.batch_all_triplet_loss, lambda g: g, e, labels, theirs, kw, "st")
+    assert value > 0
+
+    lab_t = torch.tensor(labels)
+    pml = losses.TripletMarginLoss(margin=m, distance=_pml_distance(distance))
+    theirs = _torch_value_and_grad(lambda t: pml(t, lab_t), e)
+    _compare(lambda x: x, jl.batch_all_triplet_loss, lambda g: g, e, labels, theirs, kw, "pml")
+    miner = miners.TripletMarginMiner(
+        margin=m, type_of_triplets="all", distance=_pml_distance(distance)
+    )
+    theirs = _torch_value_and_grad(lambda t: pml(t, lab_t, miner(t, lab_t)), e)
+    _compare(
+        lambda x: x, jl.batch_all_triplet_loss, lambda g: g, e, labels, theirs, kw, "pml+miner"
+    )
