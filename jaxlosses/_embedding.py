@@ -175,7 +175,14 @@ def _triplet_margin_loss_grad(_: jax.Array, grads: _Triple) -> _Triple:
 
 
 def _contrastive_parts(
-    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, margin: ArrayLike, fn: str
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    margin: ArrayLike,
+    pos_margin: ArrayLike,
+    distance: str,
+    squared: bool,
+    fn: str,
 ) -> tuple[jax.Array, _Pair]:
     """Returns (loss, (∂/∂a, ∂/∂b) of the summed loss), in the dtype of ``embeddings_a``."""
     a0 = floating(embeddings_a, "embeddings_a", fn)
@@ -189,18 +196,36 @@ def _contrastive_parts(
             f"{fn}: `labels` has shape {lab.shape} but the embeddings {a0.shape} need one "
             f"label per pair, shape {a0.shape[:-1]} (1 = similar, 0 = dissimilar)."
         )
+    if distance not in ("euclidean", "cosine"):
+        raise ValueError(f"{fn}: `distance`={distance!r}; expected 'euclidean' or 'cosine'.")
     a = upcast(a0)
-    diff = a - b0.astype(a.dtype)
+    b = b0.astype(a.dtype)
     y = lab.astype(a.dtype)
-    sq = jnp.sum(diff * diff, axis=-1)
-    pos = sq > 0
-    d = jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0)
-    hinge = jnp.maximum(jnp.asarray(margin, a.dtype) - d, 0.0)
-    loss = 0.5 * (y * sq + (1.0 - y) * hinge**2)
-    # ∂/∂a: y diff - (1 - y) [m - d]_+ diff / d, the second term 0 at d = 0.
-    coef = y - (1.0 - y) * hinge / jnp.where(pos, d, 1.0) * pos
-    g = coef[..., None] * diff
-    return loss.astype(a0.dtype), (g.astype(a0.dtype), (-g).astype(a0.dtype))
+    if distance == "euclidean":
+        diff = a - b
+        sq = jnp.sum(diff * diff, axis=-1)
+        nz = sq != 0  # NaN stays NaN (a `sq > 0` test would read it as d = 0)
+        d = jnp.where(nz, jnp.sqrt(jnp.where(nz, sq, 1.0)), 0.0)
+    else:
+        ah, na = unit(a)
+        bh, nb = unit(b)
+        d = 1.0 - jnp.sum(ah * bh, axis=-1)
+    near = d - jnp.asarray(pos_margin, a.dtype)  # > 0: a similar pair too far apart
+    far = jnp.asarray(margin, a.dtype) - d  # > 0: a dissimilar pair too close
+    if squared:
+        loss = 0.5 * (y * jnp.maximum(near, 0.0) ** 2 + (1.0 - y) * jnp.maximum(far, 0.0) ** 2)
+        dl_dd = y * jnp.maximum(near, 0.0) - (1.0 - y) * jnp.maximum(far, 0.0)
+    else:
+        loss = y * jnp.maximum(near, 0.0) + (1.0 - y) * jnp.maximum(far, 0.0)
+        dl_dd = y * (near > 0) - (1.0 - y) * (far > 0)
+    if distance == "euclidean":
+        # ∂d/∂a = (a - b)/d, 0 at d = 0 (where a - b = 0 too)
+        g = (jnp.where(nz, dl_dd / jnp.where(nz, d, 1.0), 0.0))[..., None] * diff
+        ga, gb = g, -g
+    else:  # ∂d/∂â = -b̂, ∂d/∂b̂ = -â, then through the normalisations
+        ga = unit_backward(-dl_dd[..., None] * bh, ah, na)
+        gb = unit_backward(-dl_dd[..., None] * ah, bh, nb)
+    return loss.astype(a0.dtype), (ga.astype(a0.dtype), gb.astype(a0.dtype))
 
 
 def contrastive_loss(
@@ -209,21 +234,42 @@ def contrastive_loss(
     labels: ArrayLike,
     *,
     margin: ArrayLike = 1.0,
+    pos_margin: ArrayLike = 0.0,
+    distance: str = "euclidean",
+    squared: bool = True,
 ) -> jax.Array:
     r"""Contrastive (siamese) loss: pull similar pairs together, push others past ``margin``.
 
-    .. math:: \ell(a, b, y) = \tfrac12 \big[\, y\, d^2 + (1 - y) \max(0, m - d)^2 \,\big],
-       \quad d = \lVert a - b \rVert_2
+    .. math:: \ell(a, b, y) = \tfrac12 \big[\, y\, \max(0, d - m_+)^2
+       + (1 - y) \max(0, m - d)^2 \,\big], \quad d = \lVert a - b \rVert_2
 
-    Hadsell, Chopra and LeCun (2006) with ``y = 1`` for similar pairs. ``d²`` is used
-    directly and ``d`` is a double-``where`` root, so the value is exact and the gradient
-    is finite (zero) when a pair coincides.
+    Hadsell, Chopra and LeCun (2006) with ``y = 1`` for similar pairs (``m_+ = 0``, the
+    default, gives their ``½ y d²``). ``d`` is a double-``where`` root, so the gradient
+    is finite (zero) when a pair coincides. Keyword options:
+
+    - ``distance="cosine"``: ``d = 1 - cos(a, b)`` (a zero vector normalises to 0, so
+      ``d = 1``); with ``margin=0.5`` this is sentence-transformers' ``ContrastiveLoss``
+      (its default metric), per pair.
+    - ``pos_margin``: ``m_+``, the distance below which a similar pair costs nothing.
+    - ``squared=False``: the hinges themselves, ``y max(0, d - m_+) + (1 - y) max(0, m - d)``
+      (no ``½``): pytorch-metric-learning's ``ContrastiveLoss`` per pair, with its
+      ``pos_margin``/``neg_margin`` as ``pos_margin``/``margin`` for a distance; for its
+      ``CosineSimilarity`` (margins on ``s = cos``) pass ``distance="cosine"``,
+      ``pos_margin = 1 - pos_margin_s`` and ``margin = 1 - neg_margin_s``. Its default
+      reducer averages the non-zero losses of the similar and of the dissimilar pairs
+      separately and adds the two means.
+
+    For in-batch pairs from class labels (pytorch-metric-learning's default), index the
+    embeddings: ``contrastive_loss(e[i], e[j], labels[i] == labels[j])`` over ``i ≠ j``.
 
     Args:
       embeddings_a: ``[..., dim]``.
       embeddings_b: ``[..., dim]``, same shape.
       labels: ``[...]``: 1 for similar pairs, 0 for dissimilar ones (bool, int or float).
-      margin: ``m``.
+      margin: ``m``, the distance dissimilar pairs are pushed past.
+      pos_margin: ``m_+``, the distance similar pairs are pulled within.
+      distance: ``"euclidean"`` or ``"cosine"`` (``1 - cos``).
+      squared: square the hinges and halve (Hadsell et al.), or not (the plain hinges).
 
     Returns:
       Per-pair loss ``[...]``, dtype of ``embeddings_a``.
@@ -234,18 +280,38 @@ def contrastive_loss(
       >>> a, b = jnp.array([[0.0, 0.0], [0.0, 0.0]]), jnp.array([[0.6, 0.8], [0.3, 0.4]])
       >>> jl.contrastive_loss(a, b, jnp.array([1, 0])).round(4).tolist()  # d = 1 and 0.5
       [0.5, 0.125]
+      >>> a, b = jnp.array([[1.0, 0.0], [1.0, 0.0]]), jnp.array([[0.0, 1.0], [1.0, 1.0]])
+      >>> # cosine distances 1 and 1 - 1/√2; hinges max(0, 1 - 0.2), max(0, 0.5 - 0.2929)
+      >>> jl.contrastive_loss(
+      ...     a, b, jnp.array([1, 0]), distance="cosine", pos_margin=0.2, margin=0.5, squared=False
+      ... ).round(4).tolist()
+      [0.8, 0.2071]
 
     References:
       Hadsell, Chopra and LeCun, `Dimensionality Reduction by Learning an Invariant Mapping
       <https://doi.org/10.1109/CVPR.2006.100>`_, 2006.
     """
-    loss, _ = _contrastive_parts(embeddings_a, embeddings_b, labels, margin, "contrastive_loss")
+    loss, _ = _contrastive_parts(
+        embeddings_a,
+        embeddings_b,
+        labels,
+        margin,
+        pos_margin,
+        distance,
+        squared,
+        "contrastive_loss",
+    )
     return loss
 
 
 @closed_form_of(contrastive_loss, _contrastive_parts)
 def _contrastive_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
-    """``(c (a - b), -c (a - b))`` with ``c = y - (1 - y) [m - d]_+ / d`` (0 for ``d = 0``)."""
+    r"""``∂ℓ/∂d`` times ``∂d/∂(a, b)``.
+
+    ``∂ℓ/∂d = y [d - m_+]_+ - (1 - y) [m - d]_+`` (squared) or ``y [d > m_+] - (1 - y)
+    [d < m]`` (plain hinges); euclidean ``∂d/∂a = -∂d/∂b = (a - b)/d`` (0 at ``d = 0``);
+    cosine ``∂d/∂â = -b̂``, ``∂d/∂b̂ = -â``, then ``∂/∂v = (g - v̂⟨v̂, g⟩)/‖v‖``.
+    """
     return grads
 
 

@@ -183,3 +183,21 @@ def test_a_batch_without_triplets_is_zero_with_zero_gradient(loss):
         assert np.all(np.asarray(loss(x, labels)) == 0.0)
         grad = jax.grad(lambda e: jnp.sum(loss(e, labels)))(x)
         assert np.all(np.asarray(grad) == 0.0)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+@pytest.mark.parametrize("squared", [True, False])
+def test_a_nan_embedding_makes_its_contrastive_loss_pair_nan(distance, squared):
+    # A `sq > 0` root read a NaN squared distance as d = 0: a dissimilar pair then
+    # scored the plausible margin term m²/2.
+    a = jnp.array([[NAN, 0.0], [1.0, 0.0], [NAN, 1.0], [0.0, 1.0]])
+    b = jnp.array([[0.5, 0.5], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = jnp.array([0, 0, 1, 1])
+
+    def loss(u):
+        return jl.contrastive_loss(u, b, y, distance=distance, squared=squared, margin=3.0)
+
+    out = np.asarray(loss(a))
+    assert np.isnan(out[[0, 2]]).all() and np.isfinite(out[[1, 3]]).all(), out
+    grad = np.asarray(jax.grad(lambda u: jnp.sum(loss(u)))(a))
+    assert np.isnan(grad[0]).any() and np.isfinite(grad[[1, 3]]).all()

@@ -41,9 +41,15 @@ def _stress_triplet() -> list[Case]:
     ]
 
 
-def _ref_contrastive(a, b, y, *, margin=1.0):
-    d = np.sqrt(np.sum((a - b) ** 2, -1))
-    return 0.5 * (y * d**2 + (1 - y) * np.maximum(margin - d, 0.0) ** 2)
+def _ref_contrastive(a, b, y, *, margin=1.0, pos_margin=0.0, distance="euclidean", squared=True):
+    if distance == "cosine":
+        d = 1.0 - np.sum(ref_unit(a) * ref_unit(b), -1)
+    else:
+        d = np.sqrt(np.sum((a - b) ** 2, -1))
+    near, far = np.maximum(d - pos_margin, 0.0), np.maximum(margin - d, 0.0)
+    if squared:
+        return 0.5 * (y * near**2 + (1 - y) * far**2)
+    return y * near + (1 - y) * far
 
 
 def _sample_contrastive(rng: np.random.Generator) -> list[Case]:
@@ -52,15 +58,24 @@ def _sample_contrastive(rng: np.random.Generator) -> list[Case]:
     return [
         Case("pairs", (a, b, y)),
         Case("margin=4 (all dissimilar pairs inside)", (a, b, y), {"margin": 4.0}),
-    ]
+        Case("pos_margin=2.5, margin=3.5", (a, b, y), {"pos_margin": 2.5, "margin": 3.5}),
+        Case("cosine, margin 1.2", (a, b, y), {"distance": "cosine", "margin": 1.2}),
+        Case("cosine hinges, pos_margin 0.9, margin 1.1", (a, b, y),
+             {"distance": "cosine", "squared": False, "pos_margin": 0.9, "margin": 1.1}),
+        Case("euclidean hinges, margin 3.5", (a, b, y), {"squared": False, "margin": 3.5}),
+    ]  # fmt: skip
 
 
 def _stress_contrastive() -> list[Case]:
     a = np.array([[0.0] * 5, [1e4, -1e4, 0, 1, 2], [1.0, 2, 3, 4, 5]], np.float32)
+    y = np.array([1.0, 0.0, 0.0], np.float32)
     return [
-        Case("coinciding pairs (d = 0)", (a, a.copy(), np.array([1.0, 0.0, 0.0], np.float32))),
+        Case("coinciding pairs (d = 0)", (a, a.copy(), y)),
         Case("huge distances", (a, -a, np.array([1.0, 0.0, 1.0], np.float32))),
-    ]
+        Case("hinges, d = 0", (a, a.copy(), y), {"squared": False}),
+        Case("cosine, zero-norm and coinciding pairs", (a, a.copy(), y), {"distance": "cosine"}),
+        Case("cosine hinges, opposite pairs", (a, -a, y), {"distance": "cosine", "squared": False}),
+    ]  # fmt: skip
 
 
 def _ref_margin_softmax(e, w, labels, scale, target_logit):
@@ -247,7 +262,7 @@ def _stress_mined() -> list[Case]:
 
 
 _ST = "sentence_transformers.sentence_transformer.losses"
-_MINED_TEST = "tests/test_mined_triplet_conformance.py"
+_MINED_TEST = _CONTRASTIVE_TEST = "tests/test_metric_learning_conformance.py"
 
 
 ENTRIES: list[Entry] = [
@@ -260,7 +275,13 @@ ENTRIES: list[Entry] = [
                       note="eps added to each difference, not inside the root", tested_by="tests/test_torch_conformance.py::test_triplet_margin_loss",),)),
     Entry(name="contrastive_loss", reference=_ref_contrastive, sample=_sample_contrastive,
           stress=_stress_contrastive, argnums=(0, 1), smooth=False,
-          accepts=frozenset({"labels:int"}), properties=frozenset({NONNEG}), free_args=(0, 1)),
+          accepts=frozenset({"labels:int"}), properties=frozenset({NONNEG}), free_args=(0, 1),
+          peers=(Peer("pytorch_metric_learning.losses.ContrastiveLoss",
+                      note="squared=False; pairs mined from labels or given as indices; "
+                           "cosine margins on the similarity (1 - ours)",
+                      tested_by=f"{_CONTRASTIVE_TEST}::test_pml_contrastive"),
+                 Peer(f"{_ST}.ContrastiveLoss", note="distance='cosine', margin=0.5; a module, the mean",
+                      tested_by=f"{_CONTRASTIVE_TEST}::test_st_contrastive"),)),
     Entry(name="arcface_loss", reference=_ref_arcface, sample=_sample_margin_softmax,
           stress=_stress_margin_softmax, argnums=(0, 1), smooth=False,
           properties=frozenset({NONNEG}), free_args=(0, 1)),

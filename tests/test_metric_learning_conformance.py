@@ -1,4 +1,5 @@
-"""The mined triplet losses against sentence-transformers and pytorch-metric-learning.
+"""Mined triplet and contrastive losses against sentence-transformers and
+pytorch-metric-learning.
 
 Both libraries reduce over the batch inside a module, so the catalogue records name these
 tests (``Peer.tested_by``). sentence-transformers' loss methods are called on tensors
@@ -207,3 +208,97 @@ def test_batch_all(rng, x64, distance):
     _compare(
         lambda x: x, jl.batch_all_triplet_loss, lambda g: g, e, labels, theirs, kw, "pml+miner"
     )
+
+
+# --- contrastive_loss: pml's plain hinges over in-batch pairs, sentence-transformers' pairs ---
+
+
+def _all_pairs(labels):
+    i, j = np.nonzero(~np.eye(len(labels), dtype=bool))  # every ordered pair, as pml mines
+    return i, j, (labels[i] == labels[j]).astype(np.float64)
+
+
+@pytest.mark.parametrize(
+    ("distance", "pml_margins", "ours"),
+    [  # the margins sit inside the distances of this batch: within classes d ≈ 1, across ≈ √2
+        ("euclidean", (1.0, 1.4), {"pos_margin": 1.0, "margin": 1.4}),
+        # CosineSimilarity: margins on s = cos (≈ 0.5 within, 0 across), ours on d = 1 - s
+        ("cosine", (0.5, 0.02), {"pos_margin": 0.5, "margin": 0.98}),
+    ],
+)
+def test_pml_contrastive(rng, x64, distance, pml_margins, ours):
+    from pytorch_metric_learning import losses, reducers
+
+    e, labels = _batch(rng, classes=16, per_class=4, dim=128)  # 64 x 128: 4032 pairs
+    i, j, y = _all_pairs(labels)
+    kw = {**ours, "distance": distance, "squared": False}
+    pos_m, neg_m = pml_margins
+    lab_t = torch.tensor(labels)
+
+    def pml(reducer=None):
+        extra = {} if reducer is None else {"reducer": reducer}
+        return losses.ContrastiveLoss(
+            pos_margin=pos_m, neg_margin=neg_m, distance=_pml_distance(distance), **extra
+        )
+
+    theirs = _torch_value_and_grad(lambda t: pml()(t, lab_t), e)
+    per = np.asarray(jl.contrastive_loss(e[i], e[j], y, **kw))
+    on_pos, on_neg = (y == 1) & (per > 0), (y == 0) & (per > 0)
+    assert 0 < on_pos.sum() < (y == 1).sum() and 0 < on_neg.sum() < (y == 0).sum()
+
+    def reduce(x):  # pml's AvgNonZeroReducer, per sub-loss, the two means added
+        return jl.masked_mean(x, where=(y == 1) & (x > 0)) + jl.masked_mean(
+            x, where=(y == 0) & (x > 0)
+        )
+
+    value, grad = jax.value_and_grad(lambda x: reduce(jl.contrastive_loss(x[i], x[j], y, **kw)))(e)
+    _close(value, theirs[0], "value")
+    _close(grad, theirs[1], "jax.grad")
+    # closed form: per-pair gradients (each pair's loss is its own), weighted as reduced
+    ga, gb = (np.asarray(g) for g in jl.closed_form.contrastive_loss(e[i], e[j], y, **kw))
+    w = np.where(on_pos, 1 / on_pos.sum(), 0.0) + np.where(on_neg, 1 / on_neg.sum(), 0.0)
+    closed = np.zeros_like(e)
+    np.add.at(closed, i, w[:, None] * ga)
+    np.add.at(closed, j, w[:, None] * gb)
+    _close(closed, theirs[1], "closed form")
+    # per pair, pml unreduced
+    out = pml(reducers.DoNothingReducer())(torch.tensor(e), lab_t)
+    for key, sign in (("pos_loss", 1), ("neg_loss", 0)):
+        a_idx, b_idx = (t.numpy() for t in out[key]["indices"])
+        mine = np.asarray(
+            jl.contrastive_loss(e[a_idx], e[b_idx], np.full(len(a_idx), float(sign)), **kw)
+        )
+        _close(mine, out[key]["losses"].detach().numpy(), f"{key} per pair")
+
+
+@pytest.mark.parametrize("distance", ["cosine", "euclidean"])
+def test_st_contrastive(rng, x64, distance):
+    st_losses = _st()
+    batch, dim = 256, 384
+    y = rng.integers(0, 2, batch)
+    a = rng.standard_normal((batch, dim))
+    # similar pairs: a plus noise; dissimilar: noise mixed with a in random amounts (hard
+    # negatives at small distances, easy ones past the margin)
+    w = np.where(y == 1, 1.0, rng.uniform(0.0, 2.0, batch))[:, None]
+    b = w * a + rng.standard_normal((batch, dim))
+    metric = {"cosine": st_losses.SiameseDistanceMetric.COSINE_DISTANCE,
+              "euclidean": st_losses.SiameseDistanceMetric.EUCLIDEAN}[distance]  # fmt: skip
+    # sentence-transformers' default 0.5 for cosine; for euclidean, inside the distances
+    margin = {"cosine": 0.5, "euclidean": 25.0}[distance]
+    st = st_losses.ContrastiveLoss(model=None, distance_metric=metric, margin=margin)
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    theirs = st.compute_loss_from_embeddings([ta, tb], torch.tensor(y))
+    theirs.backward()
+    kw = {"distance": distance, "margin": margin}
+    if distance == "euclidean":  # torch's pairwise_distance takes ‖a - b + 1e-6‖
+        b = b - 1e-6
+    per = np.asarray(jl.contrastive_loss(a, b, y, **kw))
+    assert 0 < np.sum((y == 0) & (per > 0)) < np.sum(y == 0)  # hinges on both sides
+    value, grads = jax.value_and_grad(
+        lambda u, v: jnp.mean(jl.contrastive_loss(u, v, y, **kw)), (0, 1)
+    )(a, b)
+    _close(value, theirs.item(), "value")
+    closed = jl.closed_form.contrastive_loss(a, b, y, **kw)
+    for name, g, c, t in zip("ab", grads, closed, (ta, tb)):
+        _close(g, t.grad.numpy(), f"jax.grad w.r.t. {name}")
+        _close(np.asarray(c) / batch, t.grad.numpy(), f"closed form w.r.t. {name}")
