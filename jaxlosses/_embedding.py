@@ -701,7 +701,9 @@ def _batch_hard_parts(
     loss = jnp.where(has, jnp.maximum(raw, 0.0), 0.0)
     act = (has & (raw > 0)).astype(d.dtype)[:, None]
     n = d.shape[0]
-    w = act * (jax.nn.one_hot(hardest_p, n, dtype=d.dtype) - jax.nn.one_hot(hardest_n, n, dtype=d.dtype))
+    w = act * (
+        jax.nn.one_hot(hardest_p, n, dtype=d.dtype) - jax.nn.one_hot(hardest_n, n, dtype=d.dtype)
+    )
     return loss.astype(e0.dtype), back(w).astype(e0.dtype)
 
 
@@ -843,9 +845,7 @@ def batch_semi_hard_triplet_loss(
       Schroff, Kalenichenko and Philbin, `FaceNet: A Unified Embedding for Face
       Recognition and Clustering <https://arxiv.org/abs/1503.03832>`_, 2015.
     """
-    loss, _ = _semi_hard_parts(
-        embeddings, labels, margin, distance, "batch_semi_hard_triplet_loss"
-    )
+    loss, _ = _semi_hard_parts(embeddings, labels, margin, distance, "batch_semi_hard_triplet_loss")
     return loss
 
 

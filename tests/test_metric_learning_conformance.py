@@ -95,9 +95,7 @@ def test_batch_hard(rng, x64, distance):
     m = MARGINS[distance]
     kw = {"margin": m, "distance": distance}
     st = _st().BatchHardTripletLoss(model=None, distance_metric=_st_distance(distance), margin=m)
-    theirs = _torch_value_and_grad(
-        lambda t: st.batch_hard_triplet_loss(torch.tensor(labels), t), e
-    )
+    theirs = _torch_value_and_grad(lambda t: st.batch_hard_triplet_loss(torch.tensor(labels), t), e)
     n = len(labels)
     _compare(jnp.mean, jl.batch_hard_triplet_loss, lambda g: g / n, e, labels, theirs, kw, "st")
 
@@ -191,9 +189,7 @@ def test_batch_all(rng, x64, distance):
     value = float(jl.batch_all_triplet_loss(e, labels, **kw))
     # how many triplets are active: the closed form is of the scalar, used as is
     st = _st().BatchAllTripletLoss(model=None, distance_metric=_st_distance(distance), margin=m)
-    theirs = _torch_value_and_grad(
-        lambda t: st.batch_all_triplet_loss(torch.tensor(labels), t), e
-    )
+    theirs = _torch_value_and_grad(lambda t: st.batch_all_triplet_loss(torch.tensor(labels), t), e)
     _compare(lambda x: x, jl.batch_all_triplet_loss, lambda g: g, e, labels, theirs, kw, "st")
     assert value > 0
 

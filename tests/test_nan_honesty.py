@@ -181,15 +181,15 @@ def test_a_batch_without_triplets_is_zero_with_zero_gradient(loss):
     x = jnp.asarray(np.random.default_rng(1).standard_normal((4, 3)))
     for labels in (jnp.arange(4), jnp.zeros(4, int)):  # no positive; no negative
         assert np.all(np.asarray(loss(x, labels)) == 0.0)
-        grad = jax.grad(lambda e: jnp.sum(loss(e, labels)))(x)
+        grad = jax.grad(lambda e, lab=labels: jnp.sum(loss(e, lab)))(x)
         assert np.all(np.asarray(grad) == 0.0)
 
 
 @pytest.mark.parametrize("distance", ["euclidean", "cosine"])
 @pytest.mark.parametrize("squared", [True, False])
 def test_a_nan_embedding_makes_its_contrastive_loss_pair_nan(distance, squared):
-    # A `sq > 0` root read a NaN squared distance as d = 0: a dissimilar pair then
-    # scored the plausible margin term m²/2.
+    # Each option's root or normalisation must keep NaN (a `sq > 0` floor reads it as
+    # d = 0), for similar and dissimilar pairs alike; the other pairs stay finite.
     a = jnp.array([[NAN, 0.0], [1.0, 0.0], [NAN, 1.0], [0.0, 1.0]])
     b = jnp.array([[0.5, 0.5], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
     y = jnp.array([0, 0, 1, 1])

@@ -250,7 +250,10 @@ def _sample_mined(rng: np.random.Generator) -> list[Case]:
 
 
 def _stress_mined() -> list[Case]:
-    v = np.array([[0.0] * 5, [0.0] * 5, [1e4, -1e4, 0, 1, 2], [1.0, 2, 3, 4, 5], [1.0, 2, 3, 4, 5]], np.float32)
+    v = np.array(
+        [[0.0] * 5, [0.0] * 5, [1e4, -1e4, 0, 1, 2], [1.0, 2, 3, 4, 5], [1.0, 2, 3, 4, 5]],
+        np.float32,
+    )
     lab = np.array([0, 0, 1, 1, 2], np.int32)
     return [
         Case("coinciding pairs (d = 0) and zero-norm rows, distances 1e4", (v, lab), in_axes=None),
