@@ -45,6 +45,7 @@ from ._embedding import batch_semi_hard_triplet_loss as batch_semi_hard_triplet_
 from ._embedding import contrastive_loss as contrastive_loss
 from ._embedding import cosface_loss as cosface_loss
 from ._embedding import ge2e_loss as ge2e_loss
+from ._embedding import multi_similarity_loss as multi_similarity_loss
 from ._embedding import triplet_margin_loss as triplet_margin_loss
 from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
 from ._fenchel_young import multiclass_sparsemax_loss as multiclass_sparsemax_loss

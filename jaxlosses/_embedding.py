@@ -41,6 +41,7 @@ __all__ = [
     "contrastive_loss",
     "cosface_loss",
     "ge2e_loss",
+    "multi_similarity_loss",
     "triplet_margin_loss",
 ]
 
@@ -936,6 +937,113 @@ def _batch_all_triplet_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
     return g
 
 
+# --- multi-similarity loss -----------------------------------------------------------------
+
+
+def _log1p_sum_exp(x: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``log(1 + Σ_j∈mask e^{x_j})`` per row and its gradient w.r.t. ``x`` (0 off the mask).
+
+    The shift is ``max(0, max x)``, taken over the mask only (NaN in the mask stays NaN);
+    an empty row gives ``log 1 = 0`` with a zero gradient.
+    """
+    xm = jnp.where(mask, x, -jnp.inf)
+    shift = jax.lax.stop_gradient(jnp.maximum(jnp.max(xm, axis=1, keepdims=True), 0.0))
+    ex = jnp.where(mask, jnp.exp(xm - shift), 0.0)
+    total = jnp.exp(-shift) + jnp.sum(ex, axis=1, keepdims=True)
+    return (shift + jnp.log(total))[:, 0], ex / total
+
+
+def _multi_similarity_parts(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    base: ArrayLike,
+    fn: str,
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
+    e0 = floating(embeddings, "embeddings", fn)
+    lab = integer(labels, "labels", fn)
+    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
+            "embeddings [batch, dim] and one integer label per row, [batch]."
+        )
+    e = upcast(e0)
+    eh, ne = unit(e)
+    s = eh @ eh.T
+    same = lab[:, None] == lab[None, :]
+    pos = same & ~jnp.eye(e.shape[0], dtype=bool)
+    a, b, lam = (jnp.asarray(v, e.dtype) for v in (alpha, beta, base))
+    l_pos, w_pos = _log1p_sum_exp(-a * (s - lam), pos)
+    l_neg, w_neg = _log1p_sum_exp(b * (s - lam), ~same)
+    loss = l_pos / a + l_neg / b
+    g_s = w_neg - w_pos  # ∂ℓ_i/∂s_ij: the weights of the two soft maxima
+    g_e = unit_backward((g_s + g_s.T) @ eh, eh, ne)
+    return loss.astype(e0.dtype), g_e.astype(e0.dtype)
+
+
+def multi_similarity_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: ArrayLike = 2.0,
+    beta: ArrayLike = 50.0,
+    base: ArrayLike = 0.5,
+) -> jax.Array:
+    r"""Multi-similarity loss: soft maxima over each anchor's positive and negative cosines.
+
+    .. math:: \ell_i = \frac{1}{\alpha} \log\Big(1 + \sum_{p \in P(i)}
+       e^{-\alpha (s_{ip} - \lambda)}\Big) + \frac{1}{\beta} \log\Big(1 + \sum_{n \in N(i)}
+       e^{\beta (s_{in} - \lambda)}\Big), \quad s_{ij} = \cos(e_i, e_j)
+
+    ``P(i)``: the other examples with anchor ``i``'s label; ``N(i)``: those with another
+    label; an empty set contributes ``log 1 = 0``. Every pair of the batch takes part
+    (the paper's pair mining is a separate step: pytorch-metric-learning's
+    ``MultiSimilarityMiner``). The mean over anchors is pytorch-metric-learning's
+    ``MultiSimilarityLoss`` (its defaults ``α = 2``, ``β = 50``, ``λ = 0.5``, its
+    ``MeanReducer``). Smooth: the log-sum-exps are shifted by their masked maximum.
+    A zero-norm embedding normalises to 0 (cosine 0).
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      alpha: ``α``, the scale of the positive pairs.
+      beta: ``β``, the scale of the negative pairs.
+      base: ``λ``, the similarity the two soft maxima are measured from.
+
+    Returns:
+      Per-anchor loss ``[batch]``, dtype of ``embeddings``. It couples the batch
+      (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+      >>> # anchors 0, 1: s = 1 to the positive, 0 to the negative: ½ log(1 + e^-1), twice;
+      >>> # anchor 2 (no positive): ½ log(1 + 2 e^-1)
+      >>> jl.multi_similarity_loss(e, jnp.array([0, 0, 1]), alpha=2.0, beta=2.0).round(4).tolist()
+      [0.3133, 0.3133, 0.2757]
+
+    References:
+      Wang et al., `Multi-Similarity Loss with General Pair Weighting for Deep Metric
+      Learning <https://arxiv.org/abs/1904.06627>`_, 2019.
+    """
+    loss, _ = _multi_similarity_parts(
+        embeddings, labels, alpha, beta, base, "multi_similarity_loss"
+    )
+    return loss
+
+
+@closed_form_of(multi_similarity_loss, _multi_similarity_parts)
+def _multi_similarity_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``G_ij = ∂ℓ_i/∂s_ij``: ``-e^{-α(s_ip - λ)}/(1 + Σ_P)`` on positives, ``e^{β(s_in - λ)}/(1 + Σ_N)`` on negatives.
+
+    ``∂/∂ê = (G + Gᵀ) ê`` (``s`` is symmetric), then back through ``ê = e/‖e‖``.
+    """
+    return g
+
+
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(contrastive_loss, in_set("labels", (0.0, 1.0)))
@@ -955,3 +1063,4 @@ register_batch_coupled(
 register_batch_coupled(
     batch_all_triplet_loss, "every triplet of the batch, one scalar over the active ones"
 )
+register_batch_coupled(multi_similarity_loss, "positive and negative pairs over the whole batch")

@@ -45,6 +45,7 @@ from ._embedding import _batch_semi_hard_triplet_loss_grad as batch_semi_hard_tr
 from ._embedding import _contrastive_loss_grad as contrastive_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
+from ._embedding import _multi_similarity_loss_grad as multi_similarity_loss
 from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
 from ._fenchel_young import _multiclass_sparsemax_loss_grad as multiclass_sparsemax_loss
 from ._fenchel_young import _sparsemax_loss_grad as sparsemax_loss
@@ -141,6 +142,7 @@ __all__ = [
     "linear_softmax_cross_entropy",
     "log_cosh",
     "margin_ranking_loss",
+    "multi_similarity_loss",
     "multiclass_generalized_dice_loss",
     "multiclass_hinge_loss",
     "multiclass_perceptron_loss",

@@ -69,6 +69,7 @@ GROUP_LABELS = (
     "batch_hard_triplet_loss",
     "batch_semi_hard_triplet_loss",
     "batch_all_triplet_loss",
+    "multi_similarity_loss",
 )
 
 

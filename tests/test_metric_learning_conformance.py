@@ -298,3 +298,17 @@ def test_st_contrastive(rng, x64, distance):
     for name, g, c, t in zip("ab", grads, closed, (ta, tb)):
         _close(g, t.grad.numpy(), f"jax.grad w.r.t. {name}")
         _close(np.asarray(c) / batch, t.grad.numpy(), f"closed form w.r.t. {name}")
+
+
+@pytest.mark.parametrize(
+    ("alpha", "beta", "base"), [(2.0, 50.0, 0.5), (10.0, 40.0, 0.3)], ids=["defaults", "other"]
+)
+def test_multi_similarity(rng, x64, alpha, beta, base):
+    from pytorch_metric_learning import losses
+
+    e, labels = _batch(rng, classes=32, per_class=4, dim=256, lone=4, noise=1.5)  # 132 x 256
+    kw = {"alpha": alpha, "beta": beta, "base": base}
+    pml = losses.MultiSimilarityLoss(**kw)
+    theirs = _torch_value_and_grad(lambda t: pml(t, torch.tensor(labels)), e)
+    n = len(labels)
+    _compare(jnp.mean, jl.multi_similarity_loss, lambda g: g / n, e, labels, theirs, kw, "pml")

@@ -201,3 +201,18 @@ def test_a_nan_embedding_makes_its_contrastive_loss_pair_nan(distance, squared):
     assert np.isnan(out[[0, 2]]).all() and np.isfinite(out[[1, 3]]).all(), out
     grad = np.asarray(jax.grad(lambda u: jnp.sum(loss(u)))(a))
     assert np.isnan(grad[0]).any() and np.isfinite(grad[[1, 3]]).all()
+
+
+def test_a_nan_embedding_reaches_every_multi_similarity_anchor():
+    # the log-sum-exp shift is the masked maximum: NaN in a pair of the mask stays NaN
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((7, 5)))
+    labels = jnp.array([0, 0, 1, 1, 2, 2, 3])
+    assert np.isfinite(np.asarray(jl.multi_similarity_loss(x, labels))).all()
+    bad = x.at[4, 2].set(NAN)  # a positive or a negative of every anchor
+    assert np.isnan(np.asarray(jl.multi_similarity_loss(bad, labels))).all()
+    grad = jax.grad(lambda e: jnp.sum(jl.multi_similarity_loss(e, labels)))(bad)
+    assert np.isnan(np.asarray(grad)[4]).all()
+    zero = x.at[1].set(x[0]).at[3].set(0.0)  # coinciding rows and a zero vector
+    grad = jax.grad(lambda e: jnp.sum(jl.multi_similarity_loss(e, labels)))(zero)
+    assert np.isfinite(np.asarray(grad)).all() and np.all(np.asarray(grad)[3] == 0)

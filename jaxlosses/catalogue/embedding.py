@@ -264,6 +264,39 @@ def _stress_mined() -> list[Case]:
     ]  # fmt: skip
 
 
+def _ref_multi_similarity(e, labels, *, alpha=2.0, beta=50.0, base=0.5):
+    u = ref_unit(e)
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        s_pos = np.array([u[i] @ u[p] for p in pos])
+        s_neg = np.array([u[i] @ u[n] for n in neg])
+        out[i] = (
+            np.log1p(np.sum(np.exp(-alpha * (s_pos - base)))) / alpha
+            + np.log1p(np.sum(np.exp(beta * (s_neg - base)))) / beta
+        )
+    return out
+
+
+def _sample_multi_similarity(rng: np.random.Generator) -> list[Case]:
+    e = normal(rng, 4, DIM, scale=1.5)[_MINED_LABELS] + normal(rng, len(_MINED_LABELS), DIM)
+    lab = _MINED_LABELS
+    return [
+        Case("defaults (alpha 2, beta 50, base 0.5)", (e, lab), in_axes=None),
+        Case("alpha 5, beta 10, base 0", (e, lab), {"alpha": 5.0, "beta": 10.0, "base": 0.0}, in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_multi_similarity() -> list[Case]:
+    v = _stress_mined()[0].args[0]
+    lab = np.array([0, 0, 1, 1, 2], np.int32)
+    return [
+        Case("zero-norm and coinciding rows", (v, lab), in_axes=None),
+        Case("beta 1e4 (exponents of 1e4)", (v, lab), {"beta": 1e4, "alpha": 1e4}, in_axes=None),
+        Case("one class (no negative)", (v, np.zeros(5, np.int32)), in_axes=None),
+    ]  # fmt: skip
+
+
 _ST = "sentence_transformers.sentence_transformer.losses"
 _MINED_TEST = _CONTRASTIVE_TEST = "tests/test_metric_learning_conformance.py"
 
@@ -318,4 +351,10 @@ ENTRIES: list[Entry] = [
                  Peer("pytorch_metric_learning.losses.TripletMarginLoss",
                       note="all triplets (or a TripletMarginMiner 'all'); normalises embeddings unless given LpDistance(normalize_embeddings=False)",
                       tested_by=f"{_MINED_TEST}::test_batch_all"),)),
+    Entry(name="multi_similarity_loss", reference=_ref_multi_similarity,
+          sample=_sample_multi_similarity, stress=_stress_multi_similarity,
+          accepts=frozenset({"embeddings:trunc"}), properties=frozenset({NONNEG}),
+          peers=(Peer("pytorch_metric_learning.losses.MultiSimilarityLoss",
+                      note="a module, the mean over anchors; no miner",
+                      tested_by=f"{_MINED_TEST}::test_multi_similarity"),)),
 ]  # fmt: skip
