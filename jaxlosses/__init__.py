@@ -43,6 +43,7 @@ from ._embedding import batch_all_triplet_loss as batch_all_triplet_loss
 from ._embedding import batch_hard_triplet_loss as batch_hard_triplet_loss
 from ._embedding import batch_semi_hard_triplet_loss as batch_semi_hard_triplet_loss
 from ._embedding import contrastive_loss as contrastive_loss
+from ._embedding import cosent_loss as cosent_loss
 from ._embedding import cosface_loss as cosface_loss
 from ._embedding import ge2e_loss as ge2e_loss
 from ._embedding import multi_similarity_loss as multi_similarity_loss

@@ -39,6 +39,7 @@ __all__ = [
     "batch_hard_triplet_loss",
     "batch_semi_hard_triplet_loss",
     "contrastive_loss",
+    "cosent_loss",
     "cosface_loss",
     "ge2e_loss",
     "multi_similarity_loss",
@@ -1044,6 +1045,93 @@ def _multi_similarity_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
     return g
 
 
+# --- CoSENT ----------------------------------------------------------------------------------
+
+
+def _cosent_parts(
+    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, scale: ArrayLike, fn: str
+) -> tuple[jax.Array, _Pair]:
+    """Returns (the scalar loss, (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
+    a0 = floating(embeddings_a, "embeddings_a", fn)
+    b0 = floating(embeddings_b, "embeddings_b", fn)
+    check_equal_shapes({"embeddings_a": a0, "embeddings_b": b0}, fn)
+    lab = real(labels, "labels", fn)
+    if a0.ndim != 2 or lab.shape != a0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings_a` has shape {a0.shape} and `labels` {lab.shape}; expected "
+            "pairs [batch, dim] and one similarity score per pair, [batch]."
+        )
+    a = upcast(a0)
+    ah, na = unit(a)
+    bh, nb = unit(b0.astype(a.dtype))
+    y = lab.astype(a.dtype)
+    s = jnp.asarray(scale, a.dtype)
+    c = jnp.sum(ah * bh, axis=1)
+    z = s * (c[:, None] - c[None, :])  # pair i scored above pair j ...
+    ranked_lower = y[:, None] < y[None, :]  # ... though its label is lower
+    value, w = _log1p_sum_exp(z.reshape(1, -1), ranked_lower.reshape(1, -1))
+    w = w.reshape(z.shape)
+    g_c = s * (jnp.sum(w, axis=1) - jnp.sum(w, axis=0))
+    g_a = unit_backward(g_c[:, None] * bh, ah, na)
+    g_b = unit_backward(g_c[:, None] * ah, bh, nb)
+    return value[0].astype(a0.dtype), (g_a.astype(a0.dtype), g_b.astype(a0.dtype))
+
+
+def cosent_loss(
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 20.0,
+) -> jax.Array:
+    r"""CoSENT: rank the pairs' cosine similarities in the order of their labels.
+
+    .. math:: \mathcal L = \log\Big(1 + \sum_{(i, j):\ y_i < y_j}
+       e^{s (\cos(a_i, b_i) - \cos(a_j, b_j))}\Big)
+
+    Every two pairs of the batch whose labels differ form a term: the pair with the
+    lower label should have the lower cosine. One scalar (the terms span the whole batch;
+    a documented exception to the per-example rule, like :func:`ntxent`); a batch whose
+    labels are all equal gives 0. Labels are any real similarity scores (STS scores,
+    0/1). The same value as sentence-transformers' ``CoSENTLoss`` (``scale = 20``). A
+    zero-norm embedding normalises to 0 (cosine 0).
+
+    Args:
+      embeddings_a: ``[batch, dim]``.
+      embeddings_b: ``[batch, dim]``; row ``i`` pairs with row ``i`` of ``embeddings_a``.
+      labels: ``[batch]`` similarity scores of the pairs (float, int or bool).
+      scale: ``s``.
+
+    Returns:
+      A scalar in the dtype of ``embeddings_a``. It couples the batch
+      (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> a, b = jnp.array([[1.0, 0.0], [1.0, 0.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> # cosines (1, 0), labels (0, 1): the one term is e^{s (1 - 0)} with s = 1
+      >>> round(float(jl.cosent_loss(a, b, jnp.array([0.0, 1.0]), scale=1.0)), 4)  # log(1 + e)
+      1.3133
+
+    References:
+      Su, `CoSENT: A more efficient sentence vector scheme than Sentence-BERT
+      <https://kexue.fm/archives/8847>`_, 2022.
+    """
+    loss, _ = _cosent_parts(embeddings_a, embeddings_b, labels, scale, "cosent_loss")
+    return loss
+
+
+@closed_form_of(cosent_loss, _cosent_parts)
+def _cosent_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
+    r"""``W_ij = e^{z_ij}/(1 + Σ e^z)`` on the terms; ``∂L/∂c_i = s (Σ_j W_ij - Σ_j W_ji)``.
+
+    Then ``c_i = ⟨â_i, b̂_i⟩``: ``∂/∂â_i = ∂L/∂c_i b̂_i``, ``∂/∂b̂_i = ∂L/∂c_i â_i``, back
+    through the normalisations.
+    """
+    return grads
+
+
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(contrastive_loss, in_set("labels", (0.0, 1.0)))
@@ -1064,3 +1152,4 @@ register_batch_coupled(
     batch_all_triplet_loss, "every triplet of the batch, one scalar over the active ones"
 )
 register_batch_coupled(multi_similarity_loss, "positive and negative pairs over the whole batch")
+register_batch_coupled(cosent_loss, "every two pairs of the batch are ranked, one scalar")

@@ -43,6 +43,7 @@ from ._embedding import _batch_all_triplet_loss_grad as batch_all_triplet_loss
 from ._embedding import _batch_hard_triplet_loss_grad as batch_hard_triplet_loss
 from ._embedding import _batch_semi_hard_triplet_loss_grad as batch_semi_hard_triplet_loss
 from ._embedding import _contrastive_loss_grad as contrastive_loss
+from ._embedding import _cosent_loss_grad as cosent_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
 from ._embedding import _multi_similarity_loss_grad as multi_similarity_loss
@@ -111,6 +112,7 @@ __all__ = [
     "clip_loss",
     "contrastive_loss",
     "convex_kl_divergence",
+    "cosent_loss",
     "cosface_loss",
     "cosine_distance",
     "cosine_similarity",

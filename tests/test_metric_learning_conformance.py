@@ -312,3 +312,27 @@ def test_multi_similarity(rng, x64, alpha, beta, base):
     theirs = _torch_value_and_grad(lambda t: pml(t, torch.tensor(labels)), e)
     n = len(labels)
     _compare(jnp.mean, jl.multi_similarity_loss, lambda g: g / n, e, labels, theirs, kw, "pml")
+
+
+@pytest.mark.parametrize("labels", ["sts", "binary"])
+def test_cosent(rng, x64, labels):
+    st = _st().CoSENTLoss(model=None)
+    batch, dim = 128, 384
+    a = rng.standard_normal((batch, dim))
+    y = (
+        rng.integers(0, 6, batch).astype(np.float64)
+        if labels == "sts"
+        else rng.integers(0, 2, batch)
+    )
+    # pairs whose cosine grows with the label, with noise: some terms are violated
+    b = (y[:, None] / 5.0 + 0.3) * a + rng.standard_normal((batch, dim))
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    theirs = st.compute_loss_from_embeddings([ta, tb], torch.tensor(y))
+    theirs.backward()
+    value, grads = jax.value_and_grad(lambda u, v: jl.cosent_loss(u, v, y), (0, 1))(a, b)
+    _close(value, theirs.item(), "value")
+    closed = jl.closed_form.cosent_loss(a, b, y)
+    for name, g, c, t in zip("ab", grads, closed, (ta, tb)):
+        _close(g, t.grad.numpy(), f"jax.grad w.r.t. {name}")
+        _close(c, t.grad.numpy(), f"closed form w.r.t. {name}")
+    assert theirs.item() > 0.1

@@ -216,3 +216,12 @@ def test_a_nan_embedding_reaches_every_multi_similarity_anchor():
     zero = x.at[1].set(x[0]).at[3].set(0.0)  # coinciding rows and a zero vector
     grad = jax.grad(lambda e: jnp.sum(jl.multi_similarity_loss(e, labels)))(zero)
     assert np.isfinite(np.asarray(grad)).all() and np.all(np.asarray(grad)[3] == 0)
+
+
+def test_a_nan_embedding_makes_cosent_nan():
+    rng = np.random.default_rng(0)
+    a, b = jnp.asarray(rng.standard_normal((5, 3))), jnp.asarray(rng.standard_normal((5, 3)))
+    y = jnp.array([0.0, 1.0, 2.0, 2.0, 3.0])
+    assert np.isfinite(float(jl.cosent_loss(a, b, y)))
+    assert np.isnan(float(jl.cosent_loss(a.at[2, 0].set(NAN), b, y)))
+    assert float(jl.cosent_loss(a, b, jnp.ones(5))) == 0.0  # no term: 0

@@ -297,6 +297,34 @@ def _stress_multi_similarity() -> list[Case]:
     ]  # fmt: skip
 
 
+def _ref_cosent(a, b, y, *, scale=20.0):
+    c = np.sum(ref_unit(a) * ref_unit(b), -1)
+    terms = [0.0]
+    for i in range(len(y)):
+        for j in range(len(y)):
+            if y[i] < y[j]:
+                terms.append(scale * (c[i] - c[j]))
+    return np.asarray(special.logsumexp(terms))
+
+
+def _sample_cosent(rng: np.random.Generator) -> list[Case]:
+    a = normal(rng, 6, DIM)
+    b = a + normal(rng, 6, DIM)
+    return [
+        Case("STS-like scores with ties, scale 5", (a, b, np.array([0.0, 1.0, 1.0, 2.5, 4.0, 5.0])), {"scale": 5.0}, in_axes=None),
+        Case("binary labels, scale 20", (a, b, np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])), in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_cosent() -> list[Case]:
+    v = _stress_mined()[0].args[0]
+    y = np.array([0.0, 1.0, 2.0, 3.0, 4.0], np.float32)
+    return [
+        Case("zero-norm and coinciding rows, scale 1e4", (v, v[::-1].copy(), y), {"scale": 1e4}, in_axes=None),
+        Case("all labels equal (no term)", (v, -v, np.ones(5, np.float32)), in_axes=None),
+    ]  # fmt: skip
+
+
 _ST = "sentence_transformers.sentence_transformer.losses"
 _MINED_TEST = _CONTRASTIVE_TEST = "tests/test_metric_learning_conformance.py"
 
@@ -357,4 +385,9 @@ ENTRIES: list[Entry] = [
           peers=(Peer("pytorch_metric_learning.losses.MultiSimilarityLoss",
                       note="a module, the mean over anchors; no miner",
                       tested_by=f"{_MINED_TEST}::test_multi_similarity"),)),
+    Entry(name="cosent_loss", reference=_ref_cosent, sample=_sample_cosent, stress=_stress_cosent,
+          argnums=(0, 1), accepts=frozenset({"labels:int"}), free_args=(0, 1),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.CoSENTLoss", note="a module; the same scalar",
+                      tested_by=f"{_MINED_TEST}::test_cosent"),)),
 ]  # fmt: skip
