@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +24,7 @@ from ._core import (
     check_equal_shapes,
     closed_form_of,
     floating,
+    gather_last,
     integer,
     real,
     unit,
@@ -33,9 +35,14 @@ from ._coupling import register_batch_coupled
 
 __all__ = [
     "arcface_loss",
+    "batch_all_triplet_loss",
+    "batch_hard_triplet_loss",
+    "batch_semi_hard_triplet_loss",
     "contrastive_loss",
+    "cosent_loss",
     "cosface_loss",
     "ge2e_loss",
+    "multi_similarity_loss",
     "triplet_margin_loss",
 ]
 
@@ -170,7 +177,14 @@ def _triplet_margin_loss_grad(_: jax.Array, grads: _Triple) -> _Triple:
 
 
 def _contrastive_parts(
-    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, margin: ArrayLike, fn: str
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    margin: ArrayLike,
+    pos_margin: ArrayLike,
+    distance: str,
+    squared: bool,
+    fn: str,
 ) -> tuple[jax.Array, _Pair]:
     """Returns (loss, (∂/∂a, ∂/∂b) of the summed loss), in the dtype of ``embeddings_a``."""
     a0 = floating(embeddings_a, "embeddings_a", fn)
@@ -184,18 +198,36 @@ def _contrastive_parts(
             f"{fn}: `labels` has shape {lab.shape} but the embeddings {a0.shape} need one "
             f"label per pair, shape {a0.shape[:-1]} (1 = similar, 0 = dissimilar)."
         )
+    if distance not in ("euclidean", "cosine"):
+        raise ValueError(f"{fn}: `distance`={distance!r}; expected 'euclidean' or 'cosine'.")
     a = upcast(a0)
-    diff = a - b0.astype(a.dtype)
+    b = b0.astype(a.dtype)
     y = lab.astype(a.dtype)
-    sq = jnp.sum(diff * diff, axis=-1)
-    pos = sq > 0
-    d = jnp.where(pos, jnp.sqrt(jnp.where(pos, sq, 1.0)), 0.0)
-    hinge = jnp.maximum(jnp.asarray(margin, a.dtype) - d, 0.0)
-    loss = 0.5 * (y * sq + (1.0 - y) * hinge**2)
-    # ∂/∂a: y diff - (1 - y) [m - d]_+ diff / d, the second term 0 at d = 0.
-    coef = y - (1.0 - y) * hinge / jnp.where(pos, d, 1.0) * pos
-    g = coef[..., None] * diff
-    return loss.astype(a0.dtype), (g.astype(a0.dtype), (-g).astype(a0.dtype))
+    if distance == "euclidean":
+        diff = a - b
+        sq = jnp.sum(diff * diff, axis=-1)
+        nz = sq != 0  # NaN stays NaN (a `sq > 0` test would read it as d = 0)
+        d = jnp.where(nz, jnp.sqrt(jnp.where(nz, sq, 1.0)), 0.0)
+    else:
+        ah, na = unit(a)
+        bh, nb = unit(b)
+        d = 1.0 - jnp.sum(ah * bh, axis=-1)
+    near = d - jnp.asarray(pos_margin, a.dtype)  # > 0: a similar pair too far apart
+    far = jnp.asarray(margin, a.dtype) - d  # > 0: a dissimilar pair too close
+    if squared:
+        loss = 0.5 * (y * jnp.maximum(near, 0.0) ** 2 + (1.0 - y) * jnp.maximum(far, 0.0) ** 2)
+        dl_dd = y * jnp.maximum(near, 0.0) - (1.0 - y) * jnp.maximum(far, 0.0)
+    else:
+        loss = y * jnp.maximum(near, 0.0) + (1.0 - y) * jnp.maximum(far, 0.0)
+        dl_dd = y * (near > 0) - (1.0 - y) * (far > 0)
+    if distance == "euclidean":
+        # ∂d/∂a = (a - b)/d, 0 at d = 0 (where a - b = 0 too)
+        g = (jnp.where(nz, dl_dd / jnp.where(nz, d, 1.0), 0.0))[..., None] * diff
+        ga, gb = g, -g
+    else:  # ∂d/∂â = -b̂, ∂d/∂b̂ = -â, then through the normalisations
+        ga = unit_backward(-dl_dd[..., None] * bh, ah, na)
+        gb = unit_backward(-dl_dd[..., None] * ah, bh, nb)
+    return loss.astype(a0.dtype), (ga.astype(a0.dtype), gb.astype(a0.dtype))
 
 
 def contrastive_loss(
@@ -204,21 +236,42 @@ def contrastive_loss(
     labels: ArrayLike,
     *,
     margin: ArrayLike = 1.0,
+    pos_margin: ArrayLike = 0.0,
+    distance: str = "euclidean",
+    squared: bool = True,
 ) -> jax.Array:
     r"""Contrastive (siamese) loss: pull similar pairs together, push others past ``margin``.
 
-    .. math:: \ell(a, b, y) = \tfrac12 \big[\, y\, d^2 + (1 - y) \max(0, m - d)^2 \,\big],
-       \quad d = \lVert a - b \rVert_2
+    .. math:: \ell(a, b, y) = \tfrac12 \big[\, y\, \max(0, d - m_+)^2
+       + (1 - y) \max(0, m - d)^2 \,\big], \quad d = \lVert a - b \rVert_2
 
-    Hadsell, Chopra and LeCun (2006) with ``y = 1`` for similar pairs. ``d²`` is used
-    directly and ``d`` is a double-``where`` root, so the value is exact and the gradient
-    is finite (zero) when a pair coincides.
+    Hadsell, Chopra and LeCun (2006) with ``y = 1`` for similar pairs (``m_+ = 0``, the
+    default, gives their ``½ y d²``). ``d`` is a double-``where`` root, so the gradient
+    is finite (zero) when a pair coincides. Keyword options:
+
+    - ``distance="cosine"``: ``d = 1 - cos(a, b)`` (a zero vector normalises to 0, so
+      ``d = 1``); with ``margin=0.5`` this is sentence-transformers' ``ContrastiveLoss``
+      (its default metric), per pair.
+    - ``pos_margin``: ``m_+``, the distance below which a similar pair costs nothing.
+    - ``squared=False``: the hinges themselves, ``y max(0, d - m_+) + (1 - y) max(0, m - d)``
+      (no ``½``): pytorch-metric-learning's ``ContrastiveLoss`` per pair, with its
+      ``pos_margin``/``neg_margin`` as ``pos_margin``/``margin`` for a distance; for its
+      ``CosineSimilarity`` (margins on ``s = cos``) pass ``distance="cosine"``,
+      ``pos_margin = 1 - pos_margin_s`` and ``margin = 1 - neg_margin_s``. Its default
+      reducer averages the non-zero losses of the similar and of the dissimilar pairs
+      separately and adds the two means.
+
+    For in-batch pairs from class labels (pytorch-metric-learning's default), index the
+    embeddings: ``contrastive_loss(e[i], e[j], labels[i] == labels[j])`` over ``i ≠ j``.
 
     Args:
       embeddings_a: ``[..., dim]``.
       embeddings_b: ``[..., dim]``, same shape.
       labels: ``[...]``: 1 for similar pairs, 0 for dissimilar ones (bool, int or float).
-      margin: ``m``.
+      margin: ``m``, the distance dissimilar pairs are pushed past.
+      pos_margin: ``m_+``, the distance similar pairs are pulled within.
+      distance: ``"euclidean"`` or ``"cosine"`` (``1 - cos``).
+      squared: square the hinges and halve (Hadsell et al.), or not (the plain hinges).
 
     Returns:
       Per-pair loss ``[...]``, dtype of ``embeddings_a``.
@@ -229,18 +282,38 @@ def contrastive_loss(
       >>> a, b = jnp.array([[0.0, 0.0], [0.0, 0.0]]), jnp.array([[0.6, 0.8], [0.3, 0.4]])
       >>> jl.contrastive_loss(a, b, jnp.array([1, 0])).round(4).tolist()  # d = 1 and 0.5
       [0.5, 0.125]
+      >>> a, b = jnp.array([[1.0, 0.0], [1.0, 0.0]]), jnp.array([[0.0, 1.0], [1.0, 1.0]])
+      >>> # cosine distances 1 and 1 - 1/√2; hinges max(0, 1 - 0.2), max(0, 0.5 - 0.2929)
+      >>> jl.contrastive_loss(
+      ...     a, b, jnp.array([1, 0]), distance="cosine", pos_margin=0.2, margin=0.5, squared=False
+      ... ).round(4).tolist()
+      [0.8, 0.2071]
 
     References:
       Hadsell, Chopra and LeCun, `Dimensionality Reduction by Learning an Invariant Mapping
       <https://doi.org/10.1109/CVPR.2006.100>`_, 2006.
     """
-    loss, _ = _contrastive_parts(embeddings_a, embeddings_b, labels, margin, "contrastive_loss")
+    loss, _ = _contrastive_parts(
+        embeddings_a,
+        embeddings_b,
+        labels,
+        margin,
+        pos_margin,
+        distance,
+        squared,
+        "contrastive_loss",
+    )
     return loss
 
 
 @closed_form_of(contrastive_loss, _contrastive_parts)
 def _contrastive_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
-    """``(c (a - b), -c (a - b))`` with ``c = y - (1 - y) [m - d]_+ / d`` (0 for ``d = 0``)."""
+    r"""``∂ℓ/∂d`` times ``∂d/∂(a, b)``.
+
+    ``∂ℓ/∂d = y [d - m_+]_+ - (1 - y) [m - d]_+`` (squared) or ``y [d > m_+] - (1 - y)
+    [d < m]`` (plain hinges); euclidean ``∂d/∂a = -∂d/∂b = (a - b)/d`` (0 at ``d = 0``);
+    cosine ``∂d/∂â = -b̂``, ``∂d/∂b̂ = -â``, then ``∂/∂v = (g - v̂⟨v̂, g⟩)/‖v‖``.
+    """
     return grads
 
 
@@ -547,6 +620,518 @@ def _ge2e_loss_grad(_: jax.Array, grads: _Triple) -> _Triple:
     return grads
 
 
+# --- triplet losses mined from the labels of a batch ---------------------------------------
+
+_DISTANCES = ("euclidean", "squared_euclidean", "cosine")
+
+
+def _pairwise(
+    embeddings: jax.Array, distance: str, fn: str
+) -> tuple[jax.Array, Callable[[jax.Array], jax.Array]]:
+    """All pairwise distances ``D [B, B]`` (diagonal 0) and the pull-back ``∂L/∂D -> ∂L/∂e``.
+
+    Euclidean distances come from the Gram matrix, ``‖e_i‖² + ‖e_j‖² - 2⟨e_i, e_j⟩``
+    clamped at 0 with an exact zero diagonal, and a double-``where`` root: ``d = 0`` has
+    a zero gradient, not an infinite one. Only an exact zero is floored, so a NaN stays
+    NaN. Cosine distances are ``1 - cos`` of normalised rows (a zero row normalises to 0).
+    """
+    if distance not in _DISTANCES:
+        raise ValueError(f"{fn}: `distance`={distance!r}; expected one of {_DISTANCES}.")
+    e = embeddings
+    eye = jnp.eye(e.shape[0], dtype=bool)
+    if distance == "cosine":
+        eh, ne = unit(e)
+        d = jnp.where(eye, 0.0, 1.0 - eh @ eh.T)
+
+        def back_cos(w: jax.Array) -> jax.Array:
+            return unit_backward(-((w + w.T) @ eh), eh, ne)
+
+        return d, back_cos
+    sq_norm = jnp.sum(e * e, axis=1)
+    sq = jnp.maximum(sq_norm[:, None] + sq_norm[None, :] - 2.0 * (e @ e.T), 0.0)
+    sq = jnp.where(eye, 0.0, sq)
+    if distance == "squared_euclidean":
+        d, h_of = sq, lambda w: w
+    else:
+        nz = sq != 0  # NaN stays NaN (a `sq > 0` test would floor it to 0)
+        d = jnp.where(nz, jnp.sqrt(jnp.where(nz, sq, 1.0)), 0.0)
+        h_of = lambda w: jnp.where(nz, w / (2.0 * jnp.where(nz, d, 1.0)), 0.0)  # noqa: E731
+
+    def back_sq(w: jax.Array) -> jax.Array:
+        # ∂sq_ij/∂e_i = 2 (e_i - e_j): with H = ∂L/∂sq, ∂L/∂e = 2 (diag((H + Hᵀ) 1) - (H + Hᵀ)) e
+        h = h_of(w)
+        hs = h + h.T
+        return 2.0 * (jnp.sum(hs, axis=1, keepdims=True) * e - hs @ e)
+
+    return d, back_sq
+
+
+def _mined_setup(
+    embeddings: ArrayLike, labels: ArrayLike, margin: ArrayLike, distance: str, fn: str
+) -> tuple[jax.Array, jax.Array, Callable[[jax.Array], jax.Array], jax.Array, jax.Array, jax.Array]:
+    """``(e0, D, pull-back, positives [B, B], negatives [B, B], margin)``."""
+    e0 = floating(embeddings, "embeddings", fn)
+    lab = integer(labels, "labels", fn)
+    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
+            "embeddings [batch, dim] and one integer label per row, [batch]."
+        )
+    e = upcast(e0)
+    d, back = _pairwise(e, distance, fn)
+    same = lab[:, None] == lab[None, :]
+    pos = same & ~jnp.eye(e.shape[0], dtype=bool)
+    return e0, d, back, pos, ~same, jnp.asarray(margin, e.dtype)
+
+
+def _poison(d: jax.Array, take_part: jax.Array) -> jax.Array:
+    """0 per row, NaN where a distance that takes part is NaN (or inf): selections by
+    comparison (``d_an > d_ap``) would otherwise skip it silently. No gradient."""
+    return jax.lax.stop_gradient(0.0 * jnp.sum(jnp.where(take_part, d, 0.0), axis=1))
+
+
+def _batch_hard_parts(
+    embeddings: ArrayLike, labels: ArrayLike, margin: ArrayLike, distance: str, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
+    e0, d, back, pos, neg, m = _mined_setup(embeddings, labels, margin, distance, fn)
+    has = jnp.any(pos, axis=1) & jnp.any(neg, axis=1)
+    # argmax/argmin pick a NaN distance when there is one, so NaN reaches the loss
+    hardest_p = jnp.argmax(jnp.where(pos, d, -jnp.inf), axis=1)
+    hardest_n = jnp.argmin(jnp.where(neg, d, jnp.inf), axis=1)
+    raw = gather_last(d, hardest_p) - gather_last(d, hardest_n) + m
+    loss = jnp.where(has, jnp.maximum(raw, 0.0), 0.0)
+    act = (has & (raw > 0)).astype(d.dtype)[:, None]
+    n = d.shape[0]
+    w = act * (
+        jax.nn.one_hot(hardest_p, n, dtype=d.dtype) - jax.nn.one_hot(hardest_n, n, dtype=d.dtype)
+    )
+    return loss.astype(e0.dtype), back(w).astype(e0.dtype)
+
+
+def batch_hard_triplet_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    distance: str = "euclidean",
+) -> jax.Array:
+    r"""Batch-hard triplet loss: each anchor's farthest positive against its nearest negative.
+
+    .. math:: \ell_i = \max\Big(0,\ \max_{p \in P(i)} d(e_i, e_p)
+       - \min_{n \in N(i)} d(e_i, e_n) + m\Big)
+
+    ``P(i)`` holds the other examples with anchor ``i``'s label and ``N(i)`` those with
+    another label (Hermans, Beyer and Leibe's "batch hard" mining, inside the batch). An
+    anchor without a positive or without a negative has no triplet: it gives 0 with a
+    zero gradient. The mean over anchors is sentence-transformers'
+    ``BatchHardTripletLoss`` when every anchor has both (it scores an anchor without a
+    positive ``max(0, m - min_n d)``); the mean over anchors with a non-zero loss
+    (``masked_mean(loss, where=loss > 0)``) is pytorch-metric-learning's
+    ``TripletMarginLoss`` with a ``BatchHardMiner``.
+
+    The maximum and minimum are selections: the closed form is the gradient of the
+    selected triplet, exact away from ties (at a tie the loss's ``jax.grad`` follows
+    the same first-index choice).
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      margin: ``m``.
+      distance: ``"euclidean"`` (``‖e_i - e_j‖``, a double-``where`` root with a zero
+        gradient at ``d = 0``), ``"squared_euclidean"`` or ``"cosine"`` (``1 - cos``).
+
+    Returns:
+      Per-anchor loss ``[batch]``, dtype of ``embeddings``. It couples the batch: each
+      anchor's loss depends on the other examples (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [3.0, 0.0]])
+      >>> # anchors 0, 1: positive at 1, nearest negative at 2: max(0, 1 - 2 + 1.5)
+      >>> jl.batch_hard_triplet_loss(e, jnp.array([0, 0, 1, 2]), margin=1.5).tolist()
+      [0.5, 0.5, 0.0, 0.0]
+
+    References:
+      Hermans, Beyer and Leibe, `In Defense of the Triplet Loss for Person
+      Re-Identification <https://arxiv.org/abs/1703.07737>`_, 2017.
+    """
+    loss, _ = _batch_hard_parts(embeddings, labels, margin, distance, "batch_hard_triplet_loss")
+    return loss
+
+
+@closed_form_of(batch_hard_triplet_loss, _batch_hard_parts)
+def _batch_hard_triplet_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``W = ∂L/∂D``: ``+1`` at ``(i, p*_i)`` and ``-1`` at ``(i, n*_i)`` for active anchors.
+
+    Then through the distances: ``∂d_ij/∂e_i = (e_i - e_j)/d_ij`` (euclidean, 0 at
+    ``d = 0``), ``2 (e_i - e_j)`` (squared), ``-ê_j`` back through ``ê = e/‖e‖`` (cosine),
+    and symmetrically for ``e_j``. Valid away from ties of the max/min.
+    """
+    return g
+
+
+def _semi_hard_parts(
+    embeddings: ArrayLike, labels: ArrayLike, margin: ArrayLike, distance: str, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
+    e0, d, back, pos, neg, m = _mined_setup(embeddings, labels, margin, distance, fn)
+    n = d.shape[0]
+    has_n = jnp.any(neg, axis=1)
+    n_pos = jnp.sum(pos, axis=1)
+    has = (n_pos > 0) & has_n
+    # [anchor i, positive p, candidate k]: a negative farther than the positive
+    farther = neg[:, None, :] & (d[:, None, :] > d[:, :, None])
+    nearest_farther = jnp.argmin(jnp.where(farther, d[:, None, :], jnp.inf), axis=2)
+    farthest = jnp.argmax(jnp.where(neg, d, -jnp.inf), axis=1)  # when none is farther
+    chosen = jnp.where(jnp.any(farther, axis=2), nearest_farther, farthest[:, None])
+    raw = m + d - jnp.take_along_axis(d, chosen, axis=1)  # [i, p]
+    use = pos & has_n[:, None]
+    count = jnp.maximum(n_pos, 1).astype(d.dtype)
+    total = jnp.sum(jnp.where(use, jnp.maximum(raw, 0.0), 0.0), axis=1)
+    loss = jnp.where(has, total / count + _poison(d, pos | neg), 0.0)
+    # ∂ℓ_i/∂D: +1/|P(i)| at (i, p), -1/|P(i)| at (i, chosen(i, p)), for active pairs
+    w_pair = jnp.where(use & (raw > 0), 1.0 / count[:, None], 0.0)
+    rows = jnp.broadcast_to(jnp.arange(n)[:, None], (n, n))
+    w = w_pair.at[rows, chosen].add(-w_pair)
+    return loss.astype(e0.dtype), back(w).astype(e0.dtype)
+
+
+def batch_semi_hard_triplet_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    distance: str = "euclidean",
+) -> jax.Array:
+    r"""Semi-hard triplet loss (FaceNet): each positive pair against its semi-hard negative.
+
+    .. math:: \ell_i = \frac{1}{|P(i)|} \sum_{p \in P(i)}
+       \max\big(0,\ d(e_i, e_p) - d(e_i, e_{n^*(i, p)}) + m\big),
+       \quad n^*(i, p) = \operatorname*{arg\,min}_{n \in N(i):\ d_{in} > d_{ip}} d_{in}
+
+    For each positive pair ``(i, p)`` the negative is the nearest one *farther* than the
+    positive (semi-hard); when no negative is farther, the farthest negative. These are
+    TensorFlow Addons' ``triplet_semihard_loss`` and sentence-transformers'
+    ``BatchSemiHardTripletLoss``, whose scalar is the mean over all positive pairs:
+    ``masked_mean(loss, weights=n_pos)`` with ``n_pos`` the number of positives of each
+    anchor (the plain mean when every class has as many examples, P×K batches). An
+    anchor without a positive or without a negative gives 0 with a zero gradient (the
+    peers score a lone class against the anchor itself, ``d = 0``).
+
+    The selection is piecewise constant: the closed form holds the chosen negatives
+    fixed, exact away from ties (equal distances).
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      margin: ``m``.
+      distance: ``"euclidean"``, ``"squared_euclidean"`` or ``"cosine"`` (``1 - cos``);
+        see :func:`batch_hard_triplet_loss`.
+
+    Returns:
+      Per-anchor loss ``[batch]`` (the mean over the anchor's positives), dtype of
+      ``embeddings``. It couples the batch (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [-0.5, 0.0]])
+      >>> # positive at 1; anchor 0's negatives at 2 and 0.5 (only 2 is farther), anchor
+      >>> # 1's at √5 and 1.5 (the nearer, 1.5, is chosen); anchors 2, 3 have no positive
+      >>> jl.batch_semi_hard_triplet_loss(e, jnp.array([0, 0, 1, 2]), margin=1.5).tolist()
+      [0.5, 1.0, 0.0, 0.0]
+
+    References:
+      Schroff, Kalenichenko and Philbin, `FaceNet: A Unified Embedding for Face
+      Recognition and Clustering <https://arxiv.org/abs/1503.03832>`_, 2015.
+    """
+    loss, _ = _semi_hard_parts(embeddings, labels, margin, distance, "batch_semi_hard_triplet_loss")
+    return loss
+
+
+@closed_form_of(batch_semi_hard_triplet_loss, _semi_hard_parts)
+def _batch_semi_hard_triplet_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``W = ∂L/∂D``: ``±1/|P(i)|`` at ``(i, p)`` and ``(i, n*(i, p))`` for active pairs.
+
+    Then through the distances as in :func:`_batch_hard_triplet_loss_grad`; the chosen
+    negatives are held fixed (valid away from ties).
+    """
+    return g
+
+
+def _batch_all_parts(
+    embeddings: ArrayLike, labels: ArrayLike, margin: ArrayLike, distance: str, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (the scalar loss, ∂/∂embeddings), dtype of ``embeddings``."""
+    e0, d, back, pos, neg, m = _mined_setup(embeddings, labels, margin, distance, fn)
+    valid = pos[:, :, None] & neg[:, None, :]  # [anchor, positive, negative]
+    raw = d[:, :, None] - d[:, None, :] + m
+    act = valid & (raw > 0)
+    count = jnp.sum(act).astype(d.dtype)
+    # NaN passes through the max and the sum; no triplet gives 0/1 = 0 (not a safe_div,
+    # which would turn a NaN sum over no active triplet into 0)
+    loss = jnp.sum(jnp.where(valid, jnp.maximum(raw, 0.0), 0.0)) / jnp.maximum(count, 1.0)
+    a = act.astype(d.dtype) / jnp.maximum(count, 1.0)
+    w = jnp.sum(a, axis=2) - jnp.sum(a, axis=1)  # +1 at (i, p), -1 at (i, n)
+    return loss.astype(e0.dtype), back(w).astype(e0.dtype)
+
+
+def batch_all_triplet_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 1.0,
+    distance: str = "euclidean",
+) -> jax.Array:
+    r"""Batch-all triplet loss: every valid triplet of the batch, averaged over active ones.
+
+    .. math:: \mathcal L = \frac{1}{|A|} \sum_{i}\sum_{p \in P(i)}\sum_{n \in N(i)}
+       \max\big(0,\ d(e_i, e_p) - d(e_i, e_n) + m\big),
+       \quad A = \{(i, p, n): d_{ip} - d_{in} + m > 0\}
+
+    Hermans, Beyer and Leibe's "batch all": the mean over the triplets with a non-zero
+    loss, so that easy triplets do not dilute the gradient. One scalar (a documented
+    exception to the per-example rule, like :func:`ntxent`: the normaliser ``|A|``
+    counts triplets across the whole batch); 0 with a zero gradient when no triplet is
+    active. The same value as sentence-transformers' ``BatchAllTripletLoss`` and as
+    pytorch-metric-learning's ``TripletMarginLoss`` without a miner (or with a
+    ``TripletMarginMiner(type_of_triplets="all")``) and its default reducer. The
+    active set is piecewise constant: the closed form is exact away from triplets with
+    ``d_ip - d_in + m = 0``. Memory is ``batch³`` booleans.
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      margin: ``m``.
+      distance: ``"euclidean"``, ``"squared_euclidean"`` or ``"cosine"`` (``1 - cos``);
+        see :func:`batch_hard_triplet_loss`.
+
+    Returns:
+      A scalar in the dtype of ``embeddings``. It couples the batch (``jaxlosses.parallel``
+      refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]])
+      >>> # triplets (0, 1, 2): 1 - 2 + 1.5 and (1, 0, 2): 1 - √5 + 1.5, both active
+      >>> round(float(jl.batch_all_triplet_loss(e, jnp.array([0, 0, 1]), margin=1.5)), 4)
+      0.382
+
+    References:
+      Hermans, Beyer and Leibe, `In Defense of the Triplet Loss for Person
+      Re-Identification <https://arxiv.org/abs/1703.07737>`_, 2017.
+    """
+    loss, _ = _batch_all_parts(embeddings, labels, margin, distance, "batch_all_triplet_loss")
+    return loss
+
+
+@closed_form_of(batch_all_triplet_loss, _batch_all_parts)
+def _batch_all_triplet_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``W = ∂L/∂D``: ``W_ip = |{n: (i,p,n) ∈ A}|/|A|``, ``W_in = -|{p: (i,p,n) ∈ A}|/|A|``.
+
+    Then through the distances as in :func:`_batch_hard_triplet_loss_grad` (``|A|``
+    held fixed: exact away from triplets on the hinge).
+    """
+    return g
+
+
+# --- multi-similarity loss -----------------------------------------------------------------
+
+
+def _log1p_sum_exp(x: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``log(1 + Σ_j∈mask e^{x_j})`` per row and its gradient w.r.t. ``x`` (0 off the mask).
+
+    The shift is ``max(0, max x)``, taken over the mask only (NaN in the mask stays NaN);
+    an empty row gives ``log 1 = 0`` with a zero gradient.
+    """
+    xm = jnp.where(mask, x, -jnp.inf)
+    shift = jax.lax.stop_gradient(jnp.maximum(jnp.max(xm, axis=1, keepdims=True), 0.0))
+    ex = jnp.where(mask, jnp.exp(xm - shift), 0.0)
+    total = jnp.exp(-shift) + jnp.sum(ex, axis=1, keepdims=True)
+    return (shift + jnp.log(total))[:, 0], ex / total
+
+
+def _multi_similarity_parts(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    base: ArrayLike,
+    fn: str,
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
+    e0 = floating(embeddings, "embeddings", fn)
+    lab = integer(labels, "labels", fn)
+    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
+            "embeddings [batch, dim] and one integer label per row, [batch]."
+        )
+    e = upcast(e0)
+    eh, ne = unit(e)
+    s = eh @ eh.T
+    same = lab[:, None] == lab[None, :]
+    pos = same & ~jnp.eye(e.shape[0], dtype=bool)
+    a, b, lam = (jnp.asarray(v, e.dtype) for v in (alpha, beta, base))
+    l_pos, w_pos = _log1p_sum_exp(-a * (s - lam), pos)
+    l_neg, w_neg = _log1p_sum_exp(b * (s - lam), ~same)
+    loss = l_pos / a + l_neg / b
+    g_s = w_neg - w_pos  # ∂ℓ_i/∂s_ij: the weights of the two soft maxima
+    g_e = unit_backward((g_s + g_s.T) @ eh, eh, ne)
+    return loss.astype(e0.dtype), g_e.astype(e0.dtype)
+
+
+def multi_similarity_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    alpha: ArrayLike = 2.0,
+    beta: ArrayLike = 50.0,
+    base: ArrayLike = 0.5,
+) -> jax.Array:
+    r"""Multi-similarity loss: soft maxima over each anchor's positive and negative cosines.
+
+    .. math:: \ell_i = \frac{1}{\alpha} \log\Big(1 + \sum_{p \in P(i)}
+       e^{-\alpha (s_{ip} - \lambda)}\Big) + \frac{1}{\beta} \log\Big(1 + \sum_{n \in N(i)}
+       e^{\beta (s_{in} - \lambda)}\Big), \quad s_{ij} = \cos(e_i, e_j)
+
+    ``P(i)``: the other examples with anchor ``i``'s label; ``N(i)``: those with another
+    label; an empty set contributes ``log 1 = 0``. Every pair of the batch takes part
+    (the paper's pair mining is a separate step: pytorch-metric-learning's
+    ``MultiSimilarityMiner``). The mean over anchors is pytorch-metric-learning's
+    ``MultiSimilarityLoss`` (its defaults ``α = 2``, ``β = 50``, ``λ = 0.5``, its
+    ``MeanReducer``). Smooth: the log-sum-exps are shifted by their masked maximum.
+    A zero-norm embedding normalises to 0 (cosine 0).
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      alpha: ``α``, the scale of the positive pairs.
+      beta: ``β``, the scale of the negative pairs.
+      base: ``λ``, the similarity the two soft maxima are measured from.
+
+    Returns:
+      Per-anchor loss ``[batch]``, dtype of ``embeddings``. It couples the batch
+      (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+      >>> # anchors 0, 1: s = 1 to the positive, 0 to the negative: ½ log(1 + e^-1), twice;
+      >>> # anchor 2 (no positive): ½ log(1 + 2 e^-1)
+      >>> jl.multi_similarity_loss(e, jnp.array([0, 0, 1]), alpha=2.0, beta=2.0).round(4).tolist()
+      [0.3133, 0.3133, 0.2757]
+
+    References:
+      Wang et al., `Multi-Similarity Loss with General Pair Weighting for Deep Metric
+      Learning <https://arxiv.org/abs/1904.06627>`_, 2019.
+    """
+    loss, _ = _multi_similarity_parts(
+        embeddings, labels, alpha, beta, base, "multi_similarity_loss"
+    )
+    return loss
+
+
+@closed_form_of(multi_similarity_loss, _multi_similarity_parts)
+def _multi_similarity_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``G_ij = ∂ℓ_i/∂s_ij``: ``-e^{-α(s_ip - λ)}/(1 + Σ_P)`` on positives, ``e^{β(s_in - λ)}/(1 + Σ_N)`` on negatives.
+
+    ``∂/∂ê = (G + Gᵀ) ê`` (``s`` is symmetric), then back through ``ê = e/‖e‖``.
+    """
+    return g
+
+
+# --- CoSENT ----------------------------------------------------------------------------------
+
+
+def _cosent_parts(
+    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, scale: ArrayLike, fn: str
+) -> tuple[jax.Array, _Pair]:
+    """Returns (the scalar loss, (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
+    a0 = floating(embeddings_a, "embeddings_a", fn)
+    b0 = floating(embeddings_b, "embeddings_b", fn)
+    check_equal_shapes({"embeddings_a": a0, "embeddings_b": b0}, fn)
+    lab = real(labels, "labels", fn)
+    if a0.ndim != 2 or lab.shape != a0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings_a` has shape {a0.shape} and `labels` {lab.shape}; expected "
+            "pairs [batch, dim] and one similarity score per pair, [batch]."
+        )
+    a = upcast(a0)
+    ah, na = unit(a)
+    bh, nb = unit(b0.astype(a.dtype))
+    y = lab.astype(a.dtype)
+    s = jnp.asarray(scale, a.dtype)
+    c = jnp.sum(ah * bh, axis=1)
+    z = s * (c[:, None] - c[None, :])  # pair i scored above pair j ...
+    ranked_lower = y[:, None] < y[None, :]  # ... though its label is lower
+    value, w = _log1p_sum_exp(z.reshape(1, -1), ranked_lower.reshape(1, -1))
+    w = w.reshape(z.shape)
+    g_c = s * (jnp.sum(w, axis=1) - jnp.sum(w, axis=0))
+    g_a = unit_backward(g_c[:, None] * bh, ah, na)
+    g_b = unit_backward(g_c[:, None] * ah, bh, nb)
+    return value[0].astype(a0.dtype), (g_a.astype(a0.dtype), g_b.astype(a0.dtype))
+
+
+def cosent_loss(
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 20.0,
+) -> jax.Array:
+    r"""CoSENT: rank the pairs' cosine similarities in the order of their labels.
+
+    .. math:: \mathcal L = \log\Big(1 + \sum_{(i, j):\ y_i < y_j}
+       e^{s (\cos(a_i, b_i) - \cos(a_j, b_j))}\Big)
+
+    Every two pairs of the batch whose labels differ form a term: the pair with the
+    lower label should have the lower cosine. One scalar (the terms span the whole batch;
+    a documented exception to the per-example rule, like :func:`ntxent`); a batch whose
+    labels are all equal gives 0. Labels are any real similarity scores (STS scores,
+    0/1). The same value as sentence-transformers' ``CoSENTLoss`` (``scale = 20``). A
+    zero-norm embedding normalises to 0 (cosine 0).
+
+    Args:
+      embeddings_a: ``[batch, dim]``.
+      embeddings_b: ``[batch, dim]``; row ``i`` pairs with row ``i`` of ``embeddings_a``.
+      labels: ``[batch]`` similarity scores of the pairs (float, int or bool).
+      scale: ``s``.
+
+    Returns:
+      A scalar in the dtype of ``embeddings_a``. It couples the batch
+      (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> a, b = jnp.array([[1.0, 0.0], [1.0, 0.0]]), jnp.array([[1.0, 0.0], [0.0, 1.0]])
+      >>> # cosines (1, 0), labels (0, 1): the one term is e^{s (1 - 0)} with s = 1
+      >>> round(float(jl.cosent_loss(a, b, jnp.array([0.0, 1.0]), scale=1.0)), 4)  # log(1 + e)
+      1.3133
+
+    References:
+      Su, `CoSENT: A more efficient sentence vector scheme than Sentence-BERT
+      <https://kexue.fm/archives/8847>`_, 2022.
+    """
+    loss, _ = _cosent_parts(embeddings_a, embeddings_b, labels, scale, "cosent_loss")
+    return loss
+
+
+@closed_form_of(cosent_loss, _cosent_parts)
+def _cosent_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
+    r"""``W_ij = e^{z_ij}/(1 + Σ e^z)`` on the terms; ``∂L/∂c_i = s (Σ_j W_ij - Σ_j W_ji)``.
+
+    Then ``c_i = ⟨â_i, b̂_i⟩``: ``∂/∂â_i = ∂L/∂c_i b̂_i``, ``∂/∂b̂_i = ∂L/∂c_i â_i``, back
+    through the normalisations.
+    """
+    return grads
+
+
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(contrastive_loss, in_set("labels", (0.0, 1.0)))
@@ -557,3 +1142,14 @@ register_checks(cosface_loss, labels_in_range("labels", "class_centers", axis=0)
 # --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
 
 register_batch_coupled(ge2e_loss, "speaker centroids and negatives over the whole batch")
+register_batch_coupled(
+    batch_hard_triplet_loss, "the hardest positive and negative are mined from the whole batch"
+)
+register_batch_coupled(
+    batch_semi_hard_triplet_loss, "positives and semi-hard negatives mined from the whole batch"
+)
+register_batch_coupled(
+    batch_all_triplet_loss, "every triplet of the batch, one scalar over the active ones"
+)
+register_batch_coupled(multi_similarity_loss, "positive and negative pairs over the whole batch")
+register_batch_coupled(cosent_loss, "every two pairs of the batch are ranked, one scalar")

@@ -39,9 +39,14 @@ from ._divergence import _js_divergence_grad as js_divergence
 from ._divergence import _kl_divergence_grad as kl_divergence
 from ._divergence import _kl_divergence_with_log_targets_grad as kl_divergence_with_log_targets
 from ._embedding import _arcface_loss_grad as arcface_loss
+from ._embedding import _batch_all_triplet_loss_grad as batch_all_triplet_loss
+from ._embedding import _batch_hard_triplet_loss_grad as batch_hard_triplet_loss
+from ._embedding import _batch_semi_hard_triplet_loss_grad as batch_semi_hard_triplet_loss
 from ._embedding import _contrastive_loss_grad as contrastive_loss
+from ._embedding import _cosent_loss_grad as cosent_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
+from ._embedding import _multi_similarity_loss_grad as multi_similarity_loss
 from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
 from ._fenchel_young import _multiclass_sparsemax_loss_grad as multiclass_sparsemax_loss
 from ._fenchel_young import _sparsemax_loss_grad as sparsemax_loss
@@ -98,12 +103,16 @@ from ._structured import _structured_softmax_margin_loss_grad as structured_soft
 __all__ = [
     "absolute_error",
     "arcface_loss",
+    "batch_all_triplet_loss",
+    "batch_hard_triplet_loss",
+    "batch_semi_hard_triplet_loss",
     "binary_cross_entropy",
     "binary_dice_loss",
     "categorical_cross_entropy",
     "clip_loss",
     "contrastive_loss",
     "convex_kl_divergence",
+    "cosent_loss",
     "cosface_loss",
     "cosine_distance",
     "cosine_similarity",
@@ -135,6 +144,7 @@ __all__ = [
     "linear_softmax_cross_entropy",
     "log_cosh",
     "margin_ranking_loss",
+    "multi_similarity_loss",
     "multiclass_generalized_dice_loss",
     "multiclass_hinge_loss",
     "multiclass_perceptron_loss",

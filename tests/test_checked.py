@@ -62,6 +62,17 @@ def test_checks_pass_valid_and_catch_invalid_values(name):
     assert msg is not None and "NaN" in msg and f"`{first}`" in msg
 
 
+GROUP_LABELS = (
+    "ntxent",
+    "supervised_contrastive_loss",
+    "sparsemax_loss",
+    "batch_hard_triplet_loss",
+    "batch_semi_hard_triplet_loss",
+    "batch_all_triplet_loss",
+    "multi_similarity_loss",
+)
+
+
 def test_every_label_loss_checks_its_labels():
     """Each loss taking integer class indices registers a range check on them."""
     for name, entry in CATALOGUE.items():
@@ -69,7 +80,7 @@ def test_every_label_loss_checks_its_labels():
         params = list(inspect.signature(entry.fn).parameters)
         int_args = {params[i] for i, a in enumerate(args) if getattr(a, "dtype", None) == np.int32}
         checked_args = {c.arg for c in entry.checks}
-        if name in ("ntxent", "supervised_contrastive_loss", "sparsemax_loss"):
+        if name in GROUP_LABELS:
             continue  # group ids (any int, no range to check); binary labels
         assert int_args <= checked_args, (name, int_args - checked_args)
 

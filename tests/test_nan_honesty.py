@@ -144,3 +144,84 @@ def test_a_nan_negative_or_key_reaches_every_row():
     negatives = jnp.full((2, 5), NAN)
     assert np.isnan(np.asarray(jl.info_nce_loss(x, y, negatives=negatives))).all()
     assert np.isnan(np.asarray(jl.ntxent(bad, jnp.array([0, 0, 1, 1]))))
+
+
+_MINED = [jl.batch_hard_triplet_loss, jl.batch_semi_hard_triplet_loss, jl.batch_all_triplet_loss]
+
+
+@pytest.mark.parametrize("loss", _MINED, ids=[f.__name__ for f in _MINED])
+@pytest.mark.parametrize("distance", ["euclidean", "squared_euclidean", "cosine"])
+def test_a_nan_embedding_reaches_every_mined_triplet_it_takes_part_in(loss, distance):
+    # The semi-hard selection compares distances (d_an > d_ap): a NaN negative compares
+    # False and would be skipped silently; the argmax/argmin of batch hard must pick it.
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((7, 5)))
+    labels = jnp.array([0, 0, 1, 1, 2, 2, 3])  # anchor 6 has no positive: no triplet
+    bad = x.at[4, 2].set(NAN)  # a positive of anchor 5, a negative of anchors 0-3
+
+    def total(e):
+        return jnp.sum(loss(e, labels, margin=0.01, distance=distance))
+
+    assert np.isfinite(np.asarray(loss(x, labels, margin=0.01, distance=distance))).all()
+    out = np.asarray(loss(bad, labels, margin=0.01, distance=distance))
+    if out.ndim == 0:
+        assert np.isnan(out)
+    else:
+        assert np.isnan(out[:6]).all(), out  # small margin: a plausible 0 would be easy
+        assert out[6] == 0.0  # no triplet, so nothing takes part
+    assert np.isnan(np.asarray(jax.grad(total)(bad))[4]).any()  # squared: in its own entry
+    # coinciding embeddings (d = 0) and a zero vector: finite values and gradients
+    same = x.at[1].set(x[0]).at[3].set(0.0)
+    value, grad = jax.value_and_grad(total)(same)
+    assert np.isfinite(float(value)) and np.isfinite(np.asarray(grad)).all()
+
+
+@pytest.mark.parametrize("loss", _MINED, ids=[f.__name__ for f in _MINED])
+def test_a_batch_without_triplets_is_zero_with_zero_gradient(loss):
+    x = jnp.asarray(np.random.default_rng(1).standard_normal((4, 3)))
+    for labels in (jnp.arange(4), jnp.zeros(4, int)):  # no positive; no negative
+        assert np.all(np.asarray(loss(x, labels)) == 0.0)
+        grad = jax.grad(lambda e, lab=labels: jnp.sum(loss(e, lab)))(x)
+        assert np.all(np.asarray(grad) == 0.0)
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+@pytest.mark.parametrize("squared", [True, False])
+def test_a_nan_embedding_makes_its_contrastive_loss_pair_nan(distance, squared):
+    # Each option's root or normalisation must keep NaN (a `sq > 0` floor reads it as
+    # d = 0), for similar and dissimilar pairs alike; the other pairs stay finite.
+    a = jnp.array([[NAN, 0.0], [1.0, 0.0], [NAN, 1.0], [0.0, 1.0]])
+    b = jnp.array([[0.5, 0.5], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = jnp.array([0, 0, 1, 1])
+
+    def loss(u):
+        return jl.contrastive_loss(u, b, y, distance=distance, squared=squared, margin=3.0)
+
+    out = np.asarray(loss(a))
+    assert np.isnan(out[[0, 2]]).all() and np.isfinite(out[[1, 3]]).all(), out
+    grad = np.asarray(jax.grad(lambda u: jnp.sum(loss(u)))(a))
+    assert np.isnan(grad[0]).any() and np.isfinite(grad[[1, 3]]).all()
+
+
+def test_a_nan_embedding_reaches_every_multi_similarity_anchor():
+    # the log-sum-exp shift is the masked maximum: NaN in a pair of the mask stays NaN
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.standard_normal((7, 5)))
+    labels = jnp.array([0, 0, 1, 1, 2, 2, 3])
+    assert np.isfinite(np.asarray(jl.multi_similarity_loss(x, labels))).all()
+    bad = x.at[4, 2].set(NAN)  # a positive or a negative of every anchor
+    assert np.isnan(np.asarray(jl.multi_similarity_loss(bad, labels))).all()
+    grad = jax.grad(lambda e: jnp.sum(jl.multi_similarity_loss(e, labels)))(bad)
+    assert np.isnan(np.asarray(grad)[4]).all()
+    zero = x.at[1].set(x[0]).at[3].set(0.0)  # coinciding rows and a zero vector
+    grad = jax.grad(lambda e: jnp.sum(jl.multi_similarity_loss(e, labels)))(zero)
+    assert np.isfinite(np.asarray(grad)).all() and np.all(np.asarray(grad)[3] == 0)
+
+
+def test_a_nan_embedding_makes_cosent_nan():
+    rng = np.random.default_rng(0)
+    a, b = jnp.asarray(rng.standard_normal((5, 3))), jnp.asarray(rng.standard_normal((5, 3)))
+    y = jnp.array([0.0, 1.0, 2.0, 2.0, 3.0])
+    assert np.isfinite(float(jl.cosent_loss(a, b, y)))
+    assert np.isnan(float(jl.cosent_loss(a.at[2, 0].set(NAN), b, y)))
+    assert float(jl.cosent_loss(a, b, jnp.ones(5))) == 0.0  # no term: 0

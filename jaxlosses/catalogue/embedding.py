@@ -41,9 +41,15 @@ def _stress_triplet() -> list[Case]:
     ]
 
 
-def _ref_contrastive(a, b, y, *, margin=1.0):
-    d = np.sqrt(np.sum((a - b) ** 2, -1))
-    return 0.5 * (y * d**2 + (1 - y) * np.maximum(margin - d, 0.0) ** 2)
+def _ref_contrastive(a, b, y, *, margin=1.0, pos_margin=0.0, distance="euclidean", squared=True):
+    if distance == "cosine":
+        d = 1.0 - np.sum(ref_unit(a) * ref_unit(b), -1)
+    else:
+        d = np.sqrt(np.sum((a - b) ** 2, -1))
+    near, far = np.maximum(d - pos_margin, 0.0), np.maximum(margin - d, 0.0)
+    if squared:
+        return 0.5 * (y * near**2 + (1 - y) * far**2)
+    return y * near + (1 - y) * far
 
 
 def _sample_contrastive(rng: np.random.Generator) -> list[Case]:
@@ -52,15 +58,24 @@ def _sample_contrastive(rng: np.random.Generator) -> list[Case]:
     return [
         Case("pairs", (a, b, y)),
         Case("margin=4 (all dissimilar pairs inside)", (a, b, y), {"margin": 4.0}),
-    ]
+        Case("pos_margin=2.5, margin=3.5", (a, b, y), {"pos_margin": 2.5, "margin": 3.5}),
+        Case("cosine, margin 1.2", (a, b, y), {"distance": "cosine", "margin": 1.2}),
+        Case("cosine hinges, pos_margin 0.9, margin 1.1", (a, b, y),
+             {"distance": "cosine", "squared": False, "pos_margin": 0.9, "margin": 1.1}),
+        Case("euclidean hinges, margin 3.5", (a, b, y), {"squared": False, "margin": 3.5}),
+    ]  # fmt: skip
 
 
 def _stress_contrastive() -> list[Case]:
     a = np.array([[0.0] * 5, [1e4, -1e4, 0, 1, 2], [1.0, 2, 3, 4, 5]], np.float32)
+    y = np.array([1.0, 0.0, 0.0], np.float32)
     return [
-        Case("coinciding pairs (d = 0)", (a, a.copy(), np.array([1.0, 0.0, 0.0], np.float32))),
+        Case("coinciding pairs (d = 0)", (a, a.copy(), y)),
         Case("huge distances", (a, -a, np.array([1.0, 0.0, 1.0], np.float32))),
-    ]
+        Case("hinges, d = 0", (a, a.copy(), y), {"squared": False}),
+        Case("cosine, zero-norm and coinciding pairs", (a, a.copy(), y), {"distance": "cosine"}),
+        Case("cosine hinges, opposite pairs", (a, -a, y), {"distance": "cosine", "squared": False}),
+    ]  # fmt: skip
 
 
 def _ref_margin_softmax(e, w, labels, scale, target_logit):
@@ -157,6 +172,163 @@ def _stress_ge2e() -> list[Case]:
     ]
 
 
+# --- triplets mined from the labels of a batch ----------------------------------------------
+
+
+def _ref_distances(e, distance):
+    """Pairwise distances by a loop over pairs, straight from the definitions."""
+    n = len(e)
+    out = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if distance == "cosine":
+                out[i, j] = 1.0 - float(ref_unit(e[i]) @ ref_unit(e[j])) if i != j else 0.0
+            else:
+                sq = float(np.sum((e[i] - e[j]) ** 2))
+                out[i, j] = sq if distance == "squared_euclidean" else np.sqrt(sq)
+    return out
+
+
+def _ref_pos_neg(labels, i):
+    pos = [p for p in range(len(labels)) if p != i and labels[p] == labels[i]]
+    neg = [n for n in range(len(labels)) if labels[n] != labels[i]]
+    return pos, neg
+
+
+def _ref_batch_hard(e, labels, *, margin=1.0, distance="euclidean"):
+    d = _ref_distances(e, distance)
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        if pos and neg:
+            out[i] = max(0.0, max(d[i, pos]) - min(d[i, neg]) + margin)
+    return out
+
+
+def _ref_semi_hard(e, labels, *, margin=1.0, distance="euclidean"):
+    d = _ref_distances(e, distance)
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        if not (pos and neg):
+            continue
+        terms = []
+        for p in pos:
+            farther = [d[i, n] for n in neg if d[i, n] > d[i, p]]
+            d_neg = min(farther) if farther else max(d[i, n] for n in neg)
+            terms.append(max(0.0, d[i, p] - d_neg + margin))
+        out[i] = np.mean(terms)
+    return out
+
+
+def _ref_batch_all(e, labels, *, margin=1.0, distance="euclidean"):
+    d = _ref_distances(e, distance)
+    active = []
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        for p in pos:
+            for n in neg:
+                t = d[i, p] - d[i, n] + margin
+                if t > 0:
+                    active.append(t)
+    return np.asarray(np.mean(active) if active else 0.0)
+
+
+_MINED_LABELS = np.array([0, 0, 0, 1, 1, 2, 2, 2, 3], np.int32)  # class 3: no positive
+
+
+def _sample_mined(rng: np.random.Generator) -> list[Case]:
+    centres = normal(rng, 4, DIM, scale=1.5)
+    e = centres[_MINED_LABELS] + normal(rng, len(_MINED_LABELS), DIM)
+    lab = _MINED_LABELS
+    return [
+        Case("euclidean, margin 1", (e, lab), in_axes=None),
+        Case("squared_euclidean, margin 3", (e, lab), {"distance": "squared_euclidean", "margin": 3.0}, in_axes=None),
+        Case("cosine, margin 0.3", (e, lab), {"distance": "cosine", "margin": 0.3}, in_axes=None),
+        Case("shuffled labels, margin 2", (e, rng.permutation(lab)), {"margin": 2.0}, in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_mined() -> list[Case]:
+    v = np.array(
+        [[0.0] * 5, [0.0] * 5, [1e4, -1e4, 0, 1, 2], [1.0, 2, 3, 4, 5], [1.0, 2, 3, 4, 5]],
+        np.float32,
+    )
+    lab = np.array([0, 0, 1, 1, 2], np.int32)
+    return [
+        Case("coinciding pairs (d = 0) and zero-norm rows, distances 1e4", (v, lab), in_axes=None),
+        Case("cosine, zero-norm rows", (v, lab), {"distance": "cosine"}, in_axes=None),
+        Case("squared, 1e8", (v, lab), {"distance": "squared_euclidean"}, in_axes=None),
+        Case("no positive (all labels distinct)", (v, np.arange(5, dtype=np.int32)), in_axes=None),
+        Case("no negative (one class)", (v, np.zeros(5, np.int32)), in_axes=None),
+    ]  # fmt: skip
+
+
+def _ref_multi_similarity(e, labels, *, alpha=2.0, beta=50.0, base=0.5):
+    u = ref_unit(e)
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        s_pos = np.array([u[i] @ u[p] for p in pos])
+        s_neg = np.array([u[i] @ u[n] for n in neg])
+        out[i] = (
+            np.log1p(np.sum(np.exp(-alpha * (s_pos - base)))) / alpha
+            + np.log1p(np.sum(np.exp(beta * (s_neg - base)))) / beta
+        )
+    return out
+
+
+def _sample_multi_similarity(rng: np.random.Generator) -> list[Case]:
+    e = normal(rng, 4, DIM, scale=1.5)[_MINED_LABELS] + normal(rng, len(_MINED_LABELS), DIM)
+    lab = _MINED_LABELS
+    return [
+        Case("defaults (alpha 2, beta 50, base 0.5)", (e, lab), in_axes=None),
+        Case("alpha 5, beta 10, base 0", (e, lab), {"alpha": 5.0, "beta": 10.0, "base": 0.0}, in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_multi_similarity() -> list[Case]:
+    v = _stress_mined()[0].args[0]
+    lab = np.array([0, 0, 1, 1, 2], np.int32)
+    return [
+        Case("zero-norm and coinciding rows", (v, lab), in_axes=None),
+        Case("beta 1e4 (exponents of 1e4)", (v, lab), {"beta": 1e4, "alpha": 1e4}, in_axes=None),
+        Case("one class (no negative)", (v, np.zeros(5, np.int32)), in_axes=None),
+    ]  # fmt: skip
+
+
+def _ref_cosent(a, b, y, *, scale=20.0):
+    c = np.sum(ref_unit(a) * ref_unit(b), -1)
+    terms = [0.0]
+    for i in range(len(y)):
+        for j in range(len(y)):
+            if y[i] < y[j]:
+                terms.append(scale * (c[i] - c[j]))
+    return np.asarray(special.logsumexp(terms))
+
+
+def _sample_cosent(rng: np.random.Generator) -> list[Case]:
+    a = normal(rng, 6, DIM)
+    b = a + normal(rng, 6, DIM)
+    return [
+        Case("STS-like scores with ties, scale 5", (a, b, np.array([0.0, 1.0, 1.0, 2.5, 4.0, 5.0])), {"scale": 5.0}, in_axes=None),
+        Case("binary labels, scale 20", (a, b, np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])), in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_cosent() -> list[Case]:
+    v = _stress_mined()[0].args[0]
+    y = np.array([0.0, 1.0, 2.0, 3.0, 4.0], np.float32)
+    return [
+        Case("zero-norm and coinciding rows, scale 1e4", (v, v[::-1].copy(), y), {"scale": 1e4}, in_axes=None),
+        Case("all labels equal (no term)", (v, -v, np.ones(5, np.float32)), in_axes=None),
+    ]  # fmt: skip
+
+
+_ST = "sentence_transformers.sentence_transformer.losses"
+_MINED_TEST = _CONTRASTIVE_TEST = "tests/test_metric_learning_conformance.py"
+
+
 ENTRIES: list[Entry] = [
     Entry(name="triplet_margin_loss", reference=_ref_triplet, sample=_sample_triplet,
           stress=_stress_triplet, argnums=(0, 1, 2), smooth=False, properties=frozenset({NONNEG}),
@@ -167,7 +339,13 @@ ENTRIES: list[Entry] = [
                       note="eps added to each difference, not inside the root", tested_by="tests/test_torch_conformance.py::test_triplet_margin_loss",),)),
     Entry(name="contrastive_loss", reference=_ref_contrastive, sample=_sample_contrastive,
           stress=_stress_contrastive, argnums=(0, 1), smooth=False,
-          accepts=frozenset({"labels:int"}), properties=frozenset({NONNEG}), free_args=(0, 1)),
+          accepts=frozenset({"labels:int"}), properties=frozenset({NONNEG}), free_args=(0, 1),
+          peers=(Peer("pytorch_metric_learning.losses.ContrastiveLoss",
+                      note="squared=False; pairs mined from labels or given as indices; "
+                           "cosine margins on the similarity (1 - ours)",
+                      tested_by=f"{_CONTRASTIVE_TEST}::test_pml_contrastive"),
+                 Peer(f"{_ST}.ContrastiveLoss", note="distance='cosine', margin=0.5; a module, the mean",
+                      tested_by=f"{_CONTRASTIVE_TEST}::test_st_contrastive"),)),
     Entry(name="arcface_loss", reference=_ref_arcface, sample=_sample_margin_softmax,
           stress=_stress_margin_softmax, argnums=(0, 1), smooth=False,
           properties=frozenset({NONNEG}), free_args=(0, 1)),
@@ -178,4 +356,38 @@ ENTRIES: list[Entry] = [
           argnums=(0, 1, 2), smooth=False,
           accepts=frozenset({"embeddings:trunc", "w:int", "b:int"}),
           properties=frozenset({NONNEG})),
+    Entry(name="batch_hard_triplet_loss", reference=_ref_batch_hard, sample=_sample_mined,
+          stress=_stress_mined, smooth=False, accepts=frozenset({"embeddings:trunc"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.BatchHardTripletLoss",
+                      note="a module, the mean over anchors (an anchor without positive scores max(0, m - d_an))",
+                      tested_by=f"{_MINED_TEST}::test_batch_hard"),
+                 Peer("pytorch_metric_learning.losses.TripletMarginLoss",
+                      note="with a BatchHardMiner; normalises embeddings unless given LpDistance(normalize_embeddings=False); the mean over non-zero anchors",
+                      tested_by=f"{_MINED_TEST}::test_batch_hard"),)),
+    Entry(name="batch_semi_hard_triplet_loss", reference=_ref_semi_hard, sample=_sample_mined,
+          stress=_stress_mined, smooth=False, accepts=frozenset({"embeddings:trunc"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.BatchSemiHardTripletLoss",
+                      note="a module, the mean over positive pairs: masked_mean(loss, weights=n_pos)",
+                      tested_by=f"{_MINED_TEST}::test_batch_semi_hard"),)),
+    Entry(name="batch_all_triplet_loss", reference=_ref_batch_all, sample=_sample_mined,
+          stress=_stress_mined, smooth=False, accepts=frozenset({"embeddings:trunc"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.BatchAllTripletLoss", note="a module; the same scalar",
+                      tested_by=f"{_MINED_TEST}::test_batch_all"),
+                 Peer("pytorch_metric_learning.losses.TripletMarginLoss",
+                      note="all triplets (or a TripletMarginMiner 'all'); normalises embeddings unless given LpDistance(normalize_embeddings=False)",
+                      tested_by=f"{_MINED_TEST}::test_batch_all"),)),
+    Entry(name="multi_similarity_loss", reference=_ref_multi_similarity,
+          sample=_sample_multi_similarity, stress=_stress_multi_similarity,
+          accepts=frozenset({"embeddings:trunc"}), properties=frozenset({NONNEG}),
+          peers=(Peer("pytorch_metric_learning.losses.MultiSimilarityLoss",
+                      note="a module, the mean over anchors; no miner",
+                      tested_by=f"{_MINED_TEST}::test_multi_similarity"),)),
+    Entry(name="cosent_loss", reference=_ref_cosent, sample=_sample_cosent, stress=_stress_cosent,
+          argnums=(0, 1), accepts=frozenset({"labels:int"}), free_args=(0, 1),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.CoSENTLoss", note="a module; the same scalar",
+                      tested_by=f"{_MINED_TEST}::test_cosent"),)),
 ]  # fmt: skip
