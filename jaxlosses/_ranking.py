@@ -233,7 +233,7 @@ class _Lists(NamedTuple):
     """Validated ``[..., list_size]`` lists (see :func:`_list_inputs`)."""
 
     arr: jax.Array  # the scores as given (their dtype is the output dtype)
-    s: jax.Array  # the scores upcast, 0 at masked items (a masked -inf or NaN never meets arithmetic)
+    s: jax.Array  # upcast, 0 at masked items (a masked -inf or NaN meets no arithmetic)
     y: jax.Array  # the labels in the compute dtype
     valid: jax.Array  # the item mask, all True without `where`
     w: jax.Array | None  # the per-item weights, broadcast, or None
@@ -336,7 +336,9 @@ def _lambdaweights(lists: _Lists, lambdaweight: str | None, fn: str) -> jax.Arra
         g = g / _ideal_dcg(g, lists.valid)[..., None]
     d = _discount(_ranks(lists.s, lists.valid))
     n = jnp.sum(lists.valid, axis=-1).astype(g.dtype)[..., None, None]
-    return jnp.abs(g[..., :, None] - g[..., None, :]) * jnp.abs(d[..., :, None] - d[..., None, :]) * n
+    return (
+        jnp.abs(g[..., :, None] - g[..., None, :]) * jnp.abs(d[..., :, None] - d[..., None, :]) * n
+    )
 
 
 class _Pairs(NamedTuple):
@@ -543,9 +545,7 @@ def pairwise_soft_zero_one_loss(
       >>> jl.pairwise_soft_zero_one_loss(s, y).tolist()  # 1/2 for the tie, 1 misordered
       [1.5]
     """
-    p = _pairwise_parts(
-        scores, labels, where, weights, lambdaweight, "pairwise_soft_zero_one_loss"
-    )
+    p = _pairwise_parts(scores, labels, where, weights, lambdaweight, "pairwise_soft_zero_one_loss")
     return _pair_sum(p, jax.nn.sigmoid(-p.d))
 
 

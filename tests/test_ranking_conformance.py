@@ -86,17 +86,19 @@ def test_pairwise_against_rax(name, shape, lambdaweight, x64):
             s,
         )
         theirs = _value_and_grad(
-            lambda x, kw=kw: scale
-            * jnp.sum(
-                rax_fn(
-                    x,
-                    y,
-                    where=where,
-                    lambdaweight_fn=RAX_LAMBDAWEIGHTS[lambdaweight],
-                    reduce_fn=None,
-                    **kw,
-                ),
-                axis=-1,
+            lambda x, kw=kw: (
+                scale
+                * jnp.sum(
+                    rax_fn(
+                        x,
+                        y,
+                        where=where,
+                        lambdaweight_fn=RAX_LAMBDAWEIGHTS[lambdaweight],
+                        reduce_fn=None,
+                        **kw,
+                    ),
+                    axis=-1,
+                )
             ),
             s,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax.numpy as jnp
 import numpy as np
 from scipy import special
@@ -193,7 +195,10 @@ def _stress_pairwise() -> list[Case]:
     x, mask = masked_logits()
     cases = _stress_ltr()
     y = cases[0].args[1]
-    return [*cases, Case("ndcg weights, -inf masked", (x, y), {"where": mask, "lambdaweight": "ndcg"})]
+    return [
+        *cases,
+        Case("ndcg weights, -inf masked", (x, y), {"where": mask, "lambdaweight": "ndcg"}),
+    ]
 
 
 def _ref_listmle(s, y, *, key=None, where=None):
@@ -201,9 +206,7 @@ def _ref_listmle(s, y, *, key=None, where=None):
     out = np.zeros(s.shape[:-1])
     for idx, sv, yv, _ in _ltr_lists(s, y, where):
         ordered = sv[np.argsort(-yv, kind="stable")]  # most relevant first, ties by position
-        out[idx] = sum(
-            special.logsumexp(ordered[k:]) - ordered[k] for k in range(len(ordered))
-        )
+        out[idx] = sum(special.logsumexp(ordered[k:]) - ordered[k] for k in range(len(ordered)))
     return out
 
 
@@ -242,11 +245,18 @@ def _sample_approx_ndcg(rng: np.random.Generator) -> list[Case]:
     ]  # fmt: skip
 
 
-_LTR = dict(class_args=(0, 1), where_slices=True, accepts=frozenset({"labels:int"}))
 _NOTE_PAIRS = (
     "reduce_fn=None gives the list_size² pair terms: summed per list here; "
     "lambdaweight= takes Rax's lambdaweight functions"
 )
+
+
+#: Lists on the last axis of scores and labels; `where` masks items; integer grades are fine.
+_LISTS: dict[str, Any] = {
+    "class_args": (0, 1),
+    "where_slices": True,
+    "accepts": frozenset({"labels:int"}),
+}
 
 
 def _rax_pairwise(name: str) -> Peer:
@@ -268,24 +278,24 @@ ENTRIES += [
     Entry(name="pairwise_hinge_loss", reference=_ref_pairwise_hinge,
           sample=lambda rng: _sample_pairwise(rng, {"margin": 0.5}), stress=_stress_pairwise,
           smooth=False, properties=frozenset({NONNEG, SHIFT, NEG_INF}),
-          peers=(_rax_pairwise("pairwise_hinge_loss"),), **_LTR),
+          peers=(_rax_pairwise("pairwise_hinge_loss"),), **_LISTS),
     Entry(name="pairwise_logistic_loss", reference=_ref_pairwise_logistic,
           sample=_sample_pairwise, stress=_stress_pairwise,
           properties=frozenset({NONNEG, SHIFT, NEG_INF}),
-          peers=(_rax_pairwise("pairwise_logistic_loss"),), **_LTR),
+          peers=(_rax_pairwise("pairwise_logistic_loss"),), **_LISTS),
     Entry(name="pairwise_soft_zero_one_loss", reference=_ref_pairwise_soft_zero_one,
           sample=_sample_pairwise, stress=_stress_pairwise,
           properties=frozenset({NONNEG, SHIFT, NEG_INF}),
-          peers=(_rax_pairwise("pairwise_soft_zero_one_loss"),), **_LTR),
+          peers=(_rax_pairwise("pairwise_soft_zero_one_loss"),), **_LISTS),
     Entry(name="listmle_loss", reference=_ref_listmle, sample=_sample_listmle,
           stress=_stress_ltr, properties=frozenset({NONNEG, SHIFT, NEG_INF}),
           peers=(Peer("rax.listmle_loss", note="same tie-breaking, key included",
-                      kwargs={"reduce_fn": None}),), **_LTR),
+                      kwargs={"reduce_fn": None}),), **_LISTS),
     Entry(name="approx_ndcg_loss", reference=_ref_approx_ndcg, sample=_sample_approx_ndcg,
           stress=_stress_ltr, properties=frozenset({SHIFT, NEG_INF}),
           peers=(Peer("rax.ndcg_metric",
                       note="negated, with rank_fn=rax.utils.approx_ranks: rax.approx_t12n; "
                            "topn not offered",
                       tested_by="tests/test_ranking_conformance.py::test_approx_ndcg_against_rax"),),
-          **_LTR),
+          **_LISTS),
 ]  # fmt: skip
