@@ -467,8 +467,10 @@ def pairwise_hinge_loss(
 
 @closed_form_of(pairwise_hinge_loss, _hinge_parts)
 def _pairwise_hinge_loss_grad(*parts: Any) -> jax.Array:
-    """``ℓ'(d) = -[d < m]``; valid away from the kinks ``s_i - s_j = m`` (and from score ties
-    with the ``dcg``/``ndcg`` lambdaweights)."""
+    """``ℓ'(d) = -[d < m]``, away from the kinks ``d = s_i - s_j = m``.
+
+    Also away from score ties with the ``dcg``/``ndcg`` lambdaweights (their ranks swap).
+    """
     p = _Pairs(*parts)
     return _pair_grad(p, jnp.where(p.margin - p.d > 0, -1.0, 0.0))
 
@@ -646,8 +648,10 @@ def listmle_loss(
 
 @closed_form_of(listmle_loss, _listmle_parts)
 def _listmle_loss_grad(*parts: Any) -> jax.Array:
-    """``Σ_i [i valid] p_ij - [j valid]``, ``p_ij`` the softmax of row ``i`` (over ``A_i``);
-    exact for every score (the order depends on the labels only)."""
+    """``Σ_i [i valid] p_ij - [j valid]``, ``p_ij`` the softmax of the scores over ``A_i``.
+
+    Exact for every score: the order depends on the labels only.
+    """
     p = _Plackett(*parts)
     probs = jnp.where(p.valid[..., :, None], p.probs, 0.0)
     return (jnp.sum(probs, axis=-2) - p.valid.astype(probs.dtype)).astype(p.arr.dtype)
@@ -735,8 +739,11 @@ def approx_ndcg_loss(
 
 @closed_form_of(approx_ndcg_loss, _approx_ndcg_parts)
 def _approx_ndcg_loss_grad(*parts: Any) -> jax.Array:
-    """``Σ_i a_i P_ik - a_k Σ_j P_kj`` with ``a_i = G_i D(r̂_i)² / (ln 2 (1 + r̂_i))``
-    (``-G_i D'(r̂_i)``, ``D(r) = 1/log2(1 + r)``) and ``P_ij = ∂r̂_i/∂s_j`` for ``j ≠ i``."""
+    """``Σ_i a_i P_ik - a_k Σ_j P_kj``, ``a_i = -G_i D'(r̂_i)``, ``P_ij = ∂r̂_i/∂s_j`` (``j ≠ i``).
+
+    With ``D(r) = 1/log2(1 + r)``, ``-D'(r) = D(r)² / (ln 2 (1 + r))``, and
+    ``P_ij = σ'((s_j - s_i)/T) / T`` over pairs of valid items.
+    """
     p = _ApproxRanks(*parts)
     d = _discount(p.ranks)
     a = p.gains * d * d / (math.log(2.0) * (1.0 + p.ranks))

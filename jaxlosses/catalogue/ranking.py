@@ -245,10 +245,7 @@ def _sample_approx_ndcg(rng: np.random.Generator) -> list[Case]:
     ]  # fmt: skip
 
 
-_NOTE_PAIRS = (
-    "reduce_fn=None gives the list_size² pair terms: summed per list here; "
-    "lambdaweight= takes Rax's lambdaweight functions"
-)
+_NOTE_PAIRS = "its reduce_fn=None pair terms, summed per list; lambdaweights passed as functions"
 
 
 #: Lists on the last axis of scores and labels; `where` masks items; integer grades are fine.
