@@ -160,14 +160,18 @@ def _family_table(family: str) -> str:
     if not entries:
         raise ValueError(f"no catalogue family {family!r}")
     rows = [
-        "| loss | inputs | closed-form gradient | optax | PyTorch |",
+        "| loss | inputs | closed-form gradient | optax / Rax | PyTorch |",
         "|---|---|---|---|---|",
     ]
     for e in entries:
         grad = _first_line(getattr(closed_form, e.name)).replace("|", "\\|")
         optax, torch = (_peer_cell(e.peer(lib)) for lib in ("optax", "torch"))
+        if not optax:  # rax: the other JAX library of peers
+            optax = _peer_cell(e.peer("rax"))
         if not torch:  # torchvision, pytorch-crf: PyTorch-ecosystem peers
-            torch = ", ".join(_peer_cell(p) for p in e.peers if p.library not in ("optax", "torch"))
+            torch = ", ".join(
+                _peer_cell(p) for p in e.peers if p.library not in ("optax", "torch", "rax")
+            )
         rows.append(
             f"| [`{e.name}`](#jaxlosses.{e.name}) | `{e.inputs}` | {grad} | {optax} | {torch} |"
         )

@@ -86,7 +86,12 @@ from ._primitives import sigmoid as sigmoid
 from ._primitives import softmax as softmax
 from ._primitives import softplus as softplus
 from ._primitives import tanh as tanh
+from ._ranking import approx_ndcg_loss as approx_ndcg_loss
+from ._ranking import listmle_loss as listmle_loss
 from ._ranking import margin_ranking_loss as margin_ranking_loss
+from ._ranking import pairwise_hinge_loss as pairwise_hinge_loss
+from ._ranking import pairwise_logistic_loss as pairwise_logistic_loss
+from ._ranking import pairwise_soft_zero_one_loss as pairwise_soft_zero_one_loss
 from ._ranking import ranking_softmax_loss as ranking_softmax_loss
 from ._reduction import masked_mean as masked_mean
 from ._regression import absolute_error as absolute_error

@@ -76,7 +76,12 @@ from ._preference import _preference_hinge_loss_grad as preference_hinge_loss
 from ._preference import _robust_dpo_loss_grad as robust_dpo_loss
 from ._preference import _sequence_log_probs_grad as sequence_log_probs
 from ._preference import _simpo_loss_grad as simpo_loss
+from ._ranking import _approx_ndcg_loss_grad as approx_ndcg_loss
+from ._ranking import _listmle_loss_grad as listmle_loss
 from ._ranking import _margin_ranking_loss_grad as margin_ranking_loss
+from ._ranking import _pairwise_hinge_loss_grad as pairwise_hinge_loss
+from ._ranking import _pairwise_logistic_loss_grad as pairwise_logistic_loss
+from ._ranking import _pairwise_soft_zero_one_loss_grad as pairwise_soft_zero_one_loss
 from ._ranking import _ranking_softmax_loss_grad as ranking_softmax_loss
 from ._regression import _absolute_error_grad as absolute_error
 from ._regression import _cosine_distance_grad as cosine_distance
@@ -102,6 +107,7 @@ from ._structured import _structured_softmax_margin_loss_grad as structured_soft
 
 __all__ = [
     "absolute_error",
+    "approx_ndcg_loss",
     "arcface_loss",
     "batch_all_triplet_loss",
     "batch_hard_triplet_loss",
@@ -142,6 +148,7 @@ __all__ = [
     "l2_loss",
     "linear_sequence_log_probs",
     "linear_softmax_cross_entropy",
+    "listmle_loss",
     "log_cosh",
     "margin_ranking_loss",
     "multi_similarity_loss",
@@ -153,6 +160,9 @@ __all__ = [
     "negative_log_likelihood",
     "ntxent",
     "orpo_loss",
+    "pairwise_hinge_loss",
+    "pairwise_logistic_loss",
+    "pairwise_soft_zero_one_loss",
     "perceptron_loss",
     "poisson_nll",
     "poly_loss_cross_entropy",

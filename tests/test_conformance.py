@@ -105,8 +105,9 @@ def _torch(entry: Entry, peer: Peer, fn, args, kwargs) -> tuple[np.ndarray, np.n
     return out.detach().numpy(), targs[i].grad.numpy()
 
 
-#: How to call and differentiate a peer, by its library (torch-based ones take tensors).
-RUNNERS = {"optax": _optax, "torch": _torch, "torchvision": _torch}
+#: How to call and differentiate a peer, by its library (torch-based ones take tensors;
+#: rax, like optax, is JAX).
+RUNNERS = {"optax": _optax, "rax": _optax, "torch": _torch, "torchvision": _torch}
 
 
 @pytest.mark.parametrize(("entry", "peer"), PAIRS)

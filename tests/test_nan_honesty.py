@@ -225,3 +225,36 @@ def test_a_nan_embedding_makes_cosent_nan():
     assert np.isfinite(float(jl.cosent_loss(a, b, y)))
     assert np.isnan(float(jl.cosent_loss(a.at[2, 0].set(NAN), b, y)))
     assert float(jl.cosent_loss(a, b, jnp.ones(5))) == 0.0  # no term: 0
+LTR = {
+    "pairwise_hinge_loss": jl.pairwise_hinge_loss,
+    "pairwise_logistic_loss": jl.pairwise_logistic_loss,
+    "pairwise_soft_zero_one_loss": jl.pairwise_soft_zero_one_loss,
+    "pairwise_logistic_loss-ndcg": lambda s, y, **kw: jl.pairwise_logistic_loss(
+        s, y, lambdaweight="ndcg", **kw
+    ),
+    "listmle_loss": jl.listmle_loss,
+    "approx_ndcg_loss": jl.approx_ndcg_loss,
+}
+
+
+@pytest.mark.parametrize("loss", list(LTR.values()), ids=list(LTR))
+def test_ranking_lists_keep_nan_and_mask_it_away(loss):
+    """A NaN score of a valid item (in a pair with a different label) or a NaN label makes
+    its list NaN, and only its list; the same NaN or a -inf on a padded item changes
+    nothing, in the value or the gradient; an empty list is 0 with a zero gradient."""
+    s = jnp.array([[1.0, NAN, 0.0, 0.5], [0.5, 0.2, 0.1, -1.0], [-INF, -INF, -INF, -INF]])
+    y = jnp.array([[2.0, 1.0, 0.0, 1.0], [1.0, 0.0, 2.0, 0.0], [1.0, 0.0, 2.0, 0.0]])
+    out = np.asarray(loss(s, y))
+    assert np.isnan(out[0]) and np.isfinite(out[1]), out
+    out = np.asarray(loss(s[:2], y[:2].at[1, 0].set(NAN)))
+    assert np.isnan(out).all(), out
+
+    where = jnp.array([[True, False, True, True], [True] * 4, [False] * 4])
+    padded = s.at[0, 1].set(-INF)
+    for scores in (s, padded):
+        value = np.asarray(loss(scores, y, where=where))
+        sliced = np.asarray(loss(s[:1, [0, 2, 3]], y[:1, [0, 2, 3]]))
+        np.testing.assert_allclose(value[0], sliced[0], rtol=1e-6)
+        assert value[2] == 0.0
+        grad = np.asarray(jax.grad(lambda z: jnp.sum(loss(z, y, where=where)))(scores))
+        assert np.isfinite(grad).all() and grad[0, 1] == 0.0 and np.all(grad[2] == 0.0), grad
