@@ -57,10 +57,14 @@ from ._likelihood import gaussian_nll as gaussian_nll
 from ._likelihood import poisson_nll as poisson_nll
 from ._margin import cost_augmented_hinge_loss as cost_augmented_hinge_loss
 from ._margin import hinge_loss as hinge_loss
+from ._margin import multi_margin_loss as multi_margin_loss
 from ._margin import multiclass_hinge_loss as multiclass_hinge_loss
 from ._margin import multiclass_perceptron_loss as multiclass_perceptron_loss
+from ._margin import multilabel_margin_loss as multilabel_margin_loss
+from ._margin import multilabel_soft_margin_loss as multilabel_soft_margin_loss
 from ._margin import perceptron_loss as perceptron_loss
 from ._margin import risk_loss as risk_loss
+from ._margin import soft_margin_loss as soft_margin_loss
 from ._margin import softmax_margin_loss as softmax_margin_loss
 from ._margin import squared_hinge_loss as squared_hinge_loss
 from ._preference import dpo_loss as dpo_loss

@@ -56,10 +56,14 @@ from ._likelihood import _gaussian_nll_grad as gaussian_nll
 from ._likelihood import _poisson_nll_grad as poisson_nll
 from ._margin import _cost_augmented_hinge_loss_grad as cost_augmented_hinge_loss
 from ._margin import _hinge_loss_grad as hinge_loss
+from ._margin import _multi_margin_loss_grad as multi_margin_loss
 from ._margin import _multiclass_hinge_loss_grad as multiclass_hinge_loss
 from ._margin import _multiclass_perceptron_loss_grad as multiclass_perceptron_loss
+from ._margin import _multilabel_margin_loss_grad as multilabel_margin_loss
+from ._margin import _multilabel_soft_margin_loss_grad as multilabel_soft_margin_loss
 from ._margin import _perceptron_loss_grad as perceptron_loss
 from ._margin import _risk_loss_grad as risk_loss
+from ._margin import _soft_margin_loss_grad as soft_margin_loss
 from ._margin import _softmax_margin_loss_grad as softmax_margin_loss
 from ._margin import _squared_hinge_loss_grad as squared_hinge_loss
 from ._preference import _dpo_loss_grad as dpo_loss
@@ -135,10 +139,13 @@ __all__ = [
     "linear_softmax_cross_entropy",
     "log_cosh",
     "margin_ranking_loss",
+    "multi_margin_loss",
     "multiclass_generalized_dice_loss",
     "multiclass_hinge_loss",
     "multiclass_perceptron_loss",
     "multiclass_sparsemax_loss",
+    "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
     "multiple_negatives_ranking_loss",
     "negative_log_likelihood",
     "ntxent",
@@ -157,6 +164,7 @@ __all__ = [
     "sigmoid_focal_loss",
     "simpo_loss",
     "smooth_l1_loss",
+    "soft_margin_loss",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
     "softmax_focal_loss",
