@@ -41,7 +41,9 @@ from ._divergence import kl_divergence_with_log_targets as kl_divergence_with_lo
 from ._embedding import arcface_loss as arcface_loss
 from ._embedding import contrastive_loss as contrastive_loss
 from ._embedding import cosface_loss as cosface_loss
+from ._embedding import cosine_embedding_loss as cosine_embedding_loss
 from ._embedding import ge2e_loss as ge2e_loss
+from ._embedding import hinge_embedding_loss as hinge_embedding_loss
 from ._embedding import triplet_margin_loss as triplet_margin_loss
 from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
 from ._fenchel_young import multiclass_sparsemax_loss as multiclass_sparsemax_loss

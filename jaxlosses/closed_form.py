@@ -41,7 +41,9 @@ from ._divergence import _kl_divergence_with_log_targets_grad as kl_divergence_w
 from ._embedding import _arcface_loss_grad as arcface_loss
 from ._embedding import _contrastive_loss_grad as contrastive_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
+from ._embedding import _cosine_embedding_loss_grad as cosine_embedding_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
+from ._embedding import _hinge_embedding_loss_grad as hinge_embedding_loss
 from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
 from ._fenchel_young import _multiclass_sparsemax_loss_grad as multiclass_sparsemax_loss
 from ._fenchel_young import _sparsemax_loss_grad as sparsemax_loss
@@ -110,6 +112,7 @@ __all__ = [
     "convex_kl_divergence",
     "cosface_loss",
     "cosine_distance",
+    "cosine_embedding_loss",
     "cosine_similarity",
     "cost_augmented_hinge_loss",
     "crf_log_likelihood",
@@ -124,6 +127,7 @@ __all__ = [
     "gaussian_nll",
     "ge2e_loss",
     "generalized_kl_divergence",
+    "hinge_embedding_loss",
     "hinge_loss",
     "huber_loss",
     "info_nce_loss",
