@@ -93,11 +93,15 @@ from ._reduction import masked_mean as masked_mean
 from ._regression import absolute_error as absolute_error
 from ._regression import cosine_distance as cosine_distance
 from ._regression import cosine_similarity as cosine_similarity
+from ._regression import gamma_deviance as gamma_deviance
 from ._regression import huber_loss as huber_loss
 from ._regression import l2_loss as l2_loss
 from ._regression import log_cosh as log_cosh
+from ._regression import mean_squared_log_error as mean_squared_log_error
+from ._regression import pinball_loss as pinball_loss
 from ._regression import smooth_l1_loss as smooth_l1_loss
 from ._regression import squared_error as squared_error
+from ._regression import tweedie_deviance as tweedie_deviance
 from ._segmentation import binary_dice_loss as binary_dice_loss
 from ._segmentation import dice_loss as dice_loss
 from ._segmentation import multiclass_generalized_dice_loss as multiclass_generalized_dice_loss

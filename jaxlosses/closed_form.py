@@ -82,11 +82,15 @@ from ._ranking import _ranking_softmax_loss_grad as ranking_softmax_loss
 from ._regression import _absolute_error_grad as absolute_error
 from ._regression import _cosine_distance_grad as cosine_distance
 from ._regression import _cosine_similarity_grad as cosine_similarity
+from ._regression import _gamma_deviance_grad as gamma_deviance
 from ._regression import _huber_loss_grad as huber_loss
 from ._regression import _l2_loss_grad as l2_loss
 from ._regression import _log_cosh_grad as log_cosh
+from ._regression import _mean_squared_log_error_grad as mean_squared_log_error
+from ._regression import _pinball_loss_grad as pinball_loss
 from ._regression import _smooth_l1_loss_grad as smooth_l1_loss
 from ._regression import _squared_error_grad as squared_error
+from ._regression import _tweedie_deviance_grad as tweedie_deviance
 from ._segmentation import _binary_dice_loss_grad as binary_dice_loss
 from ._segmentation import _dice_loss_grad as dice_loss
 from ._segmentation import (
@@ -121,6 +125,7 @@ __all__ = [
     "ctc_loss",
     "dice_loss",
     "dpo_loss",
+    "gamma_deviance",
     "gan_discriminator_loss",
     "gan_generator_loss",
     "gaussian_kl_divergence",
@@ -143,6 +148,7 @@ __all__ = [
     "linear_softmax_cross_entropy",
     "log_cosh",
     "margin_ranking_loss",
+    "mean_squared_log_error",
     "multi_margin_loss",
     "multiclass_generalized_dice_loss",
     "multiclass_hinge_loss",
@@ -155,6 +161,7 @@ __all__ = [
     "ntxent",
     "orpo_loss",
     "perceptron_loss",
+    "pinball_loss",
     "poisson_nll",
     "poly_loss_cross_entropy",
     "preference_hinge_loss",
@@ -183,4 +190,5 @@ __all__ = [
     "supervised_contrastive_loss",
     "triplet_margin_loss",
     "tversky_loss",
+    "tweedie_deviance",
 ]

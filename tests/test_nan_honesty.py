@@ -144,3 +144,90 @@ def test_a_nan_negative_or_key_reaches_every_row():
     negatives = jnp.full((2, 5), NAN)
     assert np.isnan(np.asarray(jl.info_nce_loss(x, y, negatives=negatives))).all()
     assert np.isnan(np.asarray(jl.ntxent(bad, jnp.array([0, 0, 1, 1]))))
+
+
+# --- the PyTorch-style margin and embedding losses ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda x, y: jl.multi_margin_loss(x, y),
+        lambda x, y: jl.multi_margin_loss(x, y, p=2, weights=jnp.array([1.0, 2.0, 0.5])),
+        lambda x, y: jl.multilabel_margin_loss(x, jnp.stack([y, 1 - y, jnp.full_like(y, -1)], -1)),
+        lambda x, y: jl.multilabel_soft_margin_loss(x, jax.nn.one_hot(y, 3)),
+    ],
+    ids=[
+        "multi_margin_loss",
+        "multi_margin_loss p=2",
+        "multilabel_margin_loss",
+        "multilabel_soft_margin_loss",
+    ],
+)
+def test_torch_style_class_losses_keep_nan(loss):
+    x = jnp.array([[1.0, NAN, 0.0], [0.5, 0.2, 0.1]])
+    y = jnp.array([0, 1])
+    out = np.asarray(loss(x, y))
+    assert np.isnan(out[0]) and np.isfinite(out[1]), out
+    assert np.isnan(np.asarray(loss(jnp.full((2, 3), NAN), y))).all()
+    grad = jax.grad(lambda z: jnp.sum(loss(z, y)))(x)
+    assert np.isfinite(np.asarray(grad[1])).all()
+
+
+def test_torch_style_class_losses_with_infinite_scores():
+    y = jnp.array([0, 1])
+    x = jnp.array([[0.0, INF, 0.0], [0.5, 0.2, 0.1]])  # a wrong class at +inf
+    assert float(jl.multi_margin_loss(x, y)[0]) == INF
+    assert float(jl.multilabel_margin_loss(x, jnp.array([[0, -1, -1], [1, -1, -1]]))[0]) == INF
+    assert float(jl.multilabel_soft_margin_loss(x, jax.nn.one_hot(y, 3))[0]) == INF
+    x = jnp.array([[INF, 0.0, 0.0], [0.5, 0.2, 0.1]])  # the true class at +inf: no violation
+    assert float(jl.multi_margin_loss(x, y)[0]) == 0.0
+    assert float(jl.multilabel_margin_loss(x, jnp.array([[0, -1, -1], [1, -1, -1]]))[0]) == 0.0
+
+
+def test_multilabel_margin_nan_at_an_unused_pair_does_not_count():
+    # No targets in example 0 (its list starts with -1): its loss is 0 whatever the scores,
+    # as in torch; a NaN there takes no part in it.
+    x = jnp.array([[NAN, 1.0, 0.0], [0.5, 0.2, 0.1]])
+    out = jl.multilabel_margin_loss(x, jnp.array([[-1, 0, 1], [1, -1, -1]]))
+    assert float(out[0]) == 0.0 and np.isfinite(float(out[1]))
+    bad = jl.multilabel_margin_loss(x, jnp.array([[3, -1, -1], [1, -1, -1]]))  # index >= C
+    assert np.isnan(float(bad[0])) and np.isfinite(float(bad[1]))
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [jl.soft_margin_loss, lambda x, t: jl.hinge_embedding_loss(x, t)],
+    ids=["soft_margin_loss", "hinge_embedding_loss"],
+)
+def test_torch_style_elementwise_losses_keep_nan(loss):
+    out = np.asarray(loss(jnp.array([NAN, 0.5, -2.0]), jnp.array([1.0, -1.0, 1.0])))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all()
+    out = np.asarray(loss(jnp.array([0.3, 0.5, -2.0]), jnp.array([NAN, 1.0, -1.0])))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all()
+
+
+def test_soft_and_hinge_embedding_at_infinity():
+    assert jl.soft_margin_loss(jnp.array([INF, -INF]), jnp.array([1.0, 1.0])).tolist() == [0.0, INF]
+    assert jl.hinge_embedding_loss(jnp.array([INF, INF]), jnp.array([1.0, -1.0])).tolist() == [
+        INF,
+        0.0,
+    ]
+    # a target outside {-1, 1} is not a plausible number (torch would add both branches)
+    assert np.isnan(float(jl.hinge_embedding_loss(jnp.array([0.5]), jnp.array([0.0]))[0]))
+
+
+def test_cosine_embedding_loss_keeps_nan_and_handles_zero_vectors():
+    x1 = jnp.array([[1.0, NAN], [1.0, 2.0], [0.0, 0.0]])
+    x2 = jnp.array([[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]])
+    t = jnp.array([1.0, -1.0, 1.0])
+    out = np.asarray(jl.cosine_embedding_loss(x1, x2, t))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all()
+    assert out[2] == 1.0  # a zero vector: cosine 0 through torch's eps, not NaN
+    g1, g2 = jax.grad(lambda a, b: jl.cosine_embedding_loss(a, b, t).sum(), (0, 1))(x1, x2)
+    assert np.isnan(np.asarray(g1[0])).all() and np.isfinite(np.asarray(g1[1:])).all()
+    assert np.isfinite(np.asarray(g2[1:])).all()
+    bad_t = jl.cosine_embedding_loss(x1[1:], x2[1:], jnp.array([0.0, 1.0]))
+    assert np.isnan(float(bad_t[0])) and np.isfinite(float(bad_t[1]))
+    inf = jl.cosine_embedding_loss(jnp.array([[INF, 1.0]]), jnp.array([[1.0, 1.0]]), t[:1])
+    assert np.isnan(float(inf[0]))  # inf / inf: no direction
