@@ -48,6 +48,7 @@ from ._embedding import triplet_margin_loss as triplet_margin_loss
 from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
 from ._fenchel_young import multiclass_sparsemax_loss as multiclass_sparsemax_loss
 from ._fenchel_young import sparsemax_loss as sparsemax_loss
+from ._focal import asymmetric_loss as asymmetric_loss
 from ._focal import poly_loss_cross_entropy as poly_loss_cross_entropy
 from ._focal import sigmoid_focal_loss as sigmoid_focal_loss
 from ._focal import softmax_focal_loss as softmax_focal_loss

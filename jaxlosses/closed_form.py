@@ -47,6 +47,7 @@ from ._embedding import _hinge_embedding_loss_grad as hinge_embedding_loss
 from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
 from ._fenchel_young import _multiclass_sparsemax_loss_grad as multiclass_sparsemax_loss
 from ._fenchel_young import _sparsemax_loss_grad as sparsemax_loss
+from ._focal import _asymmetric_loss_grad as asymmetric_loss
 from ._focal import _poly_loss_cross_entropy_grad as poly_loss_cross_entropy
 from ._focal import _sigmoid_focal_loss_grad as sigmoid_focal_loss
 from ._focal import _softmax_focal_loss_grad as softmax_focal_loss
@@ -108,6 +109,7 @@ from ._structured import _structured_softmax_margin_loss_grad as structured_soft
 __all__ = [
     "absolute_error",
     "arcface_loss",
+    "asymmetric_loss",
     "binary_cross_entropy",
     "binary_dice_loss",
     "categorical_cross_entropy",
