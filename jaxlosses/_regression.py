@@ -423,13 +423,15 @@ def pinball_loss(predictions: ArrayLike, targets: ArrayLike, *, quantiles: Array
       Econometrica 1978.
     """
     arr, r, q = _pinball(predictions, targets, quantiles, "pinball_loss")
-    return jnp.where(r < 0, (q - 1.0) * r, q * r).astype(arr.dtype)
+    # A NaN residual is neither < 0 nor >= 0: the last branch keeps it NaN in the value
+    # and in the gradient (a plain two-branch where would give it the slope -τ).
+    return jnp.where(r < 0, (q - 1.0) * r, jnp.where(r >= 0, q * r, r * r)).astype(arr.dtype)
 
 
 @closed_form_of(pinball_loss, _pinball)
 def _pinball_loss_grad(arr: jax.Array, r: jax.Array, q: jax.Array) -> jax.Array:
-    """``1 - τ`` where ``p > t``, ``-τ`` where ``p <= t``."""
-    return jnp.where(r < 0, 1.0 - q, -q).astype(arr.dtype)
+    """``1 - τ`` where ``p > t``, ``-τ`` where ``p <= t`` (NaN for a NaN residual)."""
+    return jnp.where(r < 0, 1.0 - q, jnp.where(r >= 0, -q, r)).astype(arr.dtype)
 
 
 def _deviance_inputs(

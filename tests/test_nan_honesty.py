@@ -231,3 +231,63 @@ def test_cosine_embedding_loss_keeps_nan_and_handles_zero_vectors():
     assert np.isnan(float(bad_t[0])) and np.isfinite(float(bad_t[1]))
     inf = jl.cosine_embedding_loss(jnp.array([[INF, 1.0]]), jnp.array([[1.0, 1.0]]), t[:1])
     assert np.isnan(float(inf[0]))  # inf / inf: no direction
+
+
+# --- regression extras and ASL --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("loss", "p", "t"),
+    [
+        (lambda p, t: jl.pinball_loss(p, t, quantiles=0.3), [NAN, 0.5, 2.0], [1.0, 1.0, 1.0]),
+        (lambda p, t: jl.tweedie_deviance(p, t, power=1.5), [NAN, 0.5, 2.0], [1.0, 0.0, 3.0]),
+        (lambda p, t: jl.tweedie_deviance(p, t, power=1), [NAN, 0.5, 2.0], [1.0, 0.0, 3.0]),
+        (lambda p, t: jl.tweedie_deviance(p, t, power=-1), [NAN, 0.5, 2.0], [1.0, -1.0, 3.0]),
+        (jl.gamma_deviance, [NAN, 0.5, 2.0], [1.0, 0.3, 3.0]),
+        (jl.mean_squared_log_error, [NAN, 0.5, 2.0], [1.0, 0.0, 3.0]),
+        (jl.asymmetric_loss, [NAN, 0.5, -2.0], [1.0, 0.0, 1.0]),
+        (lambda x, y: jl.asymmetric_loss(x, y), [NAN, 0.5, -2.0], [0.0, 0.0, 1.0]),
+    ],
+    ids=[
+        "pinball_loss",
+        "tweedie_deviance 1.5",
+        "tweedie_deviance 1",
+        "tweedie_deviance -1",
+        "gamma_deviance",
+        "mean_squared_log_error",
+        "asymmetric_loss positive",
+        "asymmetric_loss negative",
+    ],
+)
+def test_regression_extras_and_asl_keep_nan(loss, p, t):
+    p, t = jnp.array(p), jnp.array(t)
+    out = np.asarray(loss(p, t))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all(), out
+    out = np.asarray(loss(p.at[0].set(1.5), t.at[0].set(NAN)))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all(), out
+    grad = jax.grad(lambda z: jnp.sum(loss(z, t)))(p)
+    assert np.isnan(float(grad[0])) and np.isfinite(np.asarray(grad[1:])).all(), grad
+
+
+def test_regression_extras_out_of_domain_and_infinite():
+    # the deviances are not clamped: a non-positive mean is +inf or NaN, never a number
+    assert float(jl.tweedie_deviance(jnp.array([0.0]), jnp.array([2.0]), power=1)[0]) == INF
+    assert np.isnan(float(jl.tweedie_deviance(jnp.array([-1.0]), jnp.array([2.0]), power=1)[0]))
+    assert np.isnan(float(jl.tweedie_deviance(jnp.array([1.0]), jnp.array([-2.0]), power=1.5)[0]))
+    assert np.isnan(float(jl.gamma_deviance(jnp.array([1.0]), jnp.array([-2.0]))[0]))
+    assert float(jl.mean_squared_log_error(jnp.array([-1.0]), jnp.array([1.0]))[0]) == INF
+    assert np.isnan(float(jl.mean_squared_log_error(jnp.array([-2.0]), jnp.array([1.0]))[0]))
+    assert jl.pinball_loss(
+        jnp.array([-INF, INF]), jnp.array([0.0, 0.0]), quantiles=0.3
+    ).tolist() == [INF, INF]
+    assert float(jl.tweedie_deviance(jnp.array([INF]), jnp.array([1.0]), power=1.5)[0]) == INF
+
+
+def test_asymmetric_loss_at_infinite_logits():
+    x = jnp.array([INF, -INF, INF, -INF])
+    y = jnp.array([1.0, 0.0, 0.0, 1.0])
+    out = jl.asymmetric_loss(x, y).tolist()
+    # a sure positive, a sure negative: 0; a negative at p = 1: -(1-m)^4 log m; a positive at p = 0: inf
+    assert out[0] == 0.0 and out[1] == 0.0 and out[3] == INF
+    np.testing.assert_allclose(out[2], -(0.95**4) * np.log(0.05), rtol=1e-6)
+    assert jl.asymmetric_loss(x[2:3], y[2:3], clip=0.0).tolist() == [INF]
