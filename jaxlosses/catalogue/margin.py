@@ -167,10 +167,10 @@ def _ref_multilabel_margin(scores, labels, *, axis=-1):
     out = np.zeros(s.shape[:-1])
     for idx in np.ndindex(out.shape):
         row, y = s[idx], lab[idx]
+        listed: list[int] = []
         if y.dtype == bool:
-            listed = list(np.flatnonzero(y))
+            listed = [int(j) for j in np.flatnonzero(y)]
         else:
-            listed = []
             for j in y:  # torch's format: indices up to the first negative
                 if j < 0:
                     break
