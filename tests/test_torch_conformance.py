@@ -348,3 +348,25 @@ def test_hinge_embedding_loss_margins(rng, x64):
         np.testing.assert_allclose(
             jl.closed_form.hinge_embedding_loss(x, t, margin=margin), _np(tx.grad)
         )
+
+
+def test_tweedie_deviance_at_power_one_is_twice_torchs_poisson_nll_gap(rng, x64):
+    """``d_1(y, μ) = 2 [nll(μ) - nll(y)]`` with torch's ``poisson_nll_loss(log_input=False)``."""
+    mu = rng.uniform(0.1, 5.0, (4, 6))
+    y = rng.poisson(2.0, (4, 6)).astype(float)
+    tm = _t(mu, True)
+    nll = F.poisson_nll_loss(tm, _t(y), log_input=False, eps=0.0, reduction="none")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_y = np.where(y > 0, y - y * np.log(y), 0.0)  # nll(y), with 0 log 0 = 0
+    (2.0 * nll).sum().backward()
+    np.testing.assert_allclose(
+        jl.tweedie_deviance(mu, y, power=1), 2.0 * (_np(nll) - at_y), rtol=1e-12, atol=1e-14
+    )
+    np.testing.assert_allclose(
+        jl.closed_form.tweedie_deviance(mu, y, power=1), _np(tm.grad), rtol=1e-12
+    )
+    tm = _t(mu, True)
+    out = F.mse_loss(tm, _t(y), reduction="none")
+    out.sum().backward()
+    np.testing.assert_allclose(jl.tweedie_deviance(mu, y, power=0), _np(out), rtol=1e-12)
+    np.testing.assert_allclose(jl.closed_form.tweedie_deviance(mu, y), _np(tm.grad), rtol=1e-12)
