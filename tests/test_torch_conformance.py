@@ -320,6 +320,15 @@ def test_multilabel_soft_margin_and_soft_margin_extremes(x64):
     np.testing.assert_allclose(
         jl.closed_form.multilabel_soft_margin_loss(x, y, weights=w), _np(tx.grad), rtol=1e-12
     )
+    per_entry = np.array([[0.5, 1.0, 2.0, 1.5], [3.0, 0.25, 1.0, 0.0]])  # torch broadcasts
+    tx = _t(x, True)
+    out = F.multilabel_soft_margin_loss(tx, _t(y), weight=_t(per_entry), reduction="none")
+    out.sum().backward()
+    kw = {"weights": per_entry}
+    np.testing.assert_allclose(jl.multilabel_soft_margin_loss(x, y, **kw), _np(out), rtol=1e-12)
+    np.testing.assert_allclose(
+        jl.closed_form.multilabel_soft_margin_loss(x, y, **kw), _np(tx.grad), rtol=1e-12
+    )
     s = 2.0 * y - 1.0
     tx = _t(x, True)
     out = F.soft_margin_loss(tx, _t(s), reduction="none")
