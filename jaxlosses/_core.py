@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
+import numbers
 import operator
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, ParamSpec, TypeVar
@@ -56,6 +57,17 @@ def real(x: ArrayLike, name: str, fn: str) -> jax.Array:
             f"real inputs: pass `jnp.real({name})` or `jnp.abs({name})`, whichever you mean."
         )
     return arr
+
+
+def finite_number(value: Any, name: str, fn: str) -> None:
+    """A hyperparameter given as a Python (or NumPy) number must be a finite real.
+
+    Checked at trace time; an array hyperparameter (possibly traced) passes unchecked.
+    """
+    if isinstance(value, numbers.Number) and not (
+        isinstance(value, numbers.Real) and math.isfinite(float(value))
+    ):
+        raise ValueError(f"{fn}: `{name}` must be a finite real number, got {value!r}.")
 
 
 def floating(x: ArrayLike, name: str, fn: str) -> jax.Array:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -20,9 +21,11 @@ from jax.typing import ArrayLike
 
 from ._checks import in_set, labels_in_range, register_checks
 from ._core import (
+    binary_inputs,
     canonical_axis,
     check_equal_shapes,
     closed_form_of,
+    finite_number,
     floating,
     gather_last,
     integer,
@@ -41,7 +44,9 @@ __all__ = [
     "contrastive_loss",
     "cosent_loss",
     "cosface_loss",
+    "cosine_embedding_loss",
     "ge2e_loss",
+    "hinge_embedding_loss",
     "multi_similarity_loss",
     "triplet_margin_loss",
 ]
@@ -620,6 +625,190 @@ def _ge2e_loss_grad(_: jax.Array, grads: _Triple) -> _Triple:
     return grads
 
 
+# --- PyTorch's embedding-pair losses ------------------------------------------------------
+
+
+def _cosine_embedding(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    targets: ArrayLike,
+    margin: ArrayLike,
+    eps: ArrayLike,
+    axis: int,
+    fn: str,
+) -> tuple[Any, ...]:
+    """``(x1 as given, a, b, cos, ‖a‖² + ε, ‖b‖² + ε, t, m, ∂ℓ/∂cos, axis)``, keepdims on ``axis``."""
+    finite_number(margin, "margin", fn)
+    finite_number(eps, "eps", fn)
+    a0 = floating(x1, "x1", fn)
+    b0 = floating(x2, "x2", fn)
+    check_equal_shapes({"x1": a0, "x2": b0}, fn)
+    if a0.ndim < 1:
+        raise ValueError(f"{fn}: `x1` must be [..., dim]; got a scalar. Pass vectors.")
+    ax = canonical_axis(axis, a0.ndim, "x1", fn)
+    t0 = real(targets, "targets", fn)
+    batch = a0.shape[:ax] + a0.shape[ax + 1 :]
+    if t0.shape != batch:
+        raise ValueError(
+            f"{fn}: `targets` has shape {t0.shape} but `x1` {a0.shape} with feature axis "
+            f"{axis} needs one target (1 or -1) per pair, shape {batch}."
+        )
+    a = upcast(a0)
+    b = b0.astype(a.dtype)
+    e = jnp.asarray(eps, a.dtype)
+    m1 = jnp.sum(a * a, axis=ax, keepdims=True) + e
+    m2 = jnp.sum(b * b, axis=ax, keepdims=True) + e
+    prod = m1 * m2
+    pos = prod != 0  # only with eps = 0 and a zero vector: cosine 0, zero gradient
+    cos = jnp.where(
+        pos, jnp.sum(a * b, axis=ax, keepdims=True) / jnp.sqrt(jnp.where(pos, prod, 1.0)), 0.0
+    )
+    t = jnp.expand_dims(t0.astype(a.dtype), ax)
+    m = jnp.asarray(margin, a.dtype)
+    dcos = jnp.where(t == 1, -1.0, jnp.where(t == -1, (cos - m >= 0).astype(a.dtype), jnp.nan))
+    return a0, a, b, cos, m1, m2, t, m, jnp.where(pos, dcos, 0.0), ax
+
+
+def cosine_embedding_loss(
+    x1: ArrayLike,
+    x2: ArrayLike,
+    targets: ArrayLike,
+    *,
+    margin: ArrayLike = 0.0,
+    eps: ArrayLike = 1e-12,
+    axis: int = -1,
+) -> jax.Array:
+    r"""PyTorch's cosine embedding loss: similar pairs aligned, dissimilar pairs apart.
+
+    .. math:: \ell(x_1, x_2, y) = \begin{cases} 1 - \cos(x_1, x_2) & y = 1 \\
+       \max(0, \cos(x_1, x_2) - m) & y = -1 \end{cases},
+       \quad \cos = \frac{\langle x_1, x_2\rangle}
+       {\sqrt{(\lVert x_1\rVert^2 + \epsilon)(\lVert x_2\rVert^2 + \epsilon)}}
+
+    ``cosine_embedding_loss(x1, x2, y, margin=m)`` equals
+    ``torch.nn.functional.cosine_embedding_loss(x1, x2, y, margin=m, reduction="none")``,
+    including torch's ``ε = 1e-12`` added to each squared norm (so a zero vector has cosine
+    0 and a finite gradient). Both inputs are learned: ``closed_form.cosine_embedding_loss``
+    returns ``(∂/∂x1, ∂/∂x2)``. Unchecked, a target other than 1 or -1 gives NaN for its
+    pair (torch gives 0 there); ``jaxlosses.checked(cosine_embedding_loss)`` raises. A NaN
+    in either vector gives NaN for its pair.
+
+    Args:
+      x1: ``[..., D]`` first embeddings.
+      x2: ``[..., D]`` second embeddings, same shape.
+      targets: 1 (similar) or -1 (dissimilar) per pair, shape without ``axis``; integer
+        targets are accepted.
+      margin: the margin ``m`` for dissimilar pairs, a finite real (torch suggests
+        ``[0, 0.5]``).
+      eps: added to each squared norm (torch's constant).
+      axis: the feature axis.
+
+    Returns:
+      Per-pair loss, shape ``x1.shape`` without ``axis``, dtype of ``x1``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> x1, x2 = jnp.array([[1.0, 0.0], [1.0, 1.0]]), jnp.array([[0.0, 1.0], [1.0, 0.0]])
+      >>> jl.cosine_embedding_loss(x1, x2, jnp.array([1, -1]), margin=0.5).round(4).tolist()
+      [1.0, 0.2071]
+
+    References:
+      PyTorch, `CosineEmbeddingLoss
+      <https://pytorch.org/docs/stable/generated/torch.nn.CosineEmbeddingLoss.html>`_.
+    """
+    a0, _, _, cos, _, _, t, m, _, ax = _cosine_embedding(
+        x1, x2, targets, margin, eps, axis, "cosine_embedding_loss"
+    )
+    # A NaN cosine stays NaN in both branches; a target outside {-1, 1} gives NaN.
+    loss = jnp.where(t == 1, 1.0 - cos, jnp.where(t == -1, _relu(cos - m), jnp.nan))
+    return jnp.squeeze(loss, ax).astype(a0.dtype)
+
+
+def _relu(z: jax.Array) -> jax.Array:
+    """``max(0, z)`` that keeps NaN (``z < 0`` is false for it), with torch's ``clamp_min``
+    derivative at the kink: 1 at ``z = 0`` (a zero vector with ``margin=0`` sits there)."""
+    return jnp.where(z < 0, 0.0, z)
+
+
+@closed_form_of(cosine_embedding_loss, _cosine_embedding)
+def _cosine_embedding_loss_grad(
+    a0: jax.Array,
+    a: jax.Array,
+    b: jax.Array,
+    cos: jax.Array,
+    m1: jax.Array,
+    m2: jax.Array,
+    t: jax.Array,
+    m: jax.Array,
+    dcos: jax.Array,
+    ax: int,
+) -> _Pair:
+    r"""``ℓ'(cos) ∂cos``: ``∂cos/∂x1 = x2 / √(m1 m2) - cos x1 / m1`` (and symmetrically),
+    ``ℓ' = -1`` for similar pairs, ``[cos >= m]`` for dissimilar ones (torch's side of the kink), ``mᵢ = ‖xᵢ‖² + ε``."""
+    pos = m1 * m2 != 0
+    d = jnp.sqrt(jnp.where(pos, m1 * m2, 1.0))
+    ga = dcos * (b / d - cos * a / jnp.where(pos, m1, 1.0))
+    gb = dcos * (a / d - cos * b / jnp.where(pos, m2, 1.0))
+    return ga.astype(a0.dtype), gb.astype(a0.dtype)
+
+
+def _hinge_embedding(
+    inputs: ArrayLike, targets: ArrayLike, margin: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """``(inputs as given, x, y, margin)`` upcast."""
+    finite_number(margin, "margin", fn)
+    arr, x, y = binary_inputs(inputs, targets, ("inputs", "targets"), fn)
+    return arr, x, y, jnp.asarray(margin, x.dtype)
+
+
+def hinge_embedding_loss(
+    inputs: ArrayLike, targets: ArrayLike, *, margin: ArrayLike = 1.0
+) -> jax.Array:
+    r"""PyTorch's hinge embedding loss, element-wise: ``x`` for similar pairs, a hinge on dissimilar ones.
+
+    .. math:: \ell(x, y) = \begin{cases} x & y = 1 \\ \max(0,\ m - x) & y = -1 \end{cases}
+
+    ``x`` is usually a distance (e.g. an L1 distance between two embeddings): similar pairs
+    are pulled together, dissimilar ones pushed beyond ``m``.
+    ``hinge_embedding_loss(x, y, margin=m)`` equals
+    ``torch.nn.functional.hinge_embedding_loss(x, y, margin=m, reduction="none")`` for
+    targets in ``{-1, 1}``; unchecked, another target gives NaN (torch adds both branches
+    there), and ``jaxlosses.checked(hinge_embedding_loss)`` raises.
+
+    Args:
+      inputs: ``x``, any shape.
+      targets: 1 or -1, same shape (or a scalar); integer targets are accepted.
+      margin: the margin ``m``, a finite real.
+
+    Returns:
+      Element-wise loss, shape and dtype of ``inputs``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> x, y = jnp.array([0.5, 0.25, 2.0]), jnp.array([1.0, -1.0, -1.0])
+      >>> jl.hinge_embedding_loss(x, y).tolist()
+      [0.5, 0.75, 0.0]
+
+    References:
+      PyTorch, `HingeEmbeddingLoss
+      <https://pytorch.org/docs/stable/generated/torch.nn.HingeEmbeddingLoss.html>`_.
+    """
+    arr, x, y, m = _hinge_embedding(inputs, targets, margin, "hinge_embedding_loss")
+    out = jnp.where(y == 1, x, jnp.where(y == -1, _relu(m - x), jnp.nan))
+    return out.astype(arr.dtype)
+
+
+@closed_form_of(hinge_embedding_loss, _hinge_embedding)
+def _hinge_embedding_loss_grad(
+    arr: jax.Array, x: jax.Array, y: jax.Array, m: jax.Array
+) -> jax.Array:
+    """``1`` for ``y = 1``; ``-[x <= m]`` for ``y = -1`` (torch's side of the kink)."""
+    g = jnp.where(y == 1, 1.0, jnp.where(y == -1, -(m - x >= 0).astype(x.dtype), 0.0))
+    return g.astype(arr.dtype)
+
+
 # --- triplet losses mined from the labels of a batch ---------------------------------------
 
 _DISTANCES = ("euclidean", "squared_euclidean", "cosine")
@@ -1135,6 +1324,8 @@ def _cosent_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(contrastive_loss, in_set("labels", (0.0, 1.0)))
+register_checks(cosine_embedding_loss, in_set("targets", (-1.0, 1.0)))
+register_checks(hinge_embedding_loss, in_set("targets", (-1.0, 1.0)))
 register_checks(arcface_loss, labels_in_range("labels", "class_centers", axis=0))
 register_checks(cosface_loss, labels_in_range("labels", "class_centers", axis=0))
 

@@ -7,6 +7,8 @@ hand and re-exported as :mod:`jaxlosses.closed_form`.
 
 from __future__ import annotations
 
+import numbers
+
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
@@ -17,6 +19,7 @@ from ._core import (
     Axis,
     check_same_shape,
     closed_form_of,
+    finite_number,
     floating,
     hyperparameter,
     integer_inputs,
@@ -27,7 +30,12 @@ from ._core import (
 from ._core import upcast as _upcast
 from ._primitives import log_softmax_parts
 
-__all__ = ["poly_loss_cross_entropy", "sigmoid_focal_loss", "softmax_focal_loss"]
+__all__ = [
+    "asymmetric_loss",
+    "poly_loss_cross_entropy",
+    "sigmoid_focal_loss",
+    "softmax_focal_loss",
+]
 
 
 # --- sigmoid focal loss ---------------------------------------------------------------
@@ -348,8 +356,147 @@ def _softmax_focal_loss_grad(
     return restore_classes(grad, arr.shape, -1).astype(arr.dtype)
 
 
+# --- asymmetric loss (ASL) ---------------------------------------------------------------
+
+
+def _nonnegative_number(value: ArrayLike, name: str, fn: str, *, below_one: bool = False) -> None:
+    """A Python-number hyperparameter: finite, ``>= 0`` (and ``< 1`` with ``below_one``)."""
+    finite_number(value, name, fn)
+    if isinstance(value, numbers.Real) and (value < 0 or (below_one and value >= 1)):
+        bound = "in [0, 1)" if below_one else ">= 0"
+        raise ValueError(f"{fn}: `{name}` must be {bound}, got {value!r}.")
+
+
+def _asymmetric_parts(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    gamma_pos: ArrayLike,
+    gamma_neg: ArrayLike,
+    clip: ArrayLike,
+    fn: str,
+) -> tuple[jax.Array, ...]:
+    """``(orig, y, log p, log(1 - p), γ+, γ-, m, [p > m], log p_m, log(1 - p_m))``, upcast.
+
+    ``p_m = max(p - m, 0)`` is the shifted probability of the negatives; ``log(1 - p_m)``
+    is ``logaddexp(log(1 - p), log m)`` where ``p > m`` (0 elsewhere), exact at any logit.
+    A NaN logit counts as "above the shift" so that it stays NaN.
+    """
+    _nonnegative_number(gamma_pos, "gamma_pos", fn)
+    _nonnegative_number(gamma_neg, "gamma_neg", fn)
+    _nonnegative_number(clip, "clip", fn, below_one=True)
+    arr = floating(logits, "logits", fn)
+    lab = real(labels, "labels", fn)
+    check_same_shape(arr, lab, ("logits", "labels"), fn)
+    x = _upcast(arr)
+    y = jnp.broadcast_to(lab.astype(x.dtype), x.shape)
+    gp, gn, m = (jnp.asarray(v, x.dtype) for v in (gamma_pos, gamma_neg, clip))
+    log_p = -jnp.logaddexp(-x, 0.0)
+    log_q = -jnp.logaddexp(x, 0.0)
+    p = jnp.exp(log_p)
+    active = ~(p <= m)
+    shifted = jnp.where(active, p - m, 1.0)  # double where: log of a positive number only
+    log_pm = jnp.where(active, jnp.where(m > 0, jnp.log(shifted), log_p), 0.0)
+    log_m = jnp.where(m > 0, jnp.log(jnp.where(m > 0, m, 1.0)), -jnp.inf)
+    log_1m_pm = jnp.where(active, jnp.logaddexp(log_q, log_m), 0.0)
+    return arr, y, log_p, log_q, gp, gn, m, active, log_pm, log_1m_pm
+
+
+def _power_of(g: jax.Array, log_base: jax.Array) -> jax.Array:
+    """``base^g`` from ``log base``, with ``base^0 = 1`` even where ``log base = ±inf``."""
+    return jnp.where(g == 0, 1.0, jnp.exp(g * log_base))
+
+
+def asymmetric_loss(
+    logits: ArrayLike,
+    labels: ArrayLike,
+    *,
+    gamma_pos: ArrayLike = 0.0,
+    gamma_neg: ArrayLike = 4.0,
+    clip: ArrayLike = 0.05,
+) -> jax.Array:
+    r"""Asymmetric loss (ASL) for multi-label classification, element-wise.
+
+    .. math:: \ell(x, y) = -y\,(1 - p)^{\gamma_+} \log p
+       - (1 - y)\, p_m^{\gamma_-} \log(1 - p_m),
+       \quad p = \sigma(x),\ p_m = \max(p - m, 0)
+
+    Focusing is asymmetric: easy negatives (the many absent labels) are down-weighted
+    by ``p_m^{γ-}`` with a larger ``γ-``, and the probability shift ``m`` (``clip``)
+    discards negatives with ``p <= m`` entirely (and so also mislabelled negatives with a
+    large ``p`` count less). ``γ+ = γ- = m = 0`` is :func:`sigmoid_binary_cross_entropy`;
+    ``m = 0`` is :func:`sigmoid_focal_loss` with separate exponents. Sum over the classes
+    (the reference implementation returns ``-loss.sum()`` over the batch). In log space:
+    ``log(1 - p_m) = log(σ(-x) + m)`` is a log-sum-exp of log-sigmoids, so it is exact for
+    logits of any magnitude; the reference code clamps both logs at ``1e-8`` instead
+    (values agree wherever ``p`` and ``1 - p_m`` exceed ``1e-8``). Labels in ``[0, 1]``
+    (soft labels mix the two terms linearly).
+
+    Args:
+      logits: any shape.
+      labels: multi-hot labels in ``{0, 1}`` (or soft, in ``[0, 1]``), same shape (or a
+        scalar).
+      gamma_pos: the focusing exponent ``γ+ >= 0`` of the positives.
+      gamma_neg: the focusing exponent ``γ- >= 0`` of the negatives.
+      clip: the probability shift ``m`` in ``[0, 1)`` of the negatives.
+
+    Returns:
+      Element-wise loss, shape and dtype of ``logits``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> x, y = jnp.array([2.0, -3.0, 2.0]), jnp.array([1.0, 0.0, 0.0])
+      >>> jl.asymmetric_loss(x, y).round(4).tolist()  # the easy negative (p = 0.047) is 0
+      [0.1269, 0.0, 0.8464]
+
+    References:
+      Ridnik et al., `Asymmetric Loss For Multi-Label Classification
+      <https://arxiv.org/abs/2009.14119>`_, ICCV 2021.
+    """
+    arr, y, log_p, log_q, gp, gn, _, active, log_pm, log_1m_pm = _asymmetric_parts(
+        logits, labels, gamma_pos, gamma_neg, clip, "asymmetric_loss"
+    )
+    pos = -_power_of(gp, log_q) * log_p
+    neg = jnp.where(active, -_power_of(gn, log_pm) * log_1m_pm, 0.0)
+    # A 0 weight drops its term (0 * inf at an infinite logit is not NaN), keeping the
+    # derivative in y; a NaN label or logit stays NaN.
+    pos = jnp.where((y == 0) & (pos == jnp.inf), 0.0, pos)
+    neg = jnp.where((y == 1) & (neg == jnp.inf), 0.0, neg)
+    loss = y * pos + (1.0 - y) * neg
+    return loss.astype(arr.dtype)
+
+
+@closed_form_of(asymmetric_loss, _asymmetric_parts)
+def _asymmetric_loss_grad(
+    arr: jax.Array,
+    y: jax.Array,
+    log_p: jax.Array,
+    log_q: jax.Array,
+    gp: jax.Array,
+    gn: jax.Array,
+    m: jax.Array,
+    active: jax.Array,
+    log_pm: jax.Array,
+    log_1m_pm: jax.Array,
+) -> jax.Array:
+    r"""``y (1-p)^{γ+} [γ+ p log p - (1-p)] + (1-y) p(1-p) [p_m^{γ-} / (1-p_m) - γ- p_m^{γ-1} log(1-p_m)]``.
+
+    From ``dp/dx = p (1 - p)``; the negative term is 0 (with its derivative) where
+    ``p <= m``. Each product is taken in log space: ``p (1 - p) / (1 - p_m)`` as
+    ``exp(log p + log(1-p) - log(1-p_m))``, ``p (1 - p) p_m^{γ-1}`` as one exponential.
+    """
+    p, q = jnp.exp(log_p), jnp.exp(log_q)
+    d_pos = _power_of(gp, log_q) * (gp * jnp.where(p == 0, 0.0, p * log_p) - q)
+    first = jnp.exp(gn * log_pm + log_p + log_q - log_1m_pm)
+    second = jnp.where(gn == 0, 0.0, gn * jnp.exp((gn - 1.0) * log_pm + log_p + log_q) * log_1m_pm)
+    d_neg = jnp.where(active, first - second, 0.0)
+    g = jnp.where(y == 0, 0.0, y * d_pos) + jnp.where(y == 1, 0.0, (1.0 - y) * d_neg)
+    return g.astype(arr.dtype)
+
+
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(sigmoid_focal_loss, unit_interval("labels"))
 register_checks(softmax_focal_loss, labels_in_range("labels", "logits", axis=-1))
 register_checks(poly_loss_cross_entropy, simplex("labels"))
+register_checks(asymmetric_loss, unit_interval("labels"))

@@ -8,12 +8,17 @@ difference.
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
+from jax.scipy.special import xlogy
 from jax.typing import ArrayLike
 
+from ._checks import register_checks, unit_interval
 from ._core import (
     Axis,
     canonical_axes,
@@ -22,6 +27,7 @@ from ._core import (
     floating,
     hyperparameter,
     mask_for,
+    real,
     targets_or_zeros,
     upcast,
 )
@@ -30,11 +36,15 @@ __all__ = [
     "absolute_error",
     "cosine_distance",
     "cosine_similarity",
+    "gamma_deviance",
     "huber_loss",
     "l2_loss",
     "log_cosh",
+    "mean_squared_log_error",
+    "pinball_loss",
     "smooth_l1_loss",
     "squared_error",
+    "tweedie_deviance",
 ]
 
 
@@ -338,3 +348,273 @@ def cosine_distance(
 def _cosine_distance_grad(*parsed: Any) -> jax.Array:
     """The negated cosine-similarity gradient."""
     return -_cosine_derivative(*parsed)
+
+
+# --- quantile and deviance losses ---------------------------------------------------------
+
+
+def _quantile_values(quantiles: Any, fn: str) -> None:
+    """Concrete quantiles (Python numbers, sequences, NumPy arrays) must lie in (0, 1)."""
+    if isinstance(quantiles, jax.Array) and not isinstance(quantiles, jax.core.Tracer):
+        values = np.asarray(quantiles)
+    elif isinstance(quantiles, (numbers.Real, list, tuple, np.ndarray, np.generic)):
+        values = np.asarray(quantiles, dtype=float)
+    else:
+        return  # traced: jaxlosses.checked(pinball_loss) checks it at run time
+    if not np.all((values > 0) & (values < 1)):
+        raise ValueError(
+            f"{fn}: `quantiles` must lie in (0, 1), got {values.tolist()}; pass e.g. "
+            "quantiles=(0.1, 0.5, 0.9)."
+        )
+
+
+def _pinball(
+    predictions: ArrayLike, targets: ArrayLike, quantiles: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(predictions as given, residual t - p, quantiles)`` broadcast to the predictions."""
+    arr = floating(predictions, "predictions", fn)
+    tgt = real(targets, "targets", fn)
+    _quantile_values(quantiles, fn)
+    q0 = real(quantiles, "quantiles", fn)
+    p = upcast(arr)
+    if q0.ndim == 0:
+        check_same_shape(arr, tgt, ("predictions", "targets"), fn)
+        t = jnp.broadcast_to(tgt.astype(p.dtype), p.shape)
+        q = jnp.broadcast_to(q0.astype(p.dtype), p.shape)
+        return arr, t - p, q
+    n_q = q0.shape[0]
+    if q0.ndim != 1 or arr.ndim == 0 or arr.shape[-1] != n_q:
+        raise ValueError(
+            f"{fn}: `quantiles` has shape {q0.shape} and `predictions` shape {arr.shape}; pass "
+            "a scalar quantile, or Q quantiles and predictions [..., Q] (one per quantile)."
+        )
+    if tgt.shape == arr.shape[:-1]:
+        tgt = tgt[..., None]
+    elif tgt.shape != arr.shape:
+        raise ValueError(
+            f"{fn}: `targets` has shape {tgt.shape} but `predictions` {arr.shape} with "
+            f"{n_q} quantiles needs targets of shape {arr.shape[:-1]} (one per example) or "
+            f"{arr.shape} (one per quantile)."
+        )
+    t = jnp.broadcast_to(tgt.astype(p.dtype), p.shape)
+    return arr, t - p, jnp.broadcast_to(q0.astype(p.dtype), p.shape)
+
+
+def pinball_loss(predictions: ArrayLike, targets: ArrayLike, *, quantiles: ArrayLike) -> jax.Array:
+    r"""Pinball (quantile) loss of quantile predictions, element-wise.
+
+    .. math:: \rho_\tau(r) = \max(\tau r,\ (\tau - 1) r), \quad r = t - p, \quad \tau \in (0, 1)
+
+    Minimised in expectation by the ``τ``-quantile of the target; ``τ = ½`` is half the
+    absolute error. Several quantiles at once: predictions ``[..., Q]`` (one column per
+    quantile) against targets ``[...]`` (broadcast along the quantile axis) or ``[..., Q]``,
+    with ``quantiles`` of shape ``[Q]``; a scalar quantile takes predictions and targets of
+    one shape. Sum over the last axis for the per-example loss of a ``[..., Q]`` prediction.
+    Quantiles given as Python numbers, sequences or NumPy arrays are checked to lie in
+    ``(0, 1)`` at trace time. The derivative at ``r = 0`` is taken as ``-τ``.
+
+    Args:
+      predictions: ``[..., Q]`` (or any shape with a scalar quantile).
+      targets: ``[...]`` or ``[..., Q]`` (or the predictions' shape with a scalar quantile).
+      quantiles: ``τ``, a scalar or ``[Q]``.
+
+    Returns:
+      Element-wise loss, shape and dtype of ``predictions``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> p = jnp.array([[1.0, 2.0, 3.0]])
+      >>> jl.pinball_loss(p, jnp.array([2.5]), quantiles=(0.1, 0.5, 0.9)).tolist()
+      [[0.15, 0.25, 0.05]]
+
+    References:
+      Koenker and Bassett, `Regression quantiles <https://doi.org/10.2307/1913643>`_,
+      Econometrica 1978.
+    """
+    arr, r, q = _pinball(predictions, targets, quantiles, "pinball_loss")
+    # A NaN residual is neither < 0 nor >= 0: the last branch keeps it NaN in the value
+    # and in the gradient (a plain two-branch where would give it the slope -τ).
+    return jnp.where(r < 0, (q - 1.0) * r, jnp.where(r >= 0, q * r, r * r)).astype(arr.dtype)
+
+
+@closed_form_of(pinball_loss, _pinball)
+def _pinball_loss_grad(arr: jax.Array, r: jax.Array, q: jax.Array) -> jax.Array:
+    """``1 - τ`` where ``p > t``, ``-τ`` where ``p <= t`` (NaN for a NaN residual)."""
+    return jnp.where(r < 0, 1.0 - q, jnp.where(r >= 0, -q, r)).astype(arr.dtype)
+
+
+def _deviance_inputs(
+    predictions: ArrayLike, targets: ArrayLike, power: float, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, float]:
+    """``(predictions as given, μ, y, power)`` upcast; the power checked at trace time."""
+    if isinstance(power, bool) or not isinstance(power, numbers.Real):
+        raise TypeError(
+            f"{fn}: `power` must be a Python number (the formula branches on it), got "
+            f"{type(power).__name__}; pass e.g. power=1.5."
+        )
+    power = float(power)
+    if not math.isfinite(power) or 0 < power < 1:
+        raise ValueError(
+            f"{fn}: `power` must be <= 0 or >= 1 (no Tweedie distribution has 0 < p < 1), "
+            f"got {power}."
+        )
+    arr = floating(predictions, "predictions", fn)
+    tgt = real(targets, "targets", fn)
+    check_same_shape(arr, tgt, ("predictions", "targets"), fn)
+    mu = upcast(arr)
+    return arr, mu, jnp.broadcast_to(tgt.astype(mu.dtype), mu.shape), power
+
+
+def _unit_deviance(mu: jax.Array, y: jax.Array, power: float) -> jax.Array:
+    """The Tweedie unit deviance ``d(y, μ)`` (``log μ`` is -inf at 0, NaN below)."""
+    if power == 0:
+        return jnp.square(y - mu)
+    log_mu = jnp.log(mu)
+    if power == 1:
+        return 2.0 * (xlogy(y, y) - xlogy(y, mu) - y + mu)
+    if power == 2:
+        return 2.0 * (log_mu - jnp.log(y) + y * jnp.exp(-log_mu) - 1.0)
+    a, b = 1.0 - power, 2.0 - power
+    y_part = jnp.maximum(y, 0.0) if power < 0 else y  # y < 0 is NaN for p >= 1
+    return 2.0 * (
+        jnp.power(y_part, b) / (a * b) - y * jnp.exp(a * log_mu) / a + jnp.exp(b * log_mu) / b
+    )
+
+
+def _unit_deviance_grad(mu: jax.Array, y: jax.Array, power: float) -> jax.Array:
+    """``∂d/∂μ = 2 μ^{-p} (μ - y)`` for every power."""
+    if power == 0:
+        return 2.0 * (mu - y)
+    return 2.0 * (mu - y) * jnp.exp(-power * jnp.log(mu))
+
+
+def tweedie_deviance(
+    predictions: ArrayLike, targets: ArrayLike, *, power: float = 0.0
+) -> jax.Array:
+    r"""Tweedie unit deviance of a predicted mean ``μ`` at the target ``y``, element-wise.
+
+    .. math:: d_p(y, \mu) = 2\left(\frac{\max(y, 0)^{2-p}}{(1-p)(2-p)}
+       - \frac{y\, \mu^{1-p}}{1-p} + \frac{\mu^{2-p}}{2-p}\right)
+
+    with the limits ``p = 0``: ``(y - μ)²``; ``p = 1`` (Poisson):
+    ``2 (y log(y/μ) - y + μ)``; ``p = 2`` (gamma): ``2 (log(μ/y) + y/μ - 1)``.
+    ``tweedie_deviance(μ, y, power=p).mean()`` is
+    ``sklearn.metrics.mean_tweedie_deviance(y, μ, power=p)`` (note sklearn's argument
+    order: targets first). ``power`` is a Python number checked at trace time (``0 < p < 1``
+    is refused, as in sklearn). Domains, as sklearn's: ``μ > 0`` except for ``p = 0``;
+    ``y >= 0`` for ``1 <= p < 2``, ``y > 0`` for ``p >= 2``. Unchecked, out of the
+    domain the math gives NaN (``log`` of a negative number) or ``+inf`` (``μ = 0`` with
+    ``y > 0``), never a clamped number. The derivative is ``2 μ^{-p} (μ - y)``.
+
+    Args:
+      predictions: the predicted means ``μ``, any shape.
+      targets: ``y``, same shape (or a scalar).
+      power: the Tweedie power ``p``.
+
+    Returns:
+      Element-wise deviance, shape and dtype of ``predictions``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> jl.tweedie_deviance(jnp.array([1.0, 2.0]), jnp.array([1.0, 0.0]), power=1.5).tolist()
+      [0.0, 5.656854152679443]
+
+    References:
+      Jørgensen, `Exponential dispersion models
+      <https://doi.org/10.1111/j.2517-6161.1987.tb01685.x>`_, JRSS B 1987; scikit-learn,
+      `mean_tweedie_deviance <https://scikit-learn.org/stable/modules/model_evaluation.html#mean-poisson-gamma-and-tweedie-deviances>`_.
+    """
+    arr, mu, y, power = _deviance_inputs(predictions, targets, power, "tweedie_deviance")
+    return _unit_deviance(mu, y, power).astype(arr.dtype)
+
+
+@closed_form_of(tweedie_deviance, _deviance_inputs)
+def _tweedie_deviance_grad(arr: jax.Array, mu: jax.Array, y: jax.Array, power: float) -> jax.Array:
+    """``2 μ^{-p} (μ - y)``."""
+    return _unit_deviance_grad(mu, y, power).astype(arr.dtype)
+
+
+def _gamma_inputs(
+    predictions: ArrayLike, targets: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array, float]:
+    return _deviance_inputs(predictions, targets, 2.0, fn)
+
+
+def gamma_deviance(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
+    r"""Gamma unit deviance ``2 (log(μ/y) + y/μ - 1)``: :func:`tweedie_deviance` with ``power=2``.
+
+    ``gamma_deviance(μ, y).mean()`` is ``sklearn.metrics.mean_gamma_deviance(y, μ)``. Scale
+    invariant (``d(cy, cμ) = d(y, μ)``): for positive targets whose noise grows with the
+    mean. Both ``μ`` and ``y`` must be positive; unchecked, a non-positive one gives NaN
+    or ``inf``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> jl.gamma_deviance(jnp.array([2.0, 20.0]), jnp.array([1.0, 10.0])).round(4).tolist()
+      [0.3863, 0.3863]
+    """
+    arr, mu, y, power = _gamma_inputs(predictions, targets, "gamma_deviance")
+    return _unit_deviance(mu, y, power).astype(arr.dtype)
+
+
+@closed_form_of(gamma_deviance, _gamma_inputs)
+def _gamma_deviance_grad(arr: jax.Array, mu: jax.Array, y: jax.Array, power: float) -> jax.Array:
+    """``2 (μ - y) / μ²``."""
+    return _unit_deviance_grad(mu, y, power).astype(arr.dtype)
+
+
+def _log1p_inputs(
+    predictions: ArrayLike, targets: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(predictions as given, p, log1p(p) - log1p(t))``."""
+    arr = floating(predictions, "predictions", fn)
+    tgt = real(targets, "targets", fn)
+    check_same_shape(arr, tgt, ("predictions", "targets"), fn)
+    p = upcast(arr)
+    t = jnp.broadcast_to(tgt.astype(p.dtype), p.shape)
+    return arr, p, jnp.log1p(p) - jnp.log1p(t)
+
+
+def mean_squared_log_error(predictions: ArrayLike, targets: ArrayLike) -> jax.Array:
+    r"""Squared log error ``(log(1 + p) - log(1 + t))²``, element-wise (reduce for the mean).
+
+    The "mean" of the name is the reduction: ``mean_squared_log_error(p, t).mean()`` is
+    ``torchmetrics.functional.mean_squared_log_error(p, t)`` (and sklearn's
+    ``mean_squared_log_error(t, p)``), and ``.mean(-1)`` is
+    ``keras.losses.mean_squared_logarithmic_error(t, p)`` for inputs ``>= 1e-7`` (Keras
+    clips smaller values to its epsilon first; nothing is clipped here). For ``p, t > -1``;
+    unchecked, ``p <= -1`` gives ``inf`` or NaN, not a clipped number.
+
+    Args:
+      predictions: any shape, ``> -1``.
+      targets: same shape (or a scalar), ``> -1``.
+
+    Returns:
+      Element-wise loss, shape and dtype of ``predictions``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> jl.mean_squared_log_error(jnp.array([0.0, 3.0]), jnp.array([0.0, 1.0])).round(4).tolist()
+      [0.0, 0.4805]
+
+    References:
+      TorchMetrics, `MeanSquaredLogError
+      <https://lightning.ai/docs/torchmetrics/stable/regression/mean_squared_log_error.html>`_.
+    """
+    arr, _, d = _log1p_inputs(predictions, targets, "mean_squared_log_error")
+    return jnp.square(d).astype(arr.dtype)
+
+
+@closed_form_of(mean_squared_log_error, _log1p_inputs)
+def _mean_squared_log_error_grad(arr: jax.Array, p: jax.Array, d: jax.Array) -> jax.Array:
+    """``2 (log(1 + p) - log(1 + t)) / (1 + p)``."""
+    return (2.0 * d / (1.0 + p)).astype(arr.dtype)
+
+
+# --- run-time value checks (jaxlosses.checked) ---------------------------------------
+
+register_checks(pinball_loss, unit_interval("quantiles"))

@@ -45,11 +45,14 @@ from ._embedding import _batch_semi_hard_triplet_loss_grad as batch_semi_hard_tr
 from ._embedding import _contrastive_loss_grad as contrastive_loss
 from ._embedding import _cosent_loss_grad as cosent_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
+from ._embedding import _cosine_embedding_loss_grad as cosine_embedding_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
+from ._embedding import _hinge_embedding_loss_grad as hinge_embedding_loss
 from ._embedding import _multi_similarity_loss_grad as multi_similarity_loss
 from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
 from ._fenchel_young import _multiclass_sparsemax_loss_grad as multiclass_sparsemax_loss
 from ._fenchel_young import _sparsemax_loss_grad as sparsemax_loss
+from ._focal import _asymmetric_loss_grad as asymmetric_loss
 from ._focal import _poly_loss_cross_entropy_grad as poly_loss_cross_entropy
 from ._focal import _sigmoid_focal_loss_grad as sigmoid_focal_loss
 from ._focal import _softmax_focal_loss_grad as softmax_focal_loss
@@ -61,10 +64,14 @@ from ._likelihood import _gaussian_nll_grad as gaussian_nll
 from ._likelihood import _poisson_nll_grad as poisson_nll
 from ._margin import _cost_augmented_hinge_loss_grad as cost_augmented_hinge_loss
 from ._margin import _hinge_loss_grad as hinge_loss
+from ._margin import _multi_margin_loss_grad as multi_margin_loss
 from ._margin import _multiclass_hinge_loss_grad as multiclass_hinge_loss
 from ._margin import _multiclass_perceptron_loss_grad as multiclass_perceptron_loss
+from ._margin import _multilabel_margin_loss_grad as multilabel_margin_loss
+from ._margin import _multilabel_soft_margin_loss_grad as multilabel_soft_margin_loss
 from ._margin import _perceptron_loss_grad as perceptron_loss
 from ._margin import _risk_loss_grad as risk_loss
+from ._margin import _soft_margin_loss_grad as soft_margin_loss
 from ._margin import _softmax_margin_loss_grad as softmax_margin_loss
 from ._margin import _squared_hinge_loss_grad as squared_hinge_loss
 from ._preference import _dpo_loss_grad as dpo_loss
@@ -86,11 +93,15 @@ from ._ranking import _ranking_softmax_loss_grad as ranking_softmax_loss
 from ._regression import _absolute_error_grad as absolute_error
 from ._regression import _cosine_distance_grad as cosine_distance
 from ._regression import _cosine_similarity_grad as cosine_similarity
+from ._regression import _gamma_deviance_grad as gamma_deviance
 from ._regression import _huber_loss_grad as huber_loss
 from ._regression import _l2_loss_grad as l2_loss
 from ._regression import _log_cosh_grad as log_cosh
+from ._regression import _mean_squared_log_error_grad as mean_squared_log_error
+from ._regression import _pinball_loss_grad as pinball_loss
 from ._regression import _smooth_l1_loss_grad as smooth_l1_loss
 from ._regression import _squared_error_grad as squared_error
+from ._regression import _tweedie_deviance_grad as tweedie_deviance
 from ._segmentation import _binary_dice_loss_grad as binary_dice_loss
 from ._segmentation import _dice_loss_grad as dice_loss
 from ._segmentation import (
@@ -109,6 +120,7 @@ __all__ = [
     "absolute_error",
     "approx_ndcg_loss",
     "arcface_loss",
+    "asymmetric_loss",
     "batch_all_triplet_loss",
     "batch_hard_triplet_loss",
     "batch_semi_hard_triplet_loss",
@@ -121,6 +133,7 @@ __all__ = [
     "cosent_loss",
     "cosface_loss",
     "cosine_distance",
+    "cosine_embedding_loss",
     "cosine_similarity",
     "cost_augmented_hinge_loss",
     "crf_log_likelihood",
@@ -129,12 +142,14 @@ __all__ = [
     "ctc_loss",
     "dice_loss",
     "dpo_loss",
+    "gamma_deviance",
     "gan_discriminator_loss",
     "gan_generator_loss",
     "gaussian_kl_divergence",
     "gaussian_nll",
     "ge2e_loss",
     "generalized_kl_divergence",
+    "hinge_embedding_loss",
     "hinge_loss",
     "huber_loss",
     "info_nce_loss",
@@ -151,11 +166,15 @@ __all__ = [
     "listmle_loss",
     "log_cosh",
     "margin_ranking_loss",
+    "mean_squared_log_error",
+    "multi_margin_loss",
     "multi_similarity_loss",
     "multiclass_generalized_dice_loss",
     "multiclass_hinge_loss",
     "multiclass_perceptron_loss",
     "multiclass_sparsemax_loss",
+    "multilabel_margin_loss",
+    "multilabel_soft_margin_loss",
     "multiple_negatives_ranking_loss",
     "negative_log_likelihood",
     "ntxent",
@@ -164,6 +183,7 @@ __all__ = [
     "pairwise_logistic_loss",
     "pairwise_soft_zero_one_loss",
     "perceptron_loss",
+    "pinball_loss",
     "poisson_nll",
     "poly_loss_cross_entropy",
     "preference_hinge_loss",
@@ -177,6 +197,7 @@ __all__ = [
     "sigmoid_focal_loss",
     "simpo_loss",
     "smooth_l1_loss",
+    "soft_margin_loss",
     "softmax_cross_entropy",
     "softmax_cross_entropy_with_integer_labels",
     "softmax_focal_loss",
@@ -191,4 +212,5 @@ __all__ = [
     "supervised_contrastive_loss",
     "triplet_margin_loss",
     "tversky_loss",
+    "tweedie_deviance",
 ]

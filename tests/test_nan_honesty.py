@@ -146,6 +146,153 @@ def test_a_nan_negative_or_key_reaches_every_row():
     assert np.isnan(np.asarray(jl.ntxent(bad, jnp.array([0, 0, 1, 1]))))
 
 
+# --- the PyTorch-style margin and embedding losses ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda x, y: jl.multi_margin_loss(x, y),
+        lambda x, y: jl.multi_margin_loss(x, y, p=2, weights=jnp.array([1.0, 2.0, 0.5])),
+        lambda x, y: jl.multilabel_margin_loss(x, jnp.stack([y, 1 - y, jnp.full_like(y, -1)], -1)),
+        lambda x, y: jl.multilabel_soft_margin_loss(x, jax.nn.one_hot(y, 3)),
+    ],
+    ids=[
+        "multi_margin_loss",
+        "multi_margin_loss p=2",
+        "multilabel_margin_loss",
+        "multilabel_soft_margin_loss",
+    ],
+)
+def test_torch_style_class_losses_keep_nan(loss):
+    x = jnp.array([[1.0, NAN, 0.0], [0.5, 0.2, 0.1]])
+    y = jnp.array([0, 1])
+    out = np.asarray(loss(x, y))
+    assert np.isnan(out[0]) and np.isfinite(out[1]), out
+    assert np.isnan(np.asarray(loss(jnp.full((2, 3), NAN), y))).all()
+    grad = jax.grad(lambda z: jnp.sum(loss(z, y)))(x)
+    assert np.isfinite(np.asarray(grad[1])).all()
+
+
+def test_torch_style_class_losses_with_infinite_scores():
+    y = jnp.array([0, 1])
+    x = jnp.array([[0.0, INF, 0.0], [0.5, 0.2, 0.1]])  # a wrong class at +inf
+    assert float(jl.multi_margin_loss(x, y)[0]) == INF
+    assert float(jl.multilabel_margin_loss(x, jnp.array([[0, -1, -1], [1, -1, -1]]))[0]) == INF
+    assert float(jl.multilabel_soft_margin_loss(x, jax.nn.one_hot(y, 3))[0]) == INF
+    x = jnp.array([[INF, 0.0, 0.0], [0.5, 0.2, 0.1]])  # the true class at +inf: no violation
+    assert float(jl.multi_margin_loss(x, y)[0]) == 0.0
+    assert float(jl.multilabel_margin_loss(x, jnp.array([[0, -1, -1], [1, -1, -1]]))[0]) == 0.0
+
+
+def test_multilabel_margin_nan_at_an_unused_pair_does_not_count():
+    # No targets in example 0 (its list starts with -1): its loss is 0 whatever the scores,
+    # as in torch; a NaN there takes no part in it.
+    x = jnp.array([[NAN, 1.0, 0.0], [0.5, 0.2, 0.1]])
+    out = jl.multilabel_margin_loss(x, jnp.array([[-1, 0, 1], [1, -1, -1]]))
+    assert float(out[0]) == 0.0 and np.isfinite(float(out[1]))
+    bad = jl.multilabel_margin_loss(x, jnp.array([[3, -1, -1], [1, -1, -1]]))  # index >= C
+    assert np.isnan(float(bad[0])) and np.isfinite(float(bad[1]))
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [jl.soft_margin_loss, lambda x, t: jl.hinge_embedding_loss(x, t)],
+    ids=["soft_margin_loss", "hinge_embedding_loss"],
+)
+def test_torch_style_elementwise_losses_keep_nan(loss):
+    out = np.asarray(loss(jnp.array([NAN, 0.5, -2.0]), jnp.array([1.0, -1.0, 1.0])))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all()
+    out = np.asarray(loss(jnp.array([0.3, 0.5, -2.0]), jnp.array([NAN, 1.0, -1.0])))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all()
+
+
+def test_soft_and_hinge_embedding_at_infinity():
+    assert jl.soft_margin_loss(jnp.array([INF, -INF]), jnp.array([1.0, 1.0])).tolist() == [0.0, INF]
+    assert jl.hinge_embedding_loss(jnp.array([INF, INF]), jnp.array([1.0, -1.0])).tolist() == [
+        INF,
+        0.0,
+    ]
+    # a target outside {-1, 1} is not a plausible number (torch would add both branches)
+    assert np.isnan(float(jl.hinge_embedding_loss(jnp.array([0.5]), jnp.array([0.0]))[0]))
+
+
+def test_cosine_embedding_loss_keeps_nan_and_handles_zero_vectors():
+    x1 = jnp.array([[1.0, NAN], [1.0, 2.0], [0.0, 0.0]])
+    x2 = jnp.array([[1.0, 1.0], [2.0, 1.0], [1.0, 1.0]])
+    t = jnp.array([1.0, -1.0, 1.0])
+    out = np.asarray(jl.cosine_embedding_loss(x1, x2, t))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all()
+    assert out[2] == 1.0  # a zero vector: cosine 0 through torch's eps, not NaN
+    g1, g2 = jax.grad(lambda a, b: jl.cosine_embedding_loss(a, b, t).sum(), (0, 1))(x1, x2)
+    assert np.isnan(np.asarray(g1[0])).all() and np.isfinite(np.asarray(g1[1:])).all()
+    assert np.isfinite(np.asarray(g2[1:])).all()
+    bad_t = jl.cosine_embedding_loss(x1[1:], x2[1:], jnp.array([0.0, 1.0]))
+    assert np.isnan(float(bad_t[0])) and np.isfinite(float(bad_t[1]))
+    inf = jl.cosine_embedding_loss(jnp.array([[INF, 1.0]]), jnp.array([[1.0, 1.0]]), t[:1])
+    assert np.isnan(float(inf[0]))  # inf / inf: no direction
+
+
+# --- regression extras and ASL --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("loss", "p", "t"),
+    [
+        (lambda p, t: jl.pinball_loss(p, t, quantiles=0.3), [NAN, 0.5, 2.0], [1.0, 1.0, 1.0]),
+        (lambda p, t: jl.tweedie_deviance(p, t, power=1.5), [NAN, 0.5, 2.0], [1.0, 0.0, 3.0]),
+        (lambda p, t: jl.tweedie_deviance(p, t, power=1), [NAN, 0.5, 2.0], [1.0, 0.0, 3.0]),
+        (lambda p, t: jl.tweedie_deviance(p, t, power=-1), [NAN, 0.5, 2.0], [1.0, -1.0, 3.0]),
+        (jl.gamma_deviance, [NAN, 0.5, 2.0], [1.0, 0.3, 3.0]),
+        (jl.mean_squared_log_error, [NAN, 0.5, 2.0], [1.0, 0.0, 3.0]),
+        (jl.asymmetric_loss, [NAN, 0.5, -2.0], [1.0, 0.0, 1.0]),
+        (lambda x, y: jl.asymmetric_loss(x, y), [NAN, 0.5, -2.0], [0.0, 0.0, 1.0]),
+    ],
+    ids=[
+        "pinball_loss",
+        "tweedie_deviance 1.5",
+        "tweedie_deviance 1",
+        "tweedie_deviance -1",
+        "gamma_deviance",
+        "mean_squared_log_error",
+        "asymmetric_loss positive",
+        "asymmetric_loss negative",
+    ],
+)
+def test_regression_extras_and_asl_keep_nan(loss, p, t):
+    p, t = jnp.array(p), jnp.array(t)
+    out = np.asarray(loss(p, t))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all(), out
+    out = np.asarray(loss(p.at[0].set(1.5), t.at[0].set(NAN)))
+    assert np.isnan(out[0]) and np.isfinite(out[1:]).all(), out
+    grad = jax.grad(lambda z: jnp.sum(loss(z, t)))(p)
+    assert np.isnan(float(grad[0])) and np.isfinite(np.asarray(grad[1:])).all(), grad
+
+
+def test_regression_extras_out_of_domain_and_infinite():
+    # the deviances are not clamped: a non-positive mean is +inf or NaN, never a number
+    assert float(jl.tweedie_deviance(jnp.array([0.0]), jnp.array([2.0]), power=1)[0]) == INF
+    assert np.isnan(float(jl.tweedie_deviance(jnp.array([-1.0]), jnp.array([2.0]), power=1)[0]))
+    assert np.isnan(float(jl.tweedie_deviance(jnp.array([1.0]), jnp.array([-2.0]), power=1.5)[0]))
+    assert np.isnan(float(jl.gamma_deviance(jnp.array([1.0]), jnp.array([-2.0]))[0]))
+    assert float(jl.mean_squared_log_error(jnp.array([-1.0]), jnp.array([1.0]))[0]) == INF
+    assert np.isnan(float(jl.mean_squared_log_error(jnp.array([-2.0]), jnp.array([1.0]))[0]))
+    assert jl.pinball_loss(
+        jnp.array([-INF, INF]), jnp.array([0.0, 0.0]), quantiles=0.3
+    ).tolist() == [INF, INF]
+    assert float(jl.tweedie_deviance(jnp.array([INF]), jnp.array([1.0]), power=1.5)[0]) == INF
+
+
+def test_asymmetric_loss_at_infinite_logits():
+    x = jnp.array([INF, -INF, INF, -INF])
+    y = jnp.array([1.0, 0.0, 0.0, 1.0])
+    out = jl.asymmetric_loss(x, y).tolist()
+    # a sure positive, a sure negative: 0; a negative at p = 1: -(1-m)^4 log m; a positive at p = 0: inf
+    assert out[0] == 0.0 and out[1] == 0.0 and out[3] == INF
+    np.testing.assert_allclose(out[2], -(0.95**4) * np.log(0.05), rtol=1e-6)
+    assert jl.asymmetric_loss(x[2:3], y[2:3], clip=0.0).tolist() == [INF]
+
+
 _MINED = [jl.batch_hard_triplet_loss, jl.batch_semi_hard_triplet_loss, jl.batch_all_triplet_loss]
 
 
@@ -225,6 +372,8 @@ def test_a_nan_embedding_makes_cosent_nan():
     assert np.isfinite(float(jl.cosent_loss(a, b, y)))
     assert np.isnan(float(jl.cosent_loss(a.at[2, 0].set(NAN), b, y)))
     assert float(jl.cosent_loss(a, b, jnp.ones(5))) == 0.0  # no term: 0
+
+
 LTR = {
     "pairwise_hinge_loss": jl.pairwise_hinge_loss,
     "pairwise_logistic_loss": jl.pairwise_logistic_loss,

@@ -215,3 +215,167 @@ def test_crf_log_likelihood_torchcrf(rng, x64):
         np.testing.assert_allclose(
             ga, _np(crf.transitions.grad), rtol=1e-10, atol=1e-12, err_msg=case.label
         )
+
+
+# --- the PyTorch-style margin and embedding losses: every learned input, edge cases ------
+
+
+def test_cosine_embedding_loss_both_gradients(rng, x64):
+    """Values and the gradients w.r.t. both towers, zero vectors included (torch's eps)."""
+    x1, x2 = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    x1[0] = 0.0  # a zero vector: cosine 0 through torch's eps, a large finite gradient
+    x2[1] = 0.0
+    x2[2] = 3.0 * x1[2]  # cosine 1
+    t = np.array([1.0, -1.0, 1.0, -1.0, -1.0, 1.0])
+    # torch's EPSILON is the float32 1e-12 (9.99999996e-13); with our default 1e-12 the
+    # gradients at a zero vector (~1e6 here) differ from torch's by 2e-9 relative.
+    eps = float(np.float32(1e-12))
+    for margin in (0.0, 0.3, -0.4):
+        ta, tb = _t(x1, True), _t(x2, True)
+        out = F.cosine_embedding_loss(ta, tb, _t(t), margin=margin, reduction="none")
+        out.sum().backward()
+        ours = jl.cosine_embedding_loss(x1, x2, t, margin=margin)
+        np.testing.assert_allclose(ours, _np(out), rtol=1e-12, atol=1e-15)
+        kw = {"margin": margin, "eps": eps}
+        closed = jl.closed_form.cosine_embedding_loss(x1, x2, t, **kw)
+        auto = jax.grad(lambda a, b, kw=kw: jl.cosine_embedding_loss(a, b, t, **kw).sum(), (0, 1))(
+            x1, x2
+        )
+        default = jl.closed_form.cosine_embedding_loss(x1, x2, t, margin=margin)
+        np.testing.assert_allclose(default[0], _np(ta.grad), rtol=1e-8)
+        for got in (closed, auto):
+            np.testing.assert_allclose(got[0], _np(ta.grad), rtol=1e-10, atol=1e-12)
+            np.testing.assert_allclose(got[1], _np(tb.grad), rtol=1e-10, atol=1e-12)
+
+
+def test_multi_margin_loss_every_option(rng, x64):
+    x, y = rng.standard_normal((7, 5)), rng.integers(0, 5, 7)
+    w = rng.uniform(0.2, 3.0, 5)
+    for p in (1, 2):
+        for margin in (1.0, 0.25, -0.5, 3.0):
+            for weights in (None, w):
+                tx = _t(x, True)
+                out = F.multi_margin_loss(
+                    tx,
+                    torch.tensor(y),
+                    p=p,
+                    margin=margin,
+                    weight=None if weights is None else _t(weights),
+                    reduction="none",
+                )
+                out.sum().backward()
+                kw = {"p": p, "margin": margin, "weights": weights}
+                np.testing.assert_allclose(jl.multi_margin_loss(x, y, **kw), _np(out), rtol=1e-12)
+                np.testing.assert_allclose(
+                    jl.closed_form.multi_margin_loss(x, y, **kw), _np(tx.grad), rtol=1e-12
+                )
+
+
+def _index_lists_and_masks(rng, n, k):
+    lists = np.full((n, k), -1)
+    for i in range(n):
+        m = int(rng.integers(0, k + 1))
+        lists[i, :m] = rng.permutation(k)[:m]
+        if m + 1 < k:
+            lists[i, m + 1 :] = rng.integers(0, k, k - m - 1)  # after the first -1: ignored
+    masks = np.zeros((n, k), bool)
+    for i in range(n):
+        for j in lists[i]:
+            if j < 0:
+                break
+            masks[i, j] = True
+    return lists, masks
+
+
+def test_multilabel_margin_loss_lists_and_masks(rng, x64):
+    """torch's index lists (padding after the first -1 ignored), and the bool-mask form."""
+    x = rng.standard_normal((9, 6)) * 0.7
+    lists, masks = _index_lists_and_masks(rng, 9, 6)
+    lists[0] = [1, 1, 4, -1, 0, 2]  # a repeated index counts twice in torch's sum
+    masks[0] = np.isin(np.arange(6), [1, 4])
+    tx = _t(x, True)
+    out = F.multilabel_margin_loss(tx, torch.tensor(lists), reduction="none")
+    out.sum().backward()
+    np.testing.assert_allclose(jl.multilabel_margin_loss(x, lists), _np(out), rtol=1e-12)
+    np.testing.assert_allclose(
+        jl.closed_form.multilabel_margin_loss(x, lists), _np(tx.grad), rtol=1e-12, atol=1e-15
+    )
+    # without the repeat, the mask form is the same loss
+    distinct = slice(1, None)
+    np.testing.assert_allclose(
+        jl.multilabel_margin_loss(x[distinct], masks[distinct]), _np(out)[distinct], rtol=1e-12
+    )
+
+
+def test_multilabel_soft_margin_and_soft_margin_extremes(x64):
+    x = np.array([[-800.0, 0.0, 800.0, 3.0], [50.0, -50.0, 1e-3, -2.0]])
+    y = np.array([[1.0, 0.0, 0.0, 1.0], [0.0, 1.0, 1.0, 0.0]])
+    w = np.array([0.5, 1.0, 2.0, 1.5])
+    tx = _t(x, True)
+    out = F.multilabel_soft_margin_loss(tx, _t(y), weight=_t(w), reduction="none")
+    out.sum().backward()
+    np.testing.assert_allclose(
+        jl.multilabel_soft_margin_loss(x, y, weights=w), _np(out), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        jl.closed_form.multilabel_soft_margin_loss(x, y, weights=w), _np(tx.grad), rtol=1e-12
+    )
+    per_entry = np.array([[0.5, 1.0, 2.0, 1.5], [3.0, 0.25, 1.0, 0.0]])  # torch broadcasts
+    tx = _t(x, True)
+    out = F.multilabel_soft_margin_loss(tx, _t(y), weight=_t(per_entry), reduction="none")
+    out.sum().backward()
+    kw = {"weights": per_entry}
+    np.testing.assert_allclose(jl.multilabel_soft_margin_loss(x, y, **kw), _np(out), rtol=1e-12)
+    np.testing.assert_allclose(
+        jl.closed_form.multilabel_soft_margin_loss(x, y, **kw), _np(tx.grad), rtol=1e-12
+    )
+    s = 2.0 * y - 1.0
+    tx = _t(x, True)
+    out = F.soft_margin_loss(tx, _t(s), reduction="none")
+    out.sum().backward()
+    # torch computes log(1 + exp(-y x)) and overflows to inf at -y x = 800 even in float64;
+    # the softplus gives the exact 800.
+    finite = np.isfinite(_np(out))
+    assert not finite.all()
+    ours = np.asarray(jl.soft_margin_loss(x, s))
+    np.testing.assert_allclose(ours[finite], _np(out)[finite], rtol=1e-12)
+    np.testing.assert_array_equal(ours[~finite], (-s * x)[~finite])
+    g, tg = np.asarray(jl.closed_form.soft_margin_loss(x, s)), _np(tx.grad)
+    np.testing.assert_allclose(g[finite], tg[finite], rtol=1e-12)
+    assert np.isnan(tg[~finite]).all()  # torch's backward: inf / inf
+    np.testing.assert_array_equal(g[~finite], np.where(-s * x > 0, -s, 0.0)[~finite])
+
+
+def test_hinge_embedding_loss_margins(rng, x64):
+    x = rng.standard_normal((5, 4)) * 2
+    t = rng.choice([-1.0, 1.0], (5, 4))
+    for margin in (1.0, 0.0, -0.5, 2.5):
+        tx = _t(x, True)
+        out = F.hinge_embedding_loss(tx, _t(t), margin=margin, reduction="none")
+        out.sum().backward()
+        np.testing.assert_allclose(jl.hinge_embedding_loss(x, t, margin=margin), _np(out))
+        np.testing.assert_allclose(
+            jl.closed_form.hinge_embedding_loss(x, t, margin=margin), _np(tx.grad)
+        )
+
+
+def test_tweedie_deviance_at_power_one_is_twice_torchs_poisson_nll_gap(rng, x64):
+    """``d_1(y, μ) = 2 [nll(μ) - nll(y)]`` with torch's ``poisson_nll_loss(log_input=False)``."""
+    mu = rng.uniform(0.1, 5.0, (4, 6))
+    y = rng.poisson(2.0, (4, 6)).astype(float)
+    tm = _t(mu, True)
+    nll = F.poisson_nll_loss(tm, _t(y), log_input=False, eps=0.0, reduction="none")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        at_y = np.where(y > 0, y - y * np.log(y), 0.0)  # nll(y), with 0 log 0 = 0
+    (2.0 * nll).sum().backward()
+    np.testing.assert_allclose(
+        jl.tweedie_deviance(mu, y, power=1), 2.0 * (_np(nll) - at_y), rtol=1e-12, atol=1e-14
+    )
+    np.testing.assert_allclose(
+        jl.closed_form.tweedie_deviance(mu, y, power=1), _np(tm.grad), rtol=1e-12
+    )
+    tm = _t(mu, True)
+    out = F.mse_loss(tm, _t(y), reduction="none")
+    out.sum().backward()
+    np.testing.assert_allclose(jl.tweedie_deviance(mu, y, power=0), _np(out), rtol=1e-12)
+    np.testing.assert_allclose(jl.closed_form.tweedie_deviance(mu, y), _np(tm.grad), rtol=1e-12)

@@ -150,3 +150,47 @@ def _int_label_losses() -> list[str]:
 def test_integer_label_losses_reject_float_labels():
     """A summary of the rule: class indices must be integers, for every such loss."""
     assert len(_int_label_losses()) >= 15
+
+
+# --- hyperparameters given as Python values are checked at trace time ------------------
+
+_X, _Y = np.zeros((2, 3), np.float32), np.array([0, 1], np.int32)
+_POS = np.ones((2, 3), np.float32)
+_BAD_HYPERPARAMETERS = [
+    ("multi_margin_loss", "p", lambda jl: jl.multi_margin_loss(_X, _Y, p=3)),
+    ("multi_margin_loss", "p", lambda jl: jl.multi_margin_loss(_X, _Y, p=True)),
+    ("multi_margin_loss", "margin", lambda jl: jl.multi_margin_loss(_X, _Y, margin=float("nan"))),
+    ("multi_margin_loss", "weights", lambda jl: jl.multi_margin_loss(_X, _Y, weights=np.ones(4))),
+    ("multilabel_margin_loss", "labels", lambda jl: jl.multilabel_margin_loss(_X, _POS)),
+    ("multilabel_soft_margin_loss", "weights",
+     lambda jl: jl.multilabel_soft_margin_loss(_X, _POS, weights=np.ones(2))),
+    ("cosine_embedding_loss", "margin",
+     lambda jl: jl.cosine_embedding_loss(_X, _X, np.ones(2), margin=float("inf"))),
+    ("cosine_embedding_loss", "targets",
+     lambda jl: jl.cosine_embedding_loss(_X, _X, np.ones((2, 3)))),
+    ("hinge_embedding_loss", "margin",
+     lambda jl: jl.hinge_embedding_loss(_X, _POS, margin=float("nan"))),
+    ("pinball_loss", "quantiles", lambda jl: jl.pinball_loss(_X, _X, quantiles=1.0)),
+    ("pinball_loss", "quantiles", lambda jl: jl.pinball_loss(_X, _X[:, 0], quantiles=(0.1, 0.0, 0.5))),
+    ("pinball_loss", "quantiles", lambda jl: jl.pinball_loss(_X, _X[:, 0], quantiles=np.array([0.5, 0.5]))),
+    ("pinball_loss", "targets", lambda jl: jl.pinball_loss(_X, _X[:1], quantiles=(0.1, 0.2, 0.5))),
+    ("tweedie_deviance", "power", lambda jl: jl.tweedie_deviance(_POS, _POS, power=0.5)),
+    ("tweedie_deviance", "power", lambda jl: jl.tweedie_deviance(_POS, _POS, power=np.float32(1.5) * np.ones(1))),
+    ("asymmetric_loss", "gamma_neg", lambda jl: jl.asymmetric_loss(_X, _POS, gamma_neg=-1.0)),
+    ("asymmetric_loss", "gamma_pos", lambda jl: jl.asymmetric_loss(_X, _POS, gamma_pos=float("nan"))),
+    ("asymmetric_loss", "clip", lambda jl: jl.asymmetric_loss(_X, _POS, clip=1.0)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "arg", "call"),
+    _BAD_HYPERPARAMETERS,
+    ids=[f"{n}-{a}-{i}" for i, (n, a, _) in enumerate(_BAD_HYPERPARAMETERS)],
+)
+def test_bad_python_hyperparameters_raise_at_trace_time(name, arg, call):
+    import jaxlosses
+
+    with pytest.raises((TypeError, ValueError)) as info:
+        jax.eval_shape(lambda: call(jaxlosses))
+    msg = str(info.value)
+    assert msg.startswith(f"{name}:") and f"`{arg}`" in msg, msg

@@ -172,6 +172,56 @@ def _stress_ge2e() -> list[Case]:
     ]
 
 
+def _ref_cosine_embedding(x1, x2, t, *, margin=0.0, eps=1e-12, axis=-1):
+    x1, x2 = np.moveaxis(x1, axis, -1), np.moveaxis(x2, axis, -1)
+    m1 = np.einsum("...d,...d->...", x1, x1) + eps
+    m2 = np.einsum("...d,...d->...", x2, x2) + eps
+    cos = np.einsum("...d,...d->...", x1, x2) / np.sqrt(m1 * m2)
+    return np.where(t == 1, 1.0 - cos, np.maximum(0.0, cos - margin))
+
+
+def _pm1(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.choice(np.array([-1.0, 1.0]), size=n)
+
+
+def _sample_cosine_embedding(rng: np.random.Generator) -> list[Case]:
+    x1, x2 = normal(rng, N_EMB, DIM), normal(rng, N_EMB, DIM)
+    t = np.array([1.0, -1.0, 1.0, -1.0])
+    return [
+        Case("pairs", (x1, x2, t)),
+        Case("margin=-0.5, random targets", (x1, x2, _pm1(rng, N_EMB)), {"margin": -0.5}),
+        Case("axis=0", (x1.T.copy(), x2.T.copy(), t), {"axis": 0}, (1, 1, 0)),
+    ]
+
+
+def _stress_cosine_embedding() -> list[Case]:
+    x1 = np.array([[0.0] * DIM, [1e4, -1e4, 0.0, 1.0, 2.0], [1e-20, 0, 0, 0, 0], [1, 2, 3, 4, 5]])
+    x2 = np.array([[1.0] * DIM, [0.0] * DIM, [1, 2, 3, 4, 5], [1, 2, 3, 4, 5]])
+    t = np.array([1.0, -1.0, -1.0, -1.0], np.float32)
+    return [
+        Case("zero-norm, huge and equal vectors", (x1.astype(np.float32), x2.astype(np.float32), t))
+    ]
+
+
+def _ref_hinge_embedding(x, t, *, margin=1.0):
+    return np.where(t == 1, x, np.maximum(0.0, margin - x))
+
+
+def _sample_hinge_embedding(rng: np.random.Generator) -> list[Case]:
+    x = np.abs(normal(rng, N_EMB, DIM, scale=2.0))
+    t = rng.choice(np.array([-1.0, 1.0]), size=(N_EMB, DIM))
+    return [
+        Case("distances", (x, t)),
+        Case("signed inputs, margin=2", (normal(rng, N_EMB, DIM, scale=2.0), t), {"margin": 2.0}),
+        Case("scalar target", (x, np.float64(-1.0)), in_axes=(0, None)),
+    ]
+
+
+def _stress_hinge_embedding() -> list[Case]:
+    x = np.array([[1e4, -1e4, 0.0, 1.0, 3e3]], np.float32)
+    return [Case("huge inputs", (x, np.array([[1, -1, -1, 1, -1]], np.float32)))]
+
+
 # --- triplets mined from the labels of a batch ----------------------------------------------
 
 
@@ -356,6 +406,16 @@ ENTRIES: list[Entry] = [
           argnums=(0, 1, 2), smooth=False,
           accepts=frozenset({"embeddings:trunc", "w:int", "b:int"}),
           properties=frozenset({NONNEG})),
+    Entry(name="cosine_embedding_loss", reference=_ref_cosine_embedding,
+          sample=_sample_cosine_embedding, stress=_stress_cosine_embedding, argnums=(0, 1),
+          smooth=False, class_args=(0, 1), accepts=frozenset({"targets:int"}), free_args=(0, 1),
+          properties=frozenset({NONNEG}),
+          peers=(Peer("torch.nn.functional.cosine_embedding_loss", kwargs={"reduction": "none"}),)),
+    Entry(name="hinge_embedding_loss", reference=_ref_hinge_embedding,
+          sample=_sample_hinge_embedding, stress=_stress_hinge_embedding, smooth=False,
+          accepts=frozenset({"targets:int"}),
+          peers=(Peer("torch.nn.functional.hinge_embedding_loss", kwargs={"reduction": "none"},
+                      skip_cases={"scalar target": "torch needs targets of the inputs' shape"}),)),
     Entry(name="batch_hard_triplet_loss", reference=_ref_batch_hard, sample=_sample_mined,
           stress=_stress_mined, smooth=False, accepts=frozenset({"embeddings:trunc"}),
           properties=frozenset({NONNEG}),

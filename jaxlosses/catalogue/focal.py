@@ -105,6 +105,41 @@ def _stress_softmax_focal() -> list[Case]:
     ]
 
 
+def _ref_asymmetric(x, y, *, gamma_pos=0.0, gamma_neg=4.0, clip=0.05):
+    """Ridnik et al. 2021, eq. (4)-(5), written out (without the reference code's log clamp)."""
+    p = special.expit(x)
+    p_m = np.maximum(p - clip, 0.0)
+    with np.errstate(divide="ignore"):
+        l_pos = (1.0 - p) ** gamma_pos * np.log(p)
+        l_neg = p_m**gamma_neg * np.log1p(-p_m)
+    return -y * l_pos - (1.0 - y) * l_neg
+
+
+def _sample_asymmetric(rng: np.random.Generator) -> list[Case]:
+    x = normal(rng, B, K, scale=2.0)
+    y = rng.integers(0, 2, (B, K)).astype(np.float64)
+    return [
+        Case("multi-hot labels", (x, y)),
+        Case("gamma_pos=1, gamma_neg=2, clip=0.2", (x, y),
+             {"gamma_pos": 1.0, "gamma_neg": 2.0, "clip": 0.2}),
+        Case("clip=0 (focal with two exponents)", (x, y), {"gamma_pos": 0.5, "clip": 0.0}),
+        Case("all zero (cross-entropy)", (x, y), {"gamma_neg": 0.0, "clip": 0.0}),
+        Case("soft labels", (x, rng.uniform(0, 1, (B, K)))),
+    ]  # fmt: skip
+
+
+def _stress_asymmetric() -> list[Case]:
+    y = np.array([[1, 0, 1, 0, 1], [0, 1, 0, 1, 0], [1, 1, 0, 0, 1]], np.float32)
+    return [
+        Case("huge logits", (huge_logits(), y)),
+        Case(
+            "huge logits, clip=0, gamma_pos=2", (huge_logits(), y), {"clip": 0.0, "gamma_pos": 2.0}
+        ),
+        Case("huge logits, gammas 0", (huge_logits(), y), {"gamma_neg": 0.0, "clip": 0.0}),
+        Case("huge logits, soft labels", (huge_logits(), np.full_like(y, 0.3))),
+    ]
+
+
 ENTRIES: list[Entry] = [
     Entry(name="sigmoid_focal_loss", reference=_ref_sigmoid_focal, sample=_sample_sigmoid_focal,
           stress=_stress_sigmoid_focal, accepts=frozenset({"labels:int"}),
@@ -119,4 +154,7 @@ ENTRIES: list[Entry] = [
           stress=_stress_poly, class_args=(0, 1), where_slices=True,
           properties=frozenset({NONNEG, SHIFT, NEG_INF}),
           peers=(Peer("optax.losses.poly_loss_cross_entropy"),)),
+    Entry(name="asymmetric_loss", reference=_ref_asymmetric, sample=_sample_asymmetric,
+          stress=_stress_asymmetric, accepts=frozenset({"labels:int"}),
+          properties=frozenset({NONNEG})),
 ]  # fmt: skip

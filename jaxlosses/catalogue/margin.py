@@ -133,6 +133,126 @@ def _stress_cost() -> list[Case]:
     ]
 
 
+def _ref_multi_margin(scores, labels, *, p=1, margin=1.0, weights=None, axis=-1, where=None):
+    out = np.zeros(len(labels))
+    for i, s, y, keep, k in rows(scores, labels, axis, where):
+        w = 1.0 if weights is None else float(weights[y])
+        terms = [max(0.0, margin - s[y] + s[j]) ** p for j in range(k) if keep[j] and j != y]
+        out[i] = w * sum(terms) / keep.sum() if keep.any() else 0.0
+    return out
+
+
+def _sample_multi_margin(rng: np.random.Generator) -> list[Case]:
+    x, labels = normal(rng, B, K), ints(rng, B)
+    w = rng.uniform(0.5, 2.0, K)
+    return [
+        Case("integer labels", (x, labels)),
+        Case("p=2, margin=0.5, class weights", (x, labels), {"p": 2, "margin": 0.5, "weights": w}),
+        Case("class mask", (x, labels), {"where": class_mask(rng, labels)}, 0, {"where": 0}),
+        Case("axis=0, p=2", (x.T.copy(), labels), {"axis": 0, "p": 2}, (1, 0)),
+    ]
+
+
+def _stress_multi_margin() -> list[Case]:
+    return [
+        *stress_multiclass(),
+        Case("huge scores, p=2", (huge_logits(), np.array([1, 4, 2], np.int32)), {"p": 2}),
+    ]
+
+
+def _ref_multilabel_margin(scores, labels, *, axis=-1):
+    s = np.moveaxis(scores, axis, -1)
+    lab = np.moveaxis(labels, axis, -1)
+    k = s.shape[-1]
+    out = np.zeros(s.shape[:-1])
+    for idx in np.ndindex(out.shape):
+        row, y = s[idx], lab[idx]
+        listed: list[int] = []
+        if y.dtype == bool:
+            listed = [int(j) for j in np.flatnonzero(y)]
+        else:
+            for j in y:  # torch's format: indices up to the first negative
+                if j < 0:
+                    break
+                listed.append(int(j))
+        is_target = np.zeros(k, bool)
+        is_target[listed] = True
+        total = 0.0
+        for j in listed:
+            for i in range(k):
+                if not is_target[i]:
+                    total += max(0.0, 1.0 - row[j] + row[i])
+        out[idx] = total / k
+    return out
+
+
+def _index_lists(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
+    """torch's multi-label targets: distinct indices, then -1 and arbitrary padding."""
+    out = np.full((n, k), -1, np.int32)
+    for i in range(n):
+        m = int(rng.integers(0, k))
+        out[i, :m] = rng.permutation(k)[:m]
+        out[i, m + 1 :] = rng.integers(-1, k, k - m - 1)  # after the first -1: ignored
+    return out
+
+
+def _sample_multilabel_margin(rng: np.random.Generator) -> list[Case]:
+    x = normal(rng, B, K, scale=0.5)
+    lists = _index_lists(rng, B, K)
+    lists[0, :3] = [2, 2, 0]  # a repeated index counts twice, as in torch
+    lists[0, 3] = -1
+    multi_hot = rng.uniform(size=(B, K)) < 0.5
+    return [
+        Case("index lists padded with -1", (x, lists)),
+        Case("boolean multi-hot mask", (x, multi_hot)),
+        Case("axis=0", (x.T.copy(), lists.T.copy()), {"axis": 0}, (1, 1)),
+    ]
+
+
+def _stress_multilabel_margin() -> list[Case]:
+    lists = np.array([[0, 3, -1, 2, 2], [4, -1, -1, -1, -1], [0, 1, 2, 3, 4]], np.int32)
+    return [Case("huge scores", (huge_logits(), lists))]
+
+
+def _ref_soft_margin(x, y):
+    return np.logaddexp(0.0, -y * x)
+
+
+def _ref_multilabel_soft_margin(x, y, *, weights=None, axis=-1, where=None):
+    x, y = np.moveaxis(x, axis, -1), np.moveaxis(y.astype(np.float64), axis, -1)
+    keep = np.ones(x.shape, bool) if where is None else np.moveaxis(np.asarray(where), axis, -1)
+    w = np.ones(x.shape) if weights is None else np.broadcast_to(weights, x.shape)
+    p = special.expit(x)
+    with np.errstate(divide="ignore"):
+        term = -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+    total = np.where(keep, w * term, 0.0).sum(-1)
+    n = keep.sum(-1)
+    return np.where(n > 0, total / np.maximum(n, 1), 0.0)
+
+
+def _sample_multilabel_soft_margin(rng: np.random.Generator) -> list[Case]:
+    x = normal(rng, B, K, scale=2.0)
+    y = (rng.uniform(size=(B, K)) < 0.5).astype(np.float64)
+    w = rng.uniform(0.5, 2.0, K)
+    mask = rng.uniform(size=(B, K)) < 0.7
+    return [
+        Case("multi-hot labels", (x, y)),
+        Case("class weights", (x, y), {"weights": w}),
+        Case("soft labels", (x, rng.uniform(size=(B, K)))),
+        Case("class mask", (x, y), {"where": mask}, 0, {"where": 0}),
+        Case("axis=0", (x.T.copy(), y.T.copy()), {"axis": 0}, (1, 1)),
+    ]  # fmt: skip
+
+
+def _stress_multilabel_soft_margin() -> list[Case]:
+    x, mask = masked_logits()
+    y = np.array([[1, 0, 1, 0, 1], [0, 1, 0, 1, 0], [1, 1, 0, 0, 1]], np.float32)
+    return [
+        Case("huge logits", (huge_logits(), y)),
+        Case("-inf masked, one row fully masked", (x, y), {"where": mask}),
+    ]
+
+
 ENTRIES: list[Entry] = [
     Entry(name="perceptron_loss", reference=_ref_perceptron, sample=_sample_binary,
           stress=_stress_binary, smooth=False, accepts=ELEMENTWISE_TARGETS,
@@ -163,4 +283,24 @@ ENTRIES: list[Entry] = [
     Entry(name="risk_loss", reference=_ref_cost_family("risk"), sample=_sample_cost,
           stress=_stress_cost, class_args=(0,), accepts=frozenset({"scores:trunc"}),
           properties=frozenset({NONNEG, SHIFT, NEG_INF})),
+    Entry(name="multi_margin_loss", reference=_ref_multi_margin, sample=_sample_multi_margin,
+          stress=_stress_multi_margin, smooth=False, class_args=(0,), where_slices=True,
+          accepts=frozenset({"scores:trunc"}), properties=frozenset({NONNEG, SHIFT, NEG_INF}),
+          peers=(Peer("torch.nn.functional.multi_margin_loss", kwargs={"reduction": "none"},
+                      rename={"weights": "weight"}),)),
+    Entry(name="multilabel_margin_loss", reference=_ref_multilabel_margin,
+          sample=_sample_multilabel_margin, stress=_stress_multilabel_margin, smooth=False,
+          class_args=(0, 1), properties=frozenset({NONNEG, SHIFT}),
+          peers=(Peer("torch.nn.functional.multilabel_margin_loss", kwargs={"reduction": "none"},
+                      skip_cases={"boolean multi-hot mask": "torch takes index lists only"}),)),
+    Entry(name="soft_margin_loss", reference=_ref_soft_margin, sample=_sample_binary,
+          stress=_stress_binary, accepts=ELEMENTWISE_TARGETS, properties=frozenset({NONNEG}),
+          peers=(Peer("torch.nn.functional.soft_margin_loss", kwargs={"reduction": "none"},
+                      skip_cases={"scalar target": "torch needs targets of the inputs' shape"}),)),
+    Entry(name="multilabel_soft_margin_loss", reference=_ref_multilabel_soft_margin,
+          sample=_sample_multilabel_soft_margin, stress=_stress_multilabel_soft_margin,
+          class_args=(0, 1), where_slices=True, accepts=frozenset({"labels:int"}),
+          properties=frozenset({NONNEG, NEG_INF}),
+          peers=(Peer("torch.nn.functional.multilabel_soft_margin_loss",
+                      kwargs={"reduction": "none"}, rename={"weights": "weight"}),)),
 ]  # fmt: skip
