@@ -21,8 +21,8 @@ from ._core import (
     AxisName,
     closed_form_of,
     floating,
-    hyperparameter,
     integer,
+    positive_temperature,
     safe_div,
     unit,
     unit_backward,
@@ -126,14 +126,7 @@ def _info_nce_parts(
     fn: str,
 ) -> tuple[jax.Array, _Pair]:
     names = ("queries", "keys", "negatives")
-    hyperparameter(
-        temperature,
-        "temperature",
-        fn,
-        low=0.0,
-        open_low=True,
-        why="the logits are divided by it (1 is no scaling, below 1 sharpens)",
-    )
+    positive_temperature(temperature, fn)
     scale = 1.0 / jnp.asarray(temperature)
     return _in_batch_softmax(queries, keys, negatives, scale, names, fn, axis_name)
 
@@ -296,14 +289,7 @@ def _ntxent_parts(
     big = sq > floor
     norm = jnp.sqrt(jnp.where(big, sq, floor))
     eh = e / norm
-    hyperparameter(
-        temperature,
-        "temperature",
-        fn,
-        low=0.0,
-        open_low=True,
-        why="the logits are divided by it (1 is no scaling, below 1 sharpens)",
-    )
+    positive_temperature(temperature, fn)
     t = jnp.asarray(temperature, e.dtype)
     z = (eh @ eh.T) / t
     same = lab[:, None] == lab[None, :]
@@ -892,14 +878,7 @@ def _supcon_parts(
     e0, lab = _labelled(embeddings, labels, fn)
     e = upcast(e0)
     eh, ne = unit(e)
-    hyperparameter(
-        temperature,
-        "temperature",
-        fn,
-        low=0.0,
-        open_low=True,
-        why="the logits are divided by it (1 is no scaling, below 1 sharpens)",
-    )
+    positive_temperature(temperature, fn)
     t = jnp.asarray(temperature, e.dtype)
     eh_all, lab_all, offset = eh, lab, jnp.zeros((), jnp.int32)
     if axis_name is not None:

@@ -142,6 +142,14 @@ def hyperparameter(
     return value
 
 
+def positive_temperature(temperature: Any, fn: str) -> Any:
+    """A softmax temperature, checked ``> 0`` by :func:`hyperparameter`."""
+    return hyperparameter(
+        temperature, "temperature", fn, low=0.0, open_low=True,
+        why="the logits are divided by it (1 is no scaling, below 1 sharpens)",
+    )  # fmt: skip
+
+
 def compute_dtype(dtype: DTypeLike) -> np.dtype:
     """The dtype to compute in: at least float32."""
     return np.dtype(jnp.promote_types(dtype, jnp.float32))

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
-from ._core import Axis, canonical_axes, floating, hyperparameter, mask_for, upcast
+from ._core import Axis, canonical_axes, floating, mask_for, positive_temperature, upcast
 
 __all__ = [
     "linear",
@@ -93,14 +93,7 @@ def _tempered(
     x: ArrayLike, axis: Axis | None, where: ArrayLike | None, temperature: ArrayLike, fn: str
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array | None]:
     """Returns ``(x as given, log_softmax(x / T), softmax(x / T), mask)`` (upcast)."""
-    hyperparameter(
-        temperature,
-        "temperature",
-        fn,
-        low=0.0,
-        open_low=True,
-        why="the logits are divided by it (1 is no scaling, below 1 sharpens)",
-    )
+    positive_temperature(temperature, fn)
     arr, xc, axes, mask = _resolve(x, axis, where, fn)
     log_probs, probs, _ = log_softmax_parts(
         xc / jnp.asarray(temperature, dtype=xc.dtype), axes, mask
