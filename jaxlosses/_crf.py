@@ -436,11 +436,18 @@ def log_matmul(p: jax.Array, q: jax.Array) -> jax.Array:
     Each entry ``C[i, j] = log sum_k exp(p[i, k] + q[k, j])`` is shifted by its own max over
     ``k``. (Factoring the shift as a row max of ``p`` plus a column max of ``q``, which turns
     this into a real matmul, underflows to ``-inf`` when the best ``k`` of ``(i, j)`` is
-    neither's best, routinely so for scores of 1e4.) The ``K`` terms are visited by a loop,
-    so no ``[..., K, K, K]`` array is formed. An entry whose terms are all ``-inf`` is
+    neither's best, routinely so for scores of 1e4.) Beyond ``_BROADCAST_TAGS`` tags the
+    ``K`` terms are visited by a loop, so no ``[..., K, K, K]`` array is formed. An entry whose terms are all ``-inf`` is
     ``-inf`` (never ``-inf - (-inf)``); a NaN term makes its entry NaN.
     """
     k = p.shape[-1]
+    if k <= _BROADCAST_TAGS:  # few tags: all K terms at once, K times the memory of C
+        terms = p[..., :, :, None] + q[..., None, :, :]
+        top = jnp.max(terms, axis=-2, keepdims=True)
+        top = lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+        total = jnp.sum(jnp.exp(terms - top), axis=-2)
+        empty = total == 0
+        return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1.0, total)) + top[..., 0, :])
 
     def term(i: jax.Array | int) -> jax.Array:
         left = lax.dynamic_index_in_dim(p, i, p.ndim - 1, keepdims=False)
@@ -452,6 +459,9 @@ def log_matmul(p: jax.Array, q: jax.Array) -> jax.Array:
     total = lax.fori_loop(0, k, lambda i, acc: acc + jnp.exp(term(i) - top), jnp.zeros_like(top))
     empty = total == 0
     return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1.0, total)) + top)
+
+
+_BROADCAST_TAGS = 8  # up to this many tags, log_matmul forms its [..., K, K, K] terms
 
 
 Product = tuple[jax.Array, jax.Array]  # ([..., K, K] shifted to max 0, [...] the shift)
@@ -472,7 +482,7 @@ def _combine(left: Product, right: Product) -> Product:
 def _step_matrices(x: jax.Array, a: jax.Array, m: jax.Array) -> Product:
     """``M_t`` for ``t = 1 .. T-1``: ``A[i, j] + E[t, j]``, the identity at padded steps."""
     k = a.shape[0]
-    eye = jnp.where(jnp.eye(k, dtype=bool), 0.0, -jnp.inf).astype(x.dtype)
+    eye = jnp.where(jnp.eye(k, dtype=bool), 0.0, -jnp.inf).astype(x.dtype)[None, None]
     mats = jnp.where(m[1:, :, None, None], a[None, None] + x[1:, :, None, :], eye)
     return _shifted_matrix(mats)
 
@@ -505,23 +515,26 @@ def parallel_messages(
     """Shifted forward and backward messages ``[T, N, K]`` and ``log Z`` ``[N]``, in parallel.
 
     The same messages as :func:`forward` and :func:`backward` up to a per-step shift, from
-    the prefix products ``M_1 ... M_t`` and suffix products ``M_{t+1} ... M_{T-1}`` of
-    :func:`jax.lax.associative_scan`.
+    the prefix products ``M_1 ... M_t`` and suffix products ``M_{t+1} ... M_{T-1}``, both
+    from one :func:`jax.lax.associative_scan` (over ``2 N`` chains).
     """
     t, n, k = x.shape
     alpha0, c0 = _normalise(s[None, :] + x[0])
     beta_last, _ = _normalise(varying_like(jnp.broadcast_to(f, (n, k)), x))
     if t == 1:
         return alpha0[None], beta_last[None], c0 + _lse(alpha0 + f[None, :], axis=-1)
-    mats = _step_matrices(x, a, m)
-    prefix, c_prefix = lax.associative_scan(_combine, mats)
-    # Reversed, the scan's accumulator holds the later steps: multiply it on the right.
-    suffix, _ = lax.associative_scan(lambda later, now: _combine(now, later), mats, reverse=True)
+    mats, c = _step_matrices(x, a, m)
+    # One scan for both directions: the suffix M_{t+1} ... M_{T-1} is the transpose of the
+    # prefix product of the transposed matrices in reverse order, M_{T-1}^T ... M_{t+1}^T.
+    backwards = jnp.swapaxes(mats[::-1], 2, 3), c[::-1]
+    both = jnp.concatenate([mats, backwards[0]], axis=1), jnp.concatenate([c, backwards[1]], 1)
+    products, c_products = lax.associative_scan(_combine, both)
+    prefix, reversed_suffix = products[:, :n], products[:, n:]
     alphas, c_alpha = _normalise(_lse(alpha0[None, :, :, None] + prefix, axis=2))
-    log_z = c0 + c_prefix[-1] + c_alpha[-1] + _lse(alphas[-1] + f[None, :], axis=-1)
-    betas, _ = _normalise(_lse(suffix + f[None, None, None, :], axis=3))
+    log_z = c0 + c_products[-1, :n] + c_alpha[-1] + _lse(alphas[-1] + f[None, :], axis=-1)
+    betas, _ = _normalise(_lse(f[None, None, :, None] + reversed_suffix, axis=2))
     alphas = jnp.concatenate([alpha0[None], alphas], axis=0)
-    betas = jnp.concatenate([betas, beta_last[None]], axis=0)
+    betas = jnp.concatenate([betas[::-1], beta_last[None]], axis=0)
     return alphas, betas, log_z
 
 
