@@ -130,8 +130,7 @@ def markdown(res: dict) -> str:
         + (
             ", ".join(f"K={r['K']} T={r['T']} ({r['ratio_best']:.2f})" for r in wins)
             if wins
-            else "none — the parallel method is slower at every measured (K, T) on this "
-            "backend."
+            else "none — the parallel method is slower at every measured (K, T) on this backend."
         ),
         "",
     ]
