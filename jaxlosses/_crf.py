@@ -24,6 +24,7 @@ are ignored (their gradient is exactly 0).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -239,22 +240,40 @@ def backward(x: jax.Array, a: jax.Array, f: jax.Array, m: jax.Array) -> jax.Arra
     return jnp.concatenate([rest, beta_last[None]], axis=0)
 
 
-@jax.jit
-def forward_backward(
-    x: jax.Array, a: jax.Array, s: jax.Array, f: jax.Array, m: jax.Array
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """Forward-backward: node ``[T, N, K]``, pairwise ``[T-1, N, K, K]`` and ``log Z`` ``[N]``.
-
-    Both marginals are 0 at padded steps (the pairwise one at index ``t - 1`` is the
-    transition into step ``t``).
-    """
-    alphas, log_z = forward(x, a, s, f, m)
-    betas = backward(x, a, f, m)
+def _marginals(
+    alphas: jax.Array, betas: jax.Array, x: jax.Array, a: jax.Array, m: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Node ``[T, N, K]`` and pairwise ``[T-1, N, K, K]`` marginals from (shifted) messages."""
     node = jax.nn.softmax(alphas + betas, axis=-1) * m[:, :, None]
     t, n, k = x.shape
     logits = alphas[:-1, :, :, None] + a[None, None] + (x[1:] + betas[1:])[:, :, None, :]
     pair = jax.nn.softmax(logits.reshape(t - 1, n, k * k), axis=-1).reshape(t - 1, n, k, k)
-    return node, pair * m[1:, :, None, None], log_z
+    return node, pair * m[1:, :, None, None]
+
+
+@functools.partial(jax.jit, static_argnames="method")
+def forward_backward(
+    x: jax.Array,
+    a: jax.Array,
+    s: jax.Array,
+    f: jax.Array,
+    m: jax.Array,
+    method: str = "sequential",
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Forward-backward: node ``[T, N, K]``, pairwise ``[T-1, N, K, K]`` and ``log Z`` ``[N]``.
+
+    Both marginals are 0 at padded steps (the pairwise one at index ``t - 1`` is the
+    transition into step ``t``). ``method`` (``"sequential"`` or ``"parallel"``, as resolved
+    by :func:`resolve_method`) picks the scans: :func:`forward` and :func:`backward`, or
+    the prefix and suffix products of :func:`parallel_messages`.
+    """
+    if method == "parallel":
+        alphas, betas, log_z = parallel_messages(x, a, s, f, m)
+    else:
+        alphas, log_z = forward(x, a, s, f, m)
+        betas = backward(x, a, f, m)
+    node, pair = _marginals(alphas, betas, x, a, m)
+    return node, pair, log_z
 
 
 @jax.jit
@@ -368,6 +387,203 @@ def grads_out(
     return unflatten(g_emissions, ch).astype(ch.dtype), g_transitions.astype(ch.tdtype)
 
 
+# --- parallel in time -------------------------------------------------------------------
+#
+# The forward recursion is a product of T - 1 matrices in the log semiring (logsumexp for
+# +, + for x): with M_t[i, j] = A[i, j] + E[t, j] at a valid step t >= 1 (the identity, 0 on
+# the diagonal and -inf off it, at a padded one), alpha_t = alpha_0 M_1 ... M_t and
+# beta_t = M_{t+1} ... M_{T-1} end. The product is associative, so the prefixes and suffixes
+# are computed by `lax.associative_scan` in O(log T) depth instead of T sequential steps, at
+# the price of K-fold more work (matrix-matrix instead of vector-matrix products) and
+# [T, N, K, K] memory instead of [T, N, K].
+
+METHODS = ("auto", "sequential", "parallel")
+
+# "auto" on an accelerator picks "parallel" from this many steps on ...
+PARALLEL_MIN_STEPS = 64
+# ... while the [T, N, K, K] step matrices have at most this many entries (2 ** 27: 512 MiB
+# in float32 per copy; the scans hold a few copies). On CPU "auto" is always "sequential":
+# bench/crf_parallel.py measured no length at which "parallel" wins there
+# (bench/results/crf_parallel_cpu.md).
+PARALLEL_MAX_ENTRIES = 2**27
+
+
+def resolve_method(method: str, ch: Chain, fn: str) -> str:
+    """``"sequential"`` or ``"parallel"`` for the ``method`` argument of ``fn``.
+
+    ``"auto"``: ``"parallel"`` on a non-CPU backend (:func:`jax.default_backend`) when
+    ``T >= PARALLEL_MIN_STEPS`` and ``T * N * K * K <= PARALLEL_MAX_ENTRIES``, else
+    ``"sequential"``. A chain of one step has nothing to scan and is always sequential.
+    """
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(
+            f"{fn}: `method` must be one of {', '.join(map(repr, METHODS))}, got {method!r}. "
+            '"auto" picks by backend, sequence length and number of tags.'
+        )
+    t, n, k = ch.x.shape
+    if t == 1:
+        return "sequential"
+    if method == "auto":
+        fits = t * n * k * k <= PARALLEL_MAX_ENTRIES
+        long = t >= PARALLEL_MIN_STEPS
+        return "parallel" if jax.default_backend() != "cpu" and long and fits else "sequential"
+    return method
+
+
+def log_matmul(p: jax.Array, q: jax.Array) -> jax.Array:
+    """``log(exp(p) @ exp(q))`` over the last two axes, exact for entries of any magnitude.
+
+    Each entry ``C[i, j] = log sum_k exp(p[i, k] + q[k, j])`` is shifted by its own max over
+    ``k``. (Factoring the shift as a row max of ``p`` plus a column max of ``q``, which turns
+    this into a real matmul, underflows to ``-inf`` when the best ``k`` of ``(i, j)`` is
+    neither's best, routinely so for scores of 1e4.) Beyond ``_BROADCAST_TAGS`` tags the
+    ``K`` terms are visited by a loop, so no ``[..., K, K, K]`` array is formed. An entry whose terms are all ``-inf`` is
+    ``-inf`` (never ``-inf - (-inf)``); a NaN term makes its entry NaN.
+    """
+    k = p.shape[-1]
+    if k <= _BROADCAST_TAGS:  # few tags: all K terms at once, K times the memory of C
+        terms = p[..., :, :, None] + q[..., None, :, :]
+        top = jnp.max(terms, axis=-2, keepdims=True)
+        top = lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+        total = jnp.sum(jnp.exp(terms - top), axis=-2)
+        empty = total == 0
+        return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1.0, total)) + top[..., 0, :])
+
+    def term(i: jax.Array | int) -> jax.Array:
+        left = lax.dynamic_index_in_dim(p, i, p.ndim - 1, keepdims=False)
+        right = lax.dynamic_index_in_dim(q, i, q.ndim - 2, keepdims=False)
+        return left[..., :, None] + right[..., None, :]
+
+    top = lax.fori_loop(1, k, lambda i, acc: jnp.maximum(acc, term(i)), term(0))
+    top = lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
+    total = lax.fori_loop(0, k, lambda i, acc: acc + jnp.exp(term(i) - top), jnp.zeros_like(top))
+    empty = total == 0
+    return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1.0, total)) + top)
+
+
+_BROADCAST_TAGS = 8  # up to this many tags, log_matmul forms its [..., K, K, K] terms
+
+
+Product = tuple[jax.Array, jax.Array]  # ([..., K, K] shifted to max 0, [...] the shift)
+
+
+def _shifted_matrix(v: jax.Array) -> Product:
+    shifted, c = shift(v, (v.ndim - 2, v.ndim - 1), None)
+    return shifted, c[..., 0, 0]
+
+
+def _combine(left: Product, right: Product) -> Product:
+    """The semiring product ``left @ right`` of two shifted matrices, shifted again."""
+    (p, cp), (q, cq) = left, right
+    prod, c = _shifted_matrix(log_matmul(p, q))
+    return prod, cp + cq + c
+
+
+def _step_matrices(x: jax.Array, a: jax.Array, m: jax.Array) -> Product:
+    """``M_t`` for ``t = 1 .. T-1``: ``A[i, j] + E[t, j]``, the identity at padded steps."""
+    k = a.shape[0]
+    eye = jnp.where(jnp.eye(k, dtype=bool), 0.0, -jnp.inf).astype(x.dtype)[None, None]
+    mats = jnp.where(m[1:, :, None, None], a[None, None] + x[1:, :, None, :], eye)
+    return _shifted_matrix(mats)
+
+
+def _tree_product(mats: Product) -> Product:
+    """``M_1 @ ... @ M_{T-1}`` by a balanced tree of pairwise products (depth log T)."""
+    p, c = mats
+    while p.shape[0] > 1:
+        even = p.shape[0] // 2 * 2
+        pp, cc = _combine((p[0:even:2], c[0:even:2]), (p[1:even:2], c[1:even:2]))
+        p, c = jnp.concatenate([pp, p[even:]]), jnp.concatenate([cc, c[even:]])
+    return p[0], c[0]
+
+
+def _tree_log_partition(
+    x: jax.Array, a: jax.Array, s: jax.Array, f: jax.Array, m: jax.Array
+) -> jax.Array:
+    alpha0, c0 = _normalise(s[None, :] + x[0])
+    if x.shape[0] == 1:
+        return c0 + _lse(alpha0 + f[None, :], axis=-1)
+    prod, c = _tree_product(_step_matrices(x, a, m))
+    last = _lse(alpha0[:, :, None] + prod, axis=1)
+    return c0 + c + _lse(last + f[None, :], axis=-1)
+
+
+@jax.jit
+def parallel_messages(
+    x: jax.Array, a: jax.Array, s: jax.Array, f: jax.Array, m: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Shifted forward and backward messages ``[T, N, K]`` and ``log Z`` ``[N]``, in parallel.
+
+    The same messages as :func:`forward` and :func:`backward` up to a per-step shift, from
+    the prefix products ``M_1 ... M_t`` and suffix products ``M_{t+1} ... M_{T-1}``, both
+    from one :func:`jax.lax.associative_scan` (over ``2 N`` chains).
+    """
+    t, n, k = x.shape
+    alpha0, c0 = _normalise(s[None, :] + x[0])
+    beta_last, _ = _normalise(varying_like(jnp.broadcast_to(f, (n, k)), x))
+    if t == 1:
+        return alpha0[None], beta_last[None], c0 + _lse(alpha0 + f[None, :], axis=-1)
+    mats, c = _step_matrices(x, a, m)
+    # One scan for both directions: the suffix M_{t+1} ... M_{T-1} is the transpose of the
+    # prefix product of the transposed matrices in reverse order, M_{T-1}^T ... M_{t+1}^T.
+    backwards = jnp.swapaxes(mats[::-1], 2, 3), c[::-1]
+    both = jnp.concatenate([mats, backwards[0]], axis=1), jnp.concatenate([c, backwards[1]], 1)
+    products, c_products = lax.associative_scan(_combine, both)
+    prefix, reversed_suffix = products[:, :n], products[:, n:]
+    alphas, c_alpha = _normalise(_lse(alpha0[None, :, :, None] + prefix, axis=2))
+    log_z = c0 + c_products[-1, :n] + c_alpha[-1] + _lse(alphas[-1] + f[None, :], axis=-1)
+    betas, _ = _normalise(_lse(f[None, None, :, None] + reversed_suffix, axis=2))
+    alphas = jnp.concatenate([alpha0[None], alphas], axis=0)
+    betas = jnp.concatenate([betas[::-1], beta_last[None]], axis=0)
+    return alphas, betas, log_z
+
+
+@jax.custom_jvp
+def _parallel_log_partition(
+    x: jax.Array, a: jax.Array, s: jax.Array, f: jax.Array, m: jax.Array
+) -> jax.Array:
+    return _tree_log_partition(x, a, s, f, m)
+
+
+@_parallel_log_partition.defjvp
+def _parallel_log_partition_jvp(
+    primals: tuple[jax.Array, ...], tangents: tuple[jax.Array, ...]
+) -> tuple[jax.Array, jax.Array]:
+    """``d log Z = <node, dE> + <pairwise, dA> + <node_0, d start> + <node_last, d end>``.
+
+    The marginals come from the parallel forward-backward, so the derivative keeps the
+    ``O(log T)`` depth and stores no per-combine residuals (autodiff through the scan's
+    K-term loops would).
+    """
+    x, a, s, f, m = primals
+    dx, da, ds, df, _ = tangents
+    alphas, betas, log_z = parallel_messages(x, a, s, f, m)
+    node, pair = _marginals(alphas, betas, x, a, m)
+    last = jnp.sum(m, axis=0) - 1
+    node_last = jnp.take_along_axis(node, last[None, :, None], axis=0)[0]
+    d_log_z = (
+        jnp.sum(node * dx, axis=(0, 2))
+        + jnp.einsum("tnij,ij->n", pair, da)
+        + node[0] @ ds
+        + node_last @ df
+    )
+    return log_z, d_log_z
+
+
+@functools.partial(jax.jit, static_argnames="method")
+def log_partition(
+    x: jax.Array, a: jax.Array, s: jax.Array, f: jax.Array, m: jax.Array, method: str
+) -> jax.Array:
+    """``log Z`` ``[N]`` by :func:`forward` or, for ``method="parallel"``, in parallel.
+
+    The parallel value is a balanced tree of products (no prefixes needed); its derivative
+    (forward or reverse mode) is the parallel forward-backward's marginals.
+    """
+    if method == "parallel":
+        return _parallel_log_partition(x, a, s, f, m)
+    return forward(x, a, s, f, m)[1]
+
+
 # --- public helpers -----------------------------------------------------------------
 
 
@@ -378,6 +594,7 @@ def crf_marginals(
     mask: ArrayLike | None = None,
     start_transitions: ArrayLike | None = None,
     end_transitions: ArrayLike | None = None,
+    method: str = "auto",
 ) -> tuple[jax.Array, jax.Array]:
     r"""Node and pairwise marginals of a linear-chain CRF, by forward-backward.
 
@@ -396,6 +613,9 @@ def crf_marginals(
       mask: optional boolean ``[..., T]`` valid prefix (see :func:`crf_log_partition`).
       start_transitions: optional ``[K]``.
       end_transitions: optional ``[K]``.
+      method: ``"sequential"`` (two :func:`jax.lax.scan` passes, depth ``T``),
+        ``"parallel"`` (prefix and suffix products by :func:`jax.lax.associative_scan`,
+        depth ``log T``) or ``"auto"``; see :func:`crf_log_partition`.
 
     Returns:
       ``(node, pairwise)``: node marginals ``[..., T, K]`` (each valid step sums to 1) and
@@ -409,8 +629,9 @@ def crf_marginals(
       >>> node.tolist(), pair.tolist()
       ([[0.5, 0.5], [0.5, 0.5]], [[[0.25, 0.25], [0.25, 0.25]]])
     """
-    ch = chain(emissions, transitions, mask, start_transitions, end_transitions, "crf_marginals")
-    node, pair, _ = forward_backward(*ch.scores())
+    fn = "crf_marginals"
+    ch = chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
+    node, pair, _ = forward_backward(*ch.scores(), method=resolve_method(method, ch, fn))
     return unflatten(node, ch).astype(ch.dtype), unflatten(pair, ch).astype(ch.dtype)
 
 

@@ -60,6 +60,10 @@ _TAGGED_ARGS = """emissions: ``[..., T, K]``.
       start_transitions: optional ``[K]``.
       end_transitions: optional ``[K]``."""
 
+_METHOD_ARG = """method: ``"auto"`` (default), ``"sequential"`` or ``"parallel"``: how
+        ``log Z`` and its gradient are computed (a scan over time, or a log-depth
+        associative scan of per-step matrices); see :func:`crf_log_partition`."""
+
 _UNCHECKED = """Unchecked, a tag outside ``[0, K)`` (``tags`` is not range-checked, for speed)
     gives a NaN loss for its example; the other examples and the gradients stay
     finite. ``jaxlosses.checked({name})`` raises instead."""
@@ -108,18 +112,27 @@ def _tagged_of(**arguments: Any) -> tuple[_Tagged]:
     return (_tagged(**arguments),)
 
 
-def _chain_of(**arguments: Any) -> tuple[crf.Chain]:
-    """:func:`crf.chain` as the parser of a closed form (which unpacks a tuple of inputs)."""
-    return (crf.chain(**arguments),)
+def _tagged_method_of(*, method: str, fn: str, **arguments: Any) -> tuple[_Tagged, str]:
+    """:func:`_tagged_of` plus the resolved ``method`` (``"sequential"`` or ``"parallel"``)."""
+    t = _tagged(**arguments, fn=fn)
+    return t, crf.resolve_method(method, t.ch, fn)
 
 
-def _marginals_minus_gold(t: _Tagged, x: jax.Array) -> tuple[jax.Array, jax.Array]:
+def _chain_method_of(*, method: str, fn: str, **arguments: Any) -> tuple[crf.Chain, str]:
+    """:func:`crf.chain` and the resolved ``method``, as the parser of a closed form."""
+    ch = crf.chain(**arguments, fn=fn)
+    return ch, crf.resolve_method(method, ch, fn)
+
+
+def _marginals_minus_gold(
+    t: _Tagged, x: jax.Array, method: str = "sequential"
+) -> tuple[jax.Array, jax.Array]:
     """Gradient of ``log Z(x) - s(gold)``: ``(node - one-hot, expected - observed counts)``.
 
     Under emissions ``x`` (the chain's or cost-augmented), time-major; 0 for a sequence with
-    a bad tag.
+    a bad tag. ``method``: the resolved forward-backward method.
     """
-    node, pair, _ = crf.forward_backward(*t.ch.scores(x))
+    node, pair, _ = crf.forward_backward(*t.ch.scores(x), method=method)
     w = t.ok.astype(t.ch.x.dtype)
     g_e = (node - t.onehot) * w[None, :, None]
     return g_e, jnp.einsum("tnij,n->ij", pair, w) - crf.counts(t.onehot * w[None, :, None])
@@ -155,6 +168,7 @@ def crf_log_partition(
     mask: ArrayLike | None = None,
     start_transitions: ArrayLike | None = None,
     end_transitions: ArrayLike | None = None,
+    method: str = "auto",
 ) -> jax.Array:
     r"""Log-partition function of a linear-chain CRF, by the forward algorithm.
 
@@ -171,6 +185,16 @@ def crf_log_partition(
         step is always valid. Padded steps do not contribute.
       start_transitions: optional ``[K]`` scores of the first tag.
       end_transitions: optional ``[K]`` scores of the last valid tag.
+      method: how to run the forward algorithm. ``"sequential"``: a :func:`jax.lax.scan`
+        over time (depth ``T``, ``O(T K^2)`` work, ``[T, N, K]`` memory). ``"parallel"``:
+        the product of the ``T - 1`` per-step ``[K, K]`` log-semiring matrices by a balanced
+        tree, its gradient from prefix and suffix products by
+        :func:`jax.lax.associative_scan` (depth ``log T``, ``O(T K^3)`` work,
+        ``[T, N, K, K]`` memory); the same values and gradients, for accelerators, where
+        depth rather than work bounds the time. ``"auto"`` (default): ``"sequential"`` on
+        CPU (where ``"parallel"`` never won in ``bench/crf_parallel.py``); elsewhere
+        ``"parallel"`` when ``T >= 64`` and ``T * N * K * K <= 2 ** 27`` (``N`` the number of
+        sequences), else ``"sequential"``.
 
     Returns:
       ``log Z`` per sequence, shape ``emissions.shape[:-2]``, dtype of ``emissions``. Its
@@ -190,17 +214,16 @@ def crf_log_partition(
       Rabiner, `A tutorial on hidden Markov models
       <https://doi.org/10.1109/5.18626>`_, Proc. IEEE 1989.
     """
-    ch = crf.chain(
-        emissions, transitions, mask, start_transitions, end_transitions, "crf_log_partition"
-    )
-    _, log_z = crf.forward(*ch.scores())
+    fn = "crf_log_partition"
+    ch = crf.chain(emissions, transitions, mask, start_transitions, end_transitions, fn)
+    log_z = crf.log_partition(*ch.scores(), method=crf.resolve_method(method, ch, fn))
     return crf.per_sequence(log_z, ch)
 
 
-@closed_form_of(crf_log_partition, _chain_of)
-def _crf_log_partition_grad(ch: crf.Chain) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(crf_log_partition, _chain_method_of)
+def _crf_log_partition_grad(ch: crf.Chain, method: str) -> tuple[jax.Array, jax.Array]:
     """``(node marginals, pairwise marginals summed over sequences and steps)``."""
-    node, pair, _ = crf.forward_backward(*ch.scores())
+    node, pair, _ = crf.forward_backward(*ch.scores(), method=method)
     return crf.grads_out(node, jnp.sum(pair, axis=(0, 1)), ch)
 
 
@@ -212,6 +235,7 @@ def crf_log_likelihood(
     mask: ArrayLike | None = None,
     start_transitions: ArrayLike | None = None,
     end_transitions: ArrayLike | None = None,
+    method: str = "auto",
 ) -> jax.Array:
     r"""Log-likelihood of gold tag sequences under a linear-chain CRF.
 
@@ -221,6 +245,7 @@ def crf_log_likelihood(
 
     Args:
       {tagged_args}
+      {method_arg}
 
     Returns:
       Per-sequence log-likelihood, shape ``emissions.shape[:-2]``, dtype of ``emissions``.
@@ -241,14 +266,14 @@ def crf_log_likelihood(
     """
     fn = "crf_log_likelihood"
     t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
-    _, log_z = crf.forward(*t.ch.scores())
+    log_z = crf.log_partition(*t.ch.scores(), method=crf.resolve_method(method, t.ch, fn))
     return t.per_sequence(t.score(t.gold) - log_z)
 
 
-@closed_form_of(crf_log_likelihood, _tagged_of)
-def _crf_log_likelihood_grad(t: _Tagged) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(crf_log_likelihood, _tagged_method_of)
+def _crf_log_likelihood_grad(t: _Tagged, method: str) -> tuple[jax.Array, jax.Array]:
     """``(one-hot gold - node marginals, observed - expected transition counts)``."""
-    g_e, g_a = _marginals_minus_gold(t, t.ch.x)
+    g_e, g_a = _marginals_minus_gold(t, t.ch.x, method)
     return crf.grads_out(-g_e, -g_a, t.ch)
 
 
@@ -260,6 +285,7 @@ def crf_loss(
     mask: ArrayLike | None = None,
     start_transitions: ArrayLike | None = None,
     end_transitions: ArrayLike | None = None,
+    method: str = "auto",
 ) -> jax.Array:
     r"""Negative log-likelihood of a linear-chain CRF (the per-sequence CRF loss).
 
@@ -274,6 +300,7 @@ def crf_loss(
 
     Args:
       {tagged_args}
+      {method_arg}
 
     Returns:
       Per-sequence loss, shape ``emissions.shape[:-2]``, dtype of ``emissions``; NaN for a
@@ -294,17 +321,17 @@ def crf_loss(
     """
     fn = "crf_loss"
     t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
-    _, log_z = crf.forward(*t.ch.scores())
+    log_z = crf.log_partition(*t.ch.scores(), method=crf.resolve_method(method, t.ch, fn))
     return t.per_sequence(log_z - t.score(t.gold))
 
 
-@closed_form_of(crf_loss, _tagged_of)
-def _crf_loss_grad(t: _Tagged) -> tuple[jax.Array, jax.Array]:
+@closed_form_of(crf_loss, _tagged_method_of)
+def _crf_loss_grad(t: _Tagged, method: str) -> tuple[jax.Array, jax.Array]:
     """``(node marginals - one-hot tags, expected - observed transition counts)``.
 
     Sequences with an out-of-range tag get a zero gradient.
     """
-    return crf.grads_out(*_marginals_minus_gold(t, t.ch.x), t.ch)
+    return crf.grads_out(*_marginals_minus_gold(t, t.ch.x, method), t.ch)
 
 
 # --- structured losses -----------------------------------------------------------------
@@ -542,6 +569,7 @@ fill_docstrings(
     structured_softmax_margin_loss,
     structured_risk_loss,
     tagged_args=_TAGGED_ARGS,
+    method_arg=_METHOD_ARG,
     unchecked=_UNCHECKED,
 )
 
