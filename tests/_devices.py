@@ -25,6 +25,14 @@ def device_env(n_devices: int) -> dict[str, str]:
     # an editable install points at: the script's own directory comes first on its path.
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    # The suite's persistent compilation cache (tests/conftest.py), for the child too.
+    import jax
+
+    cache = getattr(jax.config, "jax_compilation_cache_dir", None)
+    if cache:
+        env["JAX_COMPILATION_CACHE_DIR"] = str(cache)
+        env["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0"
+        env["JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES"] = "0"
     return env
 
 
