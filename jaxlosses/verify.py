@@ -5,7 +5,7 @@ and measures, in float64:
 
 1. the value against an independent reference (when you give one);
 2. the claimed gradient against ``jax.grad`` of the summed loss, element by element
-   (each element relative to its own magnitude, with a floor of ``1e-6`` of the largest,
+   (each element relative to its own magnitude, with a floor of ``1e-5`` of the largest,
    so a wrong small coordinate cannot hide behind a large one), at the example and at
    random points near it (so a gradient right only by coincidence, such as a zero at a
    minimum, fails);
@@ -69,7 +69,7 @@ class Tolerances:
     jit: float = 1e-10
     vmap: float = 1e-10
     stress_autodiff: float = 1e-3
-    floor: float = 1e-6
+    floor: float = 1e-5
     stress_floor: float = 1e-3
 
 
