@@ -499,7 +499,16 @@ def linear_softmax_cross_entropy(
     """
     fn = "linear_softmax_cross_entropy"
     h, w, y, b, m, alpha, zc, cw = _inputs(
-        hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn, weights,
+        hidden,
+        weight,
+        labels,
+        bias,
+        where,
+        label_smoothing,
+        z_loss,
+        chunk_size,
+        fn,
+        weights,
         vocab_axis_name=vocab_axis_name,
     )
     batch_shape = y.shape
