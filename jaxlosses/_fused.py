@@ -82,28 +82,50 @@ def _chunk_loss_and_dz(
     zc: float,
     cdt: Any,
     with_dz: bool,
+    axis: str | None = None,
 ) -> tuple[jax.Array, jax.Array | None, tuple[jax.Array, jax.Array]]:
     """Per-token loss of one chunk, optionally ``A = dloss/dlogits`` ``[C, V]``, and the
-    per-token ``(lse, lse - z_y)`` (what the gradient w.r.t. class weights ``cw`` needs)."""
+    per-token ``(lse, lse - z_y)`` (what the gradient w.r.t. class weights ``cw`` needs).
+
+    With a vocabulary ``axis`` (inside ``shard_map``), ``w``, ``b`` and ``cw`` are this
+    device's block of classes and every sum over classes is completed by a collective
+    over ``axis``; ``A`` is the local ``[C, V/n]`` block. ``axis=None`` is the plain path.
+    """
     v = w.shape[1]
+    if axis is None:
+        vl, off = v, None
+    else:  # this device holds the classes [off, off + vl) of v
+        vl, off = v, lax.axis_index(axis) * v
+        v = v * lax.axis_size(axis)
     z = _chunk_logits(h, w, b, cdt)
     mx = lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    if axis is not None:
+        mx = lax.stop_gradient(lax.pmax(mx, axis))
     # exp is recomputed below for p rather than kept: one fewer [C, V] buffer alive.
-    lse = mx[:, 0] + jnp.log(jnp.sum(jnp.exp(z - mx), axis=-1))
+    lse = mx[:, 0] + jnp.log(_vsum(jnp.sum(jnp.exp(z - mx), axis=-1), axis))
     in_range = (y >= 0) & (y < v)
-    yc = jnp.clip(y, 0, v - 1)
-    z_y = jnp.take_along_axis(z, yc[:, None], axis=-1)[:, 0]
+    if off is None:
+        yl, mine = y, None
+        yc = jnp.clip(y, 0, v - 1)
+        z_y = jnp.take_along_axis(z, yc[:, None], axis=-1)[:, 0]
+    else:  # the target logit comes from the device whose block holds the label
+        yl = y - off
+        mine = (yl >= 0) & (yl < vl)
+        yc = jnp.clip(yl, 0, vl - 1)
+        z_y = _vsum(jnp.where(mine, jnp.take_along_axis(z, yc[:, None], axis=-1)[:, 0], 0.0), axis)
     nll = lse - z_y
     if cw is None:
         loss = nll
-        if alpha != 0.0:
+        if alpha != 0.0 and axis is None:
             loss = (1.0 - alpha) * loss + alpha * (lse - jnp.mean(z, axis=-1))
+        elif alpha != 0.0:
+            loss = (1.0 - alpha) * loss + alpha * (lse - _vsum(jnp.sum(z, axis=-1), axis) / v)
     else:  # (1 - α) c_y (lse - z_y) + (α / V) Σ_v c_v (lse - z_v)
         cwc = cw.astype(cdt)
-        w_y = cwc[yc]
+        w_y = cwc[yc] if mine is None else _vsum(jnp.where(mine, cwc[yc], 0.0), axis)
         loss = w_y * nll
         if alpha != 0.0:
-            smooth = (jnp.sum(cwc) * lse - jnp.dot(z, cwc)) / v
+            smooth = (_vsum(jnp.sum(cwc), axis) * lse - _vsum(jnp.dot(z, cwc), axis)) / v
             loss = (1.0 - alpha) * loss + alpha * smooth
     if zc != 0.0:
         loss = loss + zc * lse**2
@@ -115,11 +137,11 @@ def _chunk_loss_and_dz(
     p = jnp.exp(z - lse[:, None])
     scale = 1.0 + 2.0 * zc * lse if zc != 0.0 else None
     if cw is not None:  # <c, t> with t the smoothed one-hot target
-        tw = (1.0 - alpha) * w_y + alpha * jnp.sum(cwc) / v
+        tw = (1.0 - alpha) * w_y + alpha * _vsum(jnp.sum(cwc), axis) / v
         scale = tw if scale is None else scale - 1.0 + tw
     if scale is not None:
         p = p * scale[:, None]
-    onehot = jnp.arange(v, dtype=y.dtype)[None, :] == y[:, None]
+    onehot = jnp.arange(vl, dtype=y.dtype)[None, :] == yl[:, None]
     if cw is None:
         dz = p - jnp.where(onehot, 1.0 - alpha, 0.0)
         if alpha != 0.0:
@@ -131,15 +153,20 @@ def _chunk_loss_and_dz(
     return loss, jnp.where(valid[:, None], dz, 0.0), (lse, nll)
 
 
+def _vsum(x: jax.Array, axis: str | None) -> jax.Array:
+    """``x`` summed over the vocabulary devices (itself without a vocabulary axis)."""
+    return x if axis is None else lax.psum(x, axis)
+
+
 # --- the streaming paths ---------------------------------------------------------------------
 
 
-def _stream_value(h, w, b, y, m, cw, alpha, zc, cdt, remat):
+def _stream_value(h, w, b, y, m, cw, alpha, zc, cdt, remat, axis=None):
     """Loss per token, ``[nC, C]``, by plain JAX ops (a fully differentiable scan)."""
 
     def body(xs):
         hc, yc, mc = xs
-        return _chunk_loss_and_dz(hc, w, b, yc, mc, cw, alpha, zc, cdt, with_dz=False)[0]
+        return _chunk_loss_and_dz(hc, w, b, yc, mc, cw, alpha, zc, cdt, False, axis)[0]
 
     if remat:
         body = jax.checkpoint(body)
@@ -185,34 +212,35 @@ def _accumulate_weight_grad(gw, hc, dz, cdt):
     return lax.fori_loop(0, v // blk, update, gw)
 
 
-def _stream_value_and_grads(h, w, b, y, m, cw, alpha, zc, cdt):
+def _stream_value_and_grads(h, w, b, y, m, cw, alpha, zc, cdt, axis=None):
     """Loss ``[nC, C]``, ``dL/dh`` ``[nC, C, D]``, the summed ``dL/dW``, ``dL/db``, and the
     per-token ``(lse, lse - z_y)`` (``None`` without class weights)."""
 
     def body(carry, xs):
         gw, gb = carry
         hc, yc, mc = xs
-        loss, dz, stats = _chunk_loss_and_dz(hc, w, b, yc, mc, cw, alpha, zc, cdt, with_dz=True)
+        loss, dz, stats = _chunk_loss_and_dz(hc, w, b, yc, mc, cw, alpha, zc, cdt, True, axis)
         assert dz is not None
-        gh = jnp.dot(dz.astype(w.dtype), w.T, preferred_element_type=cdt)
+        # With a vocabulary axis each device holds the classes of its block: A Wᵀ sums them.
+        gh = _vsum(jnp.dot(dz.astype(w.dtype), w.T, preferred_element_type=cdt), axis)
         gw = _accumulate_weight_grad(gw, hc, dz, cdt)
         if gb is not None:
             gb = gb + jnp.sum(dz, axis=0)
         return (gw, gb), (loss, gh, None if cw is None else stats)
 
-    gw0 = varying_like(jnp.zeros(w.shape, cdt), h)
-    gb0 = None if b is None else varying_like(jnp.zeros(w.shape[1], cdt), h)
+    gw0 = _zeros_like_grad(w.shape, cdt, h, w, axis)
+    gb0 = None if b is None else _zeros_like_grad(w.shape[1], cdt, h, w, axis)
     (gw, gb), (loss, gh, stats) = lax.scan(body, (gw0, gb0), (h, y, m))
     return loss, gh, gw, gb, stats
 
 
-def _stream_weight_grad(h, w, b, y, m, c, cw, alpha, zc, cdt):
+def _stream_weight_grad(h, w, b, y, m, c, cw, alpha, zc, cdt, axis=None):
     """``Hᵀ diag(c) A`` (and ``Σ c A``) for an arbitrary per-token cotangent ``c``."""
 
     def body(carry, xs):
         gw, gb = carry
         hc, yc, mc, cc = xs
-        _, dz, _ = _chunk_loss_and_dz(hc, w, b, yc, mc, cw, alpha, zc, cdt, with_dz=True)
+        _, dz, _ = _chunk_loss_and_dz(hc, w, b, yc, mc, cw, alpha, zc, cdt, True, axis)
         assert dz is not None
         dz = dz * cc[:, None].astype(cdt)
         gw = _accumulate_weight_grad(gw, hc, dz, cdt)
@@ -220,39 +248,56 @@ def _stream_weight_grad(h, w, b, y, m, c, cw, alpha, zc, cdt):
             gb = gb + jnp.sum(dz, axis=0)
         return (gw, gb), None
 
-    gb0 = None if b is None else varying_like(jnp.zeros(w.shape[1], cdt), h)
-    gw0 = varying_like(jnp.zeros(w.shape, cdt), h)
+    gb0 = None if b is None else _zeros_like_grad(w.shape[1], cdt, h, w, axis)
+    gw0 = _zeros_like_grad(w.shape, cdt, h, w, axis)
     (gw, gb), _ = lax.scan(body, (gw0, gb0), (h, y, m, c))
     return gw, gb
 
 
-def _fused(h, w, b, y, m, cw, alpha, zc):
+def _zeros_like_grad(shape, cdt, h, w, axis):
+    """A zero ``dL/dW`` (or ``dL/db``) accumulator typed like the per-device gradient.
+
+    It varies over the tokens' mesh axes, and with a vocabulary axis over the weight's too.
+    """
+    z = varying_like(jnp.zeros(shape, cdt), h)
+    return z if axis is None else varying_like(z, w)
+
+
+def _fused(h, w, b, y, m, cw, alpha, zc, axis):
     cdt = compute_dtype(h.dtype)
-    return _stream_value(h, w, b, y, m, cw, alpha, zc, cdt, remat=False)
+    return _stream_value(h, w, b, y, m, cw, alpha, zc, cdt, False, axis)
 
 
-_fused_vjp = jax.custom_vjp(_fused, nondiff_argnums=(6, 7))
+_fused_vjp = jax.custom_vjp(_fused, nondiff_argnums=(6, 7, 8))
 
 
-def _fused_fwd(h, w, b, y, m, cw, alpha, zc):
+def _fused_fwd(h, w, b, y, m, cw, alpha, zc, axis):
     cdt = compute_dtype(h.dtype)
-    loss, gh, gw, gb, stats = _stream_value_and_grads(h, w, b, y, m, cw, alpha, zc, cdt)
+    loss, gh, gw, gb, stats = _stream_value_and_grads(h, w, b, y, m, cw, alpha, zc, cdt, axis)
     return loss, (gh, gw, gb, h, w, b, y, m, cw, stats)
 
 
-def _class_weight_grad(h, w, b, y, m, c, cw, stats, alpha):
+def _class_weight_grad(h, w, b, y, m, c, cw, stats, alpha, axis=None):
     r"""``Σ_i c_i ∂ℓ_i/∂cw`` for the class weights ``cw``, from per-token statistics only.
 
     ``∂ℓ_i/∂cw_v = (1 - α)(lse_i - z_{i y_i}) [v = y_i] + (α / V)(lse_i - z_{iv})``, and
     ``Σ_i c_i z_i = (Σ_i c_i h_i) W + (Σ_i c_i) b``: no ``[N, V]`` array is needed.
     """
     lse, nll = stats
-    v = w.shape[1]
+    v = vl = w.shape[1]
+    if axis is not None:  # this device's block of classes: [off, off + vl) of v
+        v = vl * lax.axis_size(axis)
+        y_local = y - lax.axis_index(axis) * vl
     valid = m & (y >= 0) & (y < v)
     cv = jnp.where(valid, c, 0.0)
-    yc = jnp.clip(y, 0, v - 1).reshape(-1)
-    first = ((1.0 - alpha) * cv * jnp.where(valid, nll, 0.0)).reshape(-1)
-    g = jnp.zeros(v, c.dtype).at[yc].add(first)
+    if axis is None:
+        yc = jnp.clip(y, 0, v - 1).reshape(-1)
+        first = ((1.0 - alpha) * cv * jnp.where(valid, nll, 0.0)).reshape(-1)
+    else:  # a label outside this block adds nothing here
+        yc = jnp.clip(y_local, 0, vl - 1).reshape(-1)
+        mine = (y_local >= 0) & (y_local < vl)
+        first = jnp.where(mine, (1.0 - alpha) * cv * jnp.where(valid, nll, 0.0), 0.0).reshape(-1)
+    g = jnp.zeros(vl, c.dtype).at[yc].add(first)
     if alpha != 0.0:
         hs = jnp.einsum("...,...d->d", cv, h.astype(c.dtype))
         cz = jnp.dot(hs, w.astype(c.dtype))
@@ -262,7 +307,7 @@ def _class_weight_grad(h, w, b, y, m, c, cw, stats, alpha):
     return g.astype(cw.dtype)
 
 
-def _fused_bwd(alpha, zc, res, ct):
+def _fused_bwd(alpha, zc, axis, res, ct):
     gh, gw, gb, h, w, b, y, m, cw, stats = res
     cdt = gw.dtype
     c = ct.astype(cdt)
@@ -278,11 +323,11 @@ def _fused_bwd(alpha, zc, res, ct):
         return scale * gw, None if gb is None else scale * gb
 
     def exact(_):
-        return _stream_weight_grad(h, w, b, y, m, c, cw, alpha, zc, cdt)
+        return _stream_weight_grad(h, w, b, y, m, c, cw, alpha, zc, cdt, axis)
 
     dw, db = lax.cond(uniform, fast, exact, None)
     db_out = None if b is None else db.astype(b.dtype)
-    dcw = None if cw is None else _class_weight_grad(h, w, b, y, m, c, cw, stats, alpha)
+    dcw = None if cw is None else _class_weight_grad(h, w, b, y, m, c, cw, stats, alpha, axis)
     return dh, dw.astype(w.dtype), db_out, None, None, dcw
 
 
@@ -304,11 +349,13 @@ def _inputs(
     fn,
     weights=None,
     custom_vjp=True,
+    vocab_axis_name=None,
 ):
     """Validated ``(h, w, y, b, m, alpha, z-loss coefficient, class weights or None)`` for
     the loss and its closed form.
 
-    ``custom_vjp`` is taken (the closed form passes all the loss's arguments) and not used.
+    ``custom_vjp`` is taken (the closed form passes all the loss's arguments) and not used;
+    ``vocab_axis_name`` is checked here and used by the loss.
     """
     h = floating(hidden, "hidden", fn)
     w = floating(weight, "weight", fn)
@@ -345,6 +392,11 @@ def _inputs(
         h = jnp.where(m[..., None], h, jnp.zeros((), h.dtype))
     if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
         raise ValueError(f"{fn}: `chunk_size` must be a positive int or None, got {chunk_size!r}.")
+    if vocab_axis_name is not None and not isinstance(vocab_axis_name, str):
+        raise TypeError(
+            f"{fn}: `vocab_axis_name` must be the name (a str) of the mesh axis that the "
+            f"weight's classes are split over, got {vocab_axis_name!r}."
+        )
     alpha = _static_float(smoothing(label_smoothing, fn), "label_smoothing", fn)
     zc = _static_float(z_loss, "z_loss", fn)
     cw = class_weights(weights, (w.shape[1],), compute_dtype(h.dtype), fn)
@@ -363,6 +415,7 @@ def linear_softmax_cross_entropy(
     weights: ArrayLike | None = None,
     chunk_size: int | None = None,
     custom_vjp: bool = True,
+    vocab_axis_name: str | None = None,
 ) -> jax.Array:
     r"""Cross-entropy of a linear output layer, without materialising the logits.
 
@@ -409,6 +462,21 @@ def linear_softmax_cross_entropy(
         logits per chunk at ``V = 32768``).
         A token count not divisible by it is padded (and masked) internally.
       custom_vjp: use the fused custom gradient (default) or plain autodiff.
+      vocab_axis_name: vocabulary parallelism, inside :func:`jax.shard_map`: the name of
+        the mesh axis over which the classes are split. Then ``weight`` is this device's
+        block of columns ``[D, V/n]`` (device ``k`` of the ``n`` along the axis holds
+        classes ``[k V/n, (k+1) V/n)``, as ``PartitionSpec(None, axis)`` splits them),
+        ``bias`` and ``weights`` are the matching ``[V/n]`` blocks, ``labels`` are
+        *global* class indices in ``[0, V)``, and ``hidden`` must be the same on every
+        device of the axis. Each device computes only its ``[chunk, V/n]`` logits; the
+        max, the softmax normaliser, the target logit and the smoothing / class-weight
+        sums are combined with ``pmax``/``psum`` over the axis, so neither the
+        ``[N, V]`` logits nor the whole weight ever exist on one device. The loss is the
+        same on every device of the axis; ``dL/dhidden`` is summed over the axis (one
+        ``psum`` of ``[N, D]``), ``dL/dweight``, ``dL/dbias`` and ``dL/dweights`` are the
+        local blocks. :func:`jaxlosses.parallel.vocab_parallel_cross_entropy` sets up the
+        ``shard_map``. (:func:`jaxlosses.checked` compares labels with the local
+        block's size, so it does not apply here.)
 
     Returns:
       The per-token loss, shape ``hidden.shape[:-1]``, dtype of ``hidden``. Unchecked, a
@@ -431,7 +499,17 @@ def linear_softmax_cross_entropy(
     """
     fn = "linear_softmax_cross_entropy"
     h, w, y, b, m, alpha, zc, cw = _inputs(
-        hidden, weight, labels, bias, where, label_smoothing, z_loss, chunk_size, fn, weights
+        hidden,
+        weight,
+        labels,
+        bias,
+        where,
+        label_smoothing,
+        z_loss,
+        chunk_size,
+        fn,
+        weights,
+        vocab_axis_name=vocab_axis_name,
     )
     batch_shape = y.shape
     d, v = w.shape
@@ -455,10 +533,10 @@ def linear_softmax_cross_entropy(
         wv = varying_like(w, hs)
         bv = None if b is None else varying_like(b, hs)
         cwv = None if cw is None else varying_like(cw, hs)
-        loss = _fused_vjp(hs, wv, bv, ys, ms, cwv, alpha, zc)
+        loss = _fused_vjp(hs, wv, bv, ys, ms, cwv, alpha, zc, vocab_axis_name)
     else:
         cdt = compute_dtype(h.dtype)
-        loss = _stream_value(hs, w, b, ys, ms, cw, alpha, zc, cdt, remat=True)
+        loss = _stream_value(hs, w, b, ys, ms, cw, alpha, zc, cdt, True, vocab_axis_name)
     return loss.reshape(-1)[:n].reshape(batch_shape).astype(h.dtype)
 
 

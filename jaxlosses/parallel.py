@@ -9,7 +9,10 @@ happens*. This module provides the three wrappers:
 * :func:`sharded_mean` — ``jax.shard_map`` over a device mesh, returning the **exact**
   global mean over valid entries (the masked sums and the counts are ``psum``-ed
   separately, so shards with different numbers of valid entries are weighted right);
-* :func:`pmap_mean` — the same reduction for code still written with ``jax.pmap``.
+* :func:`pmap_mean` — the same reduction for code still written with ``jax.pmap``;
+* :func:`vocab_parallel_cross_entropy` — the fused linear + softmax cross-entropy with
+  the output weight split along its classes (vocabulary parallelism) and the tokens
+  along the batch axis.
 
 ``jax.pmap`` is in maintenance mode in current JAX; new code should use
 :func:`sharded_mean` (``jax.shard_map``) or plain ``jax.jit`` with sharded inputs.
@@ -46,7 +49,7 @@ from jax.typing import ArrayLike
 from ._core import is_array
 from ._coupling import batch_coupling, unwrap_partial
 
-__all__ = ["per_example", "pmap_mean", "sharded_mean"]
+__all__ = ["per_example", "pmap_mean", "sharded_mean", "vocab_parallel_cross_entropy"]
 
 LossFn = Callable[..., Any]
 
@@ -349,3 +352,124 @@ def pmap_mean(loss_fn: LossFn, axis_name: str) -> Callable[..., jax.Array]:
         return _ratio(total_num, total_den) + (share - lax.stop_gradient(share))
 
     return mean_fn
+
+
+def vocab_parallel_cross_entropy(
+    mesh: Mesh,
+    *,
+    batch_axis: str | None = "data",
+    vocab_axis: str = "model",
+) -> Callable[..., jax.Array]:
+    """:func:`jaxlosses.linear_softmax_cross_entropy` with the weight split along ``V``.
+
+    Sets up the :func:`jax.shard_map`: the tokens (``hidden``, ``labels``, ``where``) are
+    split along their leading axis over ``batch_axis``, the weight's columns (and
+    ``bias`` and the class ``weights``) over ``vocab_axis``, and each device calls the
+    loss with ``vocab_axis_name=vocab_axis`` on its blocks. A device therefore holds
+    ``[N/d, D]`` tokens and a ``[D, V/m]`` block of the weight, computes
+    ``[chunk, V/m]`` logits at a time, and the per-token statistics (max, softmax
+    normaliser, target logit, smoothing sums) are combined with ``pmax``/``psum`` over
+    ``vocab_axis``: the ``[N, V]`` logits and the whole ``[D, V]`` weight are never on
+    one device (and neither is its ``[D, V]`` gradient). The result equals the
+    one-device loss, values and gradients (w.r.t. ``hidden``, ``weight``, ``bias`` and
+    ``weights``), which come back with the inputs' shardings.
+
+    Args:
+      mesh: the device mesh; ``jax.make_mesh`` (Explicit axes, its default), Auto axes,
+        inside a ``jax.set_mesh`` context or not, with placed or plain inputs (as for
+        :func:`sharded_mean`). Other axes replicate.
+      batch_axis: the mesh axis the tokens are split over (``None``: not split). The
+        leading size of ``hidden`` must be divisible by its size.
+      vocab_axis: the mesh axis the classes are split over; ``V`` must be divisible by
+        its size.
+
+    Returns:
+      ``loss(hidden, weight, labels, *, bias=None, where=None, weights=None,
+      **hyperparameters)`` returning the per-token losses, shape ``labels.shape``, split
+      over ``batch_axis``; ``weight`` is the global ``[D, V]`` (placed with
+      ``NamedSharding(mesh, P(None, vocab_axis))`` to never gather it) and
+      ``hyperparameters`` are those of the loss (``label_smoothing``, ``z_loss``,
+      ``chunk_size``, ``custom_vjp``). Reduce with ``jnp.mean`` or
+      :func:`jaxlosses.masked_mean` (same ``where``: the fast gradient).
+
+    Example:
+      >>> import jax
+      >>> import jax.numpy as jnp
+      >>> import numpy as np
+      >>> import jaxlosses as jl
+      >>> from jax.sharding import Mesh
+      >>> from jaxlosses.parallel import vocab_parallel_cross_entropy
+      >>> mesh = Mesh(np.array(jax.devices()[:1]).reshape(1, 1), ("data", "model"))
+      >>> loss = vocab_parallel_cross_entropy(mesh)
+      >>> hidden = jnp.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+      >>> weight = jnp.array([[1.0, -1.0, 0.0], [0.5, 0.0, -0.5]])
+      >>> loss(hidden, weight, jnp.array([0, 2, 1])).round(4).tolist()
+      [0.4076, 2.4076, 2.6967]
+    """
+    from ._fused import linear_softmax_cross_entropy
+
+    fn = "vocab_parallel_cross_entropy"
+    for name, ax in (("batch_axis", batch_axis), ("vocab_axis", vocab_axis)):
+        if ax is not None and ax not in mesh.shape:
+            raise ValueError(
+                f"{fn}: `{name}`={ax!r} is not an axis of the mesh, whose axes are "
+                f"{tuple(mesh.axis_names)}."
+            )
+    if batch_axis == vocab_axis:
+        raise ValueError(f"{fn}: `batch_axis` and `vocab_axis` must differ, both {vocab_axis!r}.")
+
+    def loss(
+        hidden: ArrayLike,
+        weight: ArrayLike,
+        labels: ArrayLike,
+        *,
+        bias: ArrayLike | None = None,
+        where: ArrayLike | None = None,
+        weights: ArrayLike | None = None,
+        **hyperparameters: Any,
+    ) -> jax.Array:
+        if "vocab_axis_name" in hyperparameters:
+            raise TypeError(f"{fn}: `vocab_axis_name` is set by the wrapper (`vocab_axis`).")
+        h, w, y = jnp.asarray(hidden), jnp.asarray(weight), jnp.asarray(labels)
+        n_vocab = mesh.shape[vocab_axis]
+        if w.ndim != 2 or w.shape[1] % n_vocab:
+            raise ValueError(
+                f"{fn}: `weight` has shape {w.shape}; it needs to be [D, V] with V divisible "
+                f"by the {n_vocab} devices of mesh axis '{vocab_axis}'. Pad the vocabulary "
+                "(with a bias of -inf, or class weights of 0, on the padding classes)."
+            )
+        n_batch = 1 if batch_axis is None else mesh.shape[batch_axis]
+        if h.ndim < 2 or h.shape[0] % n_batch:
+            raise ValueError(
+                f"{fn}: `hidden` has shape {h.shape}; its leading (token or batch) axis "
+                f"must be divisible by the {n_batch} devices of mesh axis '{batch_axis}'. "
+                "Pad the batch and mask the padding with `where=`."
+            )
+        tok, cls = P(batch_axis), P(vocab_axis)
+        arrays: dict[str, jax.Array] = {"hidden": h, "weight": w, "labels": y}
+        specs: dict[str, P] = {"hidden": tok, "weight": P(None, vocab_axis), "labels": tok}
+        for k, v, spec in (("bias", bias, cls), ("where", where, tok), ("weights", weights, cls)):
+            if v is not None:
+                arrays[k], specs[k] = jnp.asarray(v), spec
+
+        def local(a: dict[str, jax.Array]) -> jax.Array:
+            return linear_softmax_cross_entropy(
+                a["hidden"],
+                a["weight"],
+                a["labels"],
+                bias=a.get("bias"),
+                where=a.get("where"),
+                weights=a.get("weights"),
+                **hyperparameters,
+                vocab_axis_name=vocab_axis,
+            )
+
+        if not _explicit_in_use(mesh, arrays):
+            sharded = jax.shard_map(local, mesh=_auto(mesh), in_specs=(specs,), out_specs=tok)
+            return sharded(arrays)
+        arrays = {
+            k: jax.sharding.reshard(v, NamedSharding(mesh, specs[k])) for k, v in arrays.items()
+        }
+        return jax.shard_map(local, mesh=mesh, in_specs=(specs,), out_specs=tok)(arrays)
+
+    return loss

@@ -33,6 +33,7 @@ def _ref_linear_softmax_ce(
     weights=None,
     chunk_size=None,
     custom_vjp=True,
+    vocab_axis_name=None,
 ):
     z = np.asarray(hidden) @ np.asarray(weight)
     if bias is not None:
