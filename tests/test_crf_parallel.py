@@ -20,8 +20,29 @@ import pytest
 from jax.test_util import check_grads
 from scipy import special
 
-import jaxlosses as jl
-from jaxlosses import _crf, closed_form
+import jaxlosses
+from jaxlosses import _crf
+
+
+class _Jitted:
+    """A module's functions under ``jax.jit`` (``method`` static), compiled once per shape.
+
+    Eager, the parallel scan runs op by op (hundreds of tiny dispatches for each call);
+    jitted, each test compiles a few programs. Eager use is tested in
+    :func:`test_jit_vmap_and_low_precision`.
+    """
+
+    def __init__(self, module):
+        self._module, self._cache = module, {}
+
+    def __getattr__(self, name):
+        if name not in self._cache:
+            self._cache[name] = jax.jit(getattr(self._module, name), static_argnames="method")
+        return self._cache[name]
+
+
+jl = _Jitted(jaxlosses)
+closed_form = _Jitted(jaxlosses.closed_form)
 
 TAGGED = ["crf_log_likelihood", "crf_loss"]
 ALL = ["crf_log_partition", *TAGGED]
@@ -251,18 +272,22 @@ def test_forward_mode_and_second_order(x64):
 
 def test_jit_vmap_and_low_precision(x64):
     e, a, tags, kw = _problem(3, 8, 4, seed=10)
-    want = jl.crf_loss(e, tags, a, **kw, method="parallel")
-    jitted = jax.jit(lambda e, a: jl.crf_loss(e, tags, a, **kw, method="parallel"))(e, a)
+    want = jaxlosses.crf_loss(e, tags, a, **kw, method="parallel")
+    jitted = jax.jit(lambda e, a: jaxlosses.crf_loss(e, tags, a, **kw, method="parallel"))(e, a)
     ends = {k: v for k, v in kw.items() if k != "mask"}
-    mapped = jax.vmap(lambda e, y, m: jl.crf_loss(e, y, a, mask=m, **ends, method="parallel"))(
-        e, tags, kw["mask"]
-    )
+    mapped = jax.vmap(
+        lambda e, y, m: jaxlosses.crf_loss(e, y, a, mask=m, **ends, method="parallel")
+    )(e, tags, kw["mask"])
     np.testing.assert_allclose(jitted, want, rtol=1e-12)
     np.testing.assert_allclose(mapped, want, rtol=1e-12)
     for dtype in (jnp.bfloat16,):
-        out = jl.crf_loss(jnp.asarray(e, dtype), tags, jnp.asarray(a, dtype), method="parallel")
+        out = jaxlosses.crf_loss(
+            jnp.asarray(e, dtype), tags, jnp.asarray(a, dtype), method="parallel"
+        )
         assert out.dtype == dtype
-        node, _ = jl.crf_marginals(jnp.asarray(e, dtype), jnp.asarray(a, dtype), method="parallel")
+        node, _ = jaxlosses.crf_marginals(
+            jnp.asarray(e, dtype), jnp.asarray(a, dtype), method="parallel"
+        )
         assert node.dtype == dtype
 
 
