@@ -19,14 +19,24 @@ from __future__ import annotations
 import functools
 import math
 import operator
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 from jax.typing import ArrayLike
 
-from ._checks import in_set, labels_in_range, padded_labels, register_checks
-from ._core import closed_form_of, errors_named, floating, integer, real, upcast
+from ._checks import (
+    Bound,
+    Check,
+    Predicate,
+    in_set,
+    labels_in_range,
+    padded_labels,
+    register_checks,
+)
+from ._core import closed_form_of, floating, integer, is_array, real, upcast
 from ._coupling import varying_like
 from ._primitives import log_softmax_parts
 
@@ -41,11 +51,14 @@ def _ctc_inputs(
     blank_id: int,
     log_epsilon: ArrayLike,
     fn: str,
-) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, int, tuple[int, ...]]:
+    zero_infinity: bool = False,
+) -> tuple[
+    jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, int, bool, tuple[int, ...]
+]:
     """Validates the CTC inputs and flattens the batch, for the loss and its closed form.
 
     Returns ``(orig, x [B, T, K], pad [B, T] bool, labels [B, N], label_lengths [B],
-    log_epsilon, blank_id, batch_shape)``.
+    log_epsilon, blank_id, zero_infinity, batch_shape)``.
     """
     arr = floating(logits, "logits", fn)
     if arr.ndim < 2:
@@ -82,13 +95,45 @@ def _ctc_inputs(
             f"{fn}: `blank_id`={blank_id} is out of range for {k} classes; pass an id in "
             f"[0, {k - 1}]."
         )
+    if not isinstance(zero_infinity, bool | np.bool_):
+        raise TypeError(
+            f"{fn}: `zero_infinity` must be a Python bool (True or False), got "
+            f"{zero_infinity!r}; it is static (it selects the computation)."
+        )
     b = math.prod(batch)
     n = lab.shape[-1]
     x = upcast(arr).reshape(b, t_len, k)
     pad = (lpad != 0).reshape(b, t_len)
     lab = lab.reshape(b, n)
     lengths = n - jnp.sum(ypad.reshape(b, n) != 0, axis=-1)
-    return arr, x, pad, lab, lengths, jnp.asarray(log_epsilon, x.dtype), blank, batch
+    eps = jnp.asarray(log_epsilon, x.dtype)
+    return arr, x, pad, lab, lengths, eps, blank, bool(zero_infinity), batch
+
+
+def _infeasible(pad: jax.Array, lab: jax.Array, lengths: jax.Array) -> jax.Array:
+    """``[B]``: too few unpadded frames for the labels (no alignment exists).
+
+    An alignment needs one frame per label plus a blank between each pair of equal
+    consecutive labels, so it exists iff ``frames >= length + repeats``.
+    """
+    n = lab.shape[-1]
+    frames = jnp.sum(~pad, axis=-1)
+    used = jnp.arange(1, n)[None, :] < lengths[:, None]  # label m (m >= 1) is used
+    repeats = jnp.sum((lab[:, 1:] == lab[:, :-1]) & used, axis=-1)
+    return frames < lengths + repeats
+
+
+def _zeroed_inputs(
+    x: jax.Array, pad: jax.Array, lab: jax.Array, lengths: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``zero_infinity``'s double-where: infeasible examples get safe inputs.
+
+    Returns ``(infeasible [B], x, lengths)`` with the logits of an infeasible example
+    set to 0 and its label length to 0, so that nothing non-finite is computed for it
+    (neither in the value nor in the gradient) before it is replaced by 0.
+    """
+    bad = _infeasible(pad, lab, lengths)
+    return bad, jnp.where(bad[:, None, None], 0.0, x), jnp.where(bad, 0, lengths)
 
 
 class _Lattice:
@@ -195,15 +240,36 @@ def _absorb(phi: jax.Array, emit: jax.Array) -> jax.Array:
     return jnp.concatenate([phi[:, :1], jnp.logaddexp(phi[:, 1:], emit)], axis=1)
 
 
-@functools.partial(jax.jit, static_argnums=5)
+@functools.partial(jax.jit, static_argnums=(5, 6))
 def _ctc_forward(
-    x: jax.Array, pad: jax.Array, lab: jax.Array, lengths: jax.Array, eps: jax.Array, blank: int
+    x: jax.Array,
+    pad: jax.Array,
+    lab: jax.Array,
+    lengths: jax.Array,
+    eps: jax.Array,
+    blank: int,
+    zero_infinity: bool = False,
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """``(loss [B], log_alpha_phi [T, B, N+1], log_alpha_emit [T, B, N])``, compiled once."""
+    nan_in = jnp.any(jnp.isnan(x) & ~pad[:, :, None], axis=(1, 2))
+    if zero_infinity:
+        bad, x, lengths = _zeroed_inputs(x, pad, lab, lengths)
     lattice = _Lattice(x, lab, lengths, blank, eps)
     alpha_phi, alpha_emit, log_z = lattice.forward(pad)
-    alpha_phi = alpha_phi.at[-1].set(_absorb(alpha_phi[-1], alpha_emit[-1]))
-    return jnp.where(lattice.ok, -log_z, jnp.nan), alpha_phi, alpha_emit
+    if x.shape[1]:  # T = 0: no frames, the alphas are empty
+        alpha_phi = alpha_phi.at[-1].set(_absorb(alpha_phi[-1], alpha_emit[-1]))
+    raw = -log_z
+    # The true loss is >= 0; float32 rounding can make a confident one about -1e-8. The
+    # clamp adds a constant (no gradient, so the gradient stays softmax - gamma) and
+    # keeps NaN and +inf: -raw is NaN or -inf there, max(NaN, 0) is NaN, max(-inf, 0) 0.
+    loss = raw + lax.stop_gradient(jnp.maximum(-raw, 0.0))
+    loss = jnp.where(lattice.ok, loss, jnp.nan)
+    if zero_infinity:
+        # PyTorch's zero_infinity: an infinite loss (no alignment) becomes 0. A NaN
+        # logit in a used frame still makes the loss NaN (a diverged model stays visible).
+        zero = (bad | (loss == jnp.inf)) & lattice.ok
+        loss = jnp.where(zero, jnp.where(nan_in, jnp.nan, 0.0), loss)
+    return loss, alpha_phi, alpha_emit
 
 
 def ctc_loss_with_forward_probs(
@@ -258,7 +324,7 @@ def ctc_loss_with_forward_probs(
       ICML 2006.
     """
     fn = "ctc_loss_with_forward_probs"
-    arr, x, pad, lab, lengths, eps, blank, batch = _ctc_inputs(
+    arr, x, pad, lab, lengths, eps, blank, _, batch = _ctc_inputs(
         logits, logit_paddings, labels, label_paddings, blank_id, log_epsilon, fn
     )
     loss, alpha_phi, alpha_emit = _ctc_forward(x, pad, lab, lengths, eps, blank)
@@ -278,6 +344,7 @@ def ctc_loss(
     *,
     blank_id: int = 0,
     log_epsilon: ArrayLike = -1e5,
+    zero_infinity: bool = False,
 ) -> jax.Array:
     r"""CTC loss: the negative log-probability of the labels, summed over alignments.
 
@@ -291,7 +358,19 @@ def ctc_loss(
 
     Unchecked, a label outside ``[0, K)`` (``labels`` is not range-checked, for speed)
     gives a NaN loss for its example; the other examples and the gradients stay
-    finite. ``jaxlosses.checked(ctc_loss)`` raises instead.
+    finite. ``jaxlosses.checked(ctc_loss)`` raises instead, and also on an unpadded
+    label equal to ``blank_id`` (it can never be emitted).
+
+    The loss is never negative: float32 rounding of a near-certain alignment (about
+    ``-1e-8``) is clamped to 0, keeping NaN and ``+inf``, and the gradient is still
+    the exact ``softmax - gamma``.
+
+    Infeasible examples (fewer unpadded frames than the labels need: one per label plus
+    a blank between equal neighbours, e.g. any nonempty label with ``T = 0``) have
+    probability 0: by default the loss is the ``log_epsilon`` stand-in, about
+    ``-log_epsilon`` times the missing frames, as in optax. ``zero_infinity=True`` gives them loss 0 and gradient 0 instead, as
+    ``torch.nn.functional.ctc_loss(..., zero_infinity=True)`` (a NaN logit in a used
+    frame still gives NaN). An empty label with ``T = 0`` has loss 0.
 
     Args:
       logits: ``[..., T, K]`` unnormalised log-probabilities per frame.
@@ -300,6 +379,8 @@ def ctc_loss(
       label_paddings: ``[..., N]``; nonzero marks a padded label.
       blank_id: the class id of the blank.
       log_epsilon: the stand-in for ``log 0``.
+      zero_infinity: give infeasible examples loss 0 and gradient 0 (PyTorch's
+        ``zero_infinity``).
 
     Returns:
       Per-sequence loss with the batch shape, dtype of ``logits``.
@@ -316,16 +397,18 @@ def ctc_loss(
       Graves et al., `Connectionist temporal classification
       <https://doi.org/10.1145/1143844.1143891>`_, ICML 2006.
     """
-    with errors_named("ctc_loss_with_forward_probs", "ctc_loss"):
-        loss, _, _ = ctc_loss_with_forward_probs(
-            logits,
-            logit_paddings,
-            labels,
-            label_paddings,
-            blank_id=blank_id,
-            log_epsilon=log_epsilon,
-        )
-    return loss
+    arr, x, pad, lab, lengths, eps, blank, zero_inf, batch = _ctc_inputs(
+        logits,
+        logit_paddings,
+        labels,
+        label_paddings,
+        blank_id,
+        log_epsilon,
+        "ctc_loss",
+        zero_infinity,
+    )
+    loss, _, _ = _ctc_forward(x, pad, lab, lengths, eps, blank, zero_inf)
+    return loss.reshape(batch).astype(arr.dtype)
 
 
 @closed_form_of(ctc_loss, _ctc_inputs)
@@ -337,21 +420,35 @@ def _ctc_loss_grad(
     lengths: jax.Array,
     eps: jax.Array,
     blank: int,
+    zero_infinity: bool,
     batch: tuple[int, ...],
 ) -> jax.Array:
     """``softmax(x_t) - gamma_t`` on unpadded frames, 0 on padded ones.
 
     ``gamma_t(k)`` sums the state posteriors ``exp(alpha_t + beta_t - log Z)`` of the states
-    that emit ``k`` at frame ``t`` (the blank states for ``k = blank``).
+    that emit ``k`` at frame ``t`` (the blank states for ``k = blank``). With
+    ``zero_infinity``, 0 for an infeasible example.
     """
-    return _ctc_grad(x, pad, lab, lengths, eps, blank).reshape(arr.shape).astype(arr.dtype)
+    g = _ctc_grad(x, pad, lab, lengths, eps, blank, zero_infinity)
+    return g.reshape(arr.shape).astype(arr.dtype)
 
 
-@functools.partial(jax.jit, static_argnums=5)
+@functools.partial(jax.jit, static_argnums=(5, 6))
 def _ctc_grad(
-    x: jax.Array, pad: jax.Array, lab: jax.Array, lengths: jax.Array, eps: jax.Array, blank: int
+    x: jax.Array,
+    pad: jax.Array,
+    lab: jax.Array,
+    lengths: jax.Array,
+    eps: jax.Array,
+    blank: int,
+    zero_infinity: bool = False,
 ) -> jax.Array:
     """``softmax - gamma`` for the flattened batch ``[B, T, K]``."""
+    nan_in = jnp.any(jnp.isnan(x) & ~pad[:, :, None], axis=(1, 2))
+    bad = jnp.zeros(x.shape[:1], bool)
+    if zero_infinity:
+        bad, x, lengths = _zeroed_inputs(x, pad, lab, lengths)
+        bad = bad & ~nan_in
     lattice = _Lattice(x, lab, lengths, blank, eps)
     alpha_phi, alpha_emit, log_z = lattice.forward(pad)
     beta_phi, beta_emit = lattice.backward(pad)
@@ -366,15 +463,47 @@ def _ctc_grad(
     onehot = jax.nn.one_hot(lattice.lab, lattice.k, dtype=x.dtype)  # [B, N, K]
     gamma = jnp.einsum("tbn,bnk->btk", gamma_emit, onehot)
     gamma = gamma.at[:, :, blank].add(gamma_blank.T)
-    keep = ~pad[:, :, None] & lattice.ok[:, None, None]
+    keep = ~pad[:, :, None] & (lattice.ok & ~bad)[:, None, None]
     return jnp.where(keep, lattice.probs - gamma, 0.0)
 
 
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
+
+def _not_blank() -> Check:
+    """Unpadded CTC labels differ from ``blank_id`` (a blank label can never be emitted)."""
+
+    def predicates(b: Bound) -> list[Predicate]:
+        if not is_array(b.get("labels")) or not is_array(b.get("label_paddings")):
+            return []
+        blank = b.get("blank_id", 0)
+        y = jnp.asarray(b["labels"])
+        ok = (y != blank) | (jnp.asarray(b["label_paddings"]) != 0)
+        return [
+            (
+                ok,
+                f"`labels` must not hold the blank id {blank} at unpadded positions (the "
+                f"blank separates labels and is never emitted as one); found it "
+                f"{{n}} time(s). Shift the label ids or pass the right `blank_id`.",
+                {"n": jnp.sum(~ok)},
+            )
+        ]
+
+    def corrupt(b: Bound) -> dict[str, Any] | None:
+        if not is_array(b.get("labels")) or not is_array(b.get("label_paddings")):
+            return None
+        y, p = np.array(b["labels"], copy=True), np.array(b["label_paddings"], copy=True)
+        y.reshape(-1)[0] = b.get("blank_id", 0)
+        p.reshape(-1)[0] = 0  # right padding: the first label of a sequence is then used
+        return {**b, "labels": y, "label_paddings": p}
+
+    return Check("labels", "no blank label", predicates, corrupt)
+
+
 register_checks(
     ctc_loss,
     labels_in_range("labels", "logits", axis=-1, ignore=padded_labels),
+    _not_blank(),
     in_set("logit_paddings", (0.0, 1.0)),
     in_set("label_paddings", (0.0, 1.0)),
 )

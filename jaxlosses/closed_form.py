@@ -108,6 +108,7 @@ from ._segmentation import (
     _multiclass_generalized_dice_loss_grad as multiclass_generalized_dice_loss,
 )
 from ._segmentation import _tversky_loss_grad as tversky_loss
+from ._self_supervised import _negative_cosine_similarity_grad as negative_cosine_similarity
 from ._structured import _crf_log_likelihood_grad as crf_log_likelihood
 from ._structured import _crf_log_partition_grad as crf_log_partition
 from ._structured import _crf_loss_grad as crf_loss
@@ -176,6 +177,7 @@ __all__ = [
     "multilabel_margin_loss",
     "multilabel_soft_margin_loss",
     "multiple_negatives_ranking_loss",
+    "negative_cosine_similarity",
     "negative_log_likelihood",
     "ntxent",
     "orpo_loss",

@@ -133,3 +133,14 @@ def test_checked_user_function_gets_the_nan_check():
     assert f(jnp.ones(2)).shape == (2,)
     with pytest.raises(ValueError, match="NaN"):
         f(jnp.array([1.0, jnp.nan]))
+
+
+def test_checked_ctc_flags_a_blank_label():
+    ctc = jl.checked(jl.ctc_loss)
+    x, pad = jnp.zeros((2, 4, 3)), jnp.zeros((2, 4))
+    lpad = jnp.array([[0, 0], [0, 1]], jnp.float32)
+    assert ctc(x, pad, jnp.array([[1, 2], [2, 0]]), lpad).shape == (2,)  # padded blank: fine
+    with pytest.raises(ValueError, match="`labels` must not hold the blank id 0"):
+        ctc(x, pad, jnp.array([[1, 0], [2, 0]]), lpad)
+    with pytest.raises(ValueError, match="blank id 2"):
+        ctc(x, pad, jnp.array([[1, 2], [1, 0]]), lpad, blank_id=2)

@@ -313,3 +313,20 @@ def test_out_of_range_labels_are_nan_not_plausible():
     loss = jl.ctc_loss(jnp.zeros((2, 4, 3)), jnp.zeros((2, 4)), jnp.array([[1], [5]]),
                        jnp.zeros((2, 1)))  # fmt: skip
     assert np.isfinite(loss[0]) and np.isnan(loss[1])
+
+
+def test_ctc_empty_time_axis():
+    """T = 0: an empty label has probability 1 (loss 0); any other is infeasible."""
+    x = jnp.zeros((3, 0, 3))
+    labels = jnp.array([[1, 1], [2, 0], [0, 0]])
+    label_pad = jnp.array([[0, 0], [0, 1], [1, 1]], jnp.float32)
+    args = (x, jnp.zeros((3, 0)), labels, label_pad)
+    loss = jl.ctc_loss(*args)
+    assert loss[2] == 0.0 and np.all(loss[:2] > 5e4)  # the log_epsilon stand-in for +inf
+    np.testing.assert_array_equal(jl.ctc_loss(*args, zero_infinity=True), [0.0, 0.0, 0.0])
+    assert jax.grad(lambda z: jl.ctc_loss(z, *args[1:]).sum())(x).shape == (3, 0, 3)
+    assert jl.closed_form.ctc_loss(*args).shape == (3, 0, 3)
+    _, a_phi, a_emit = jl.ctc_loss_with_forward_probs(*args)
+    assert a_phi.shape == (0, 3, 3) and a_emit.shape == (0, 3, 2)
+    with pytest.raises(TypeError, match="`zero_infinity`"):
+        jl.ctc_loss(*args, zero_infinity=1)

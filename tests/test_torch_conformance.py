@@ -13,6 +13,7 @@ gradients are compared in float64.
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -379,3 +380,65 @@ def test_tweedie_deviance_at_power_one_is_twice_torchs_poisson_nll_gap(rng, x64)
     out.sum().backward()
     np.testing.assert_allclose(jl.tweedie_deviance(mu, y, power=0), _np(out), rtol=1e-12)
     np.testing.assert_allclose(jl.closed_form.tweedie_deviance(mu, y), _np(tm.grad), rtol=1e-12)
+
+
+def _torch_ctc(logits, logit_pad, labels, label_pad, blank=0, zero_infinity=False):
+    """PyTorch's per-sequence CTC loss and its gradient w.r.t. the logits (float64)."""
+    tz = _t(logits, True)
+    out = F.ctc_loss(
+        torch.log_softmax(tz, -1).transpose(0, 1),
+        torch.tensor(np.where(label_pad == 0, labels, 1), dtype=torch.long),
+        torch.tensor((1 - logit_pad).sum(-1), dtype=torch.long),
+        torch.tensor((1 - label_pad).sum(-1), dtype=torch.long),
+        blank=blank,
+        reduction="none",
+        zero_infinity=zero_infinity,
+    )
+    out.sum().backward()
+    return _np(out), _np(tz.grad)
+
+
+def test_ctc_zero_infinity(rng, x64):
+    """Infeasible examples (too few frames) give 0 and a zero gradient, as torch's."""
+    logits = rng.standard_normal((4, 4, 3)) * 2.0
+    logit_pad = np.zeros((4, 4))
+    logit_pad[2, 2:] = 1.0  # two frames for "1 2": feasible
+    logit_pad[3, 2:] = 1.0  # two frames for "1 1": needs three
+    labels = np.array([[1, 2, 1], [2, 2, 2], [1, 2, 0], [1, 1, 0]], np.int32)
+    label_pad = np.array([[0, 0, 0], [0, 0, 0], [0, 0, 1], [0, 0, 1]], np.float64)
+    # example 1: "2 2 2" needs 5 frames > 4; examples 0 and 2 are feasible
+    ref, ref_grad = _torch_ctc(logits, logit_pad, labels, label_pad, zero_infinity=True)
+    assert ref[1] == ref[3] == 0.0 and np.all(ref[[0, 2]] > 0)  # the batch is as intended
+    args = (logits, logit_pad, labels, label_pad)
+    ours = jl.ctc_loss(*args, zero_infinity=True)
+    np.testing.assert_allclose(ours, ref, rtol=1e-10, atol=0)
+    g = jax.grad(lambda z: jl.ctc_loss(z, *args[1:], zero_infinity=True).sum())(logits)
+    np.testing.assert_allclose(g, ref_grad, rtol=1e-10, atol=1e-12)
+    closed = jl.closed_form.ctc_loss(*args, zero_infinity=True)
+    np.testing.assert_allclose(closed, ref_grad, rtol=1e-10, atol=1e-12)
+    # the default keeps optax's log_epsilon stand-in (torch: +inf) on the infeasible ones
+    ref_inf, _ = _torch_ctc(logits, logit_pad, labels, label_pad)
+    default = np.asarray(jl.ctc_loss(*args))
+    assert np.isinf(ref_inf[[1, 3]]).all() and np.all(default[[1, 3]] > 5e4)
+    np.testing.assert_allclose(default[[0, 2]], ref_inf[[0, 2]], rtol=1e-10)
+    # a NaN logit in a used frame of an infeasible example is not zeroed away
+    nan = logits.copy()
+    nan[1, 0, 0] = np.nan
+    assert np.isnan(jl.ctc_loss(nan, *args[1:], zero_infinity=True)[1])
+
+
+def test_ctc_clamped_at_zero_with_the_true_gradient():
+    """optax issue 1771: float32 rounding made a near-certain alignment's loss about -1e-8."""
+    frames = [1, 0, 2, 0]  # the only likely path emits "1 2"
+    x = np.zeros((1, 4, 3), np.float32)
+    x[0, np.arange(4), frames] = 17.0
+    args = (jnp.asarray(x), jnp.zeros((1, 4)), jnp.array([[1, 2]]), jnp.zeros((1, 2)))
+    loss = jl.ctc_loss(*args)
+    assert loss.dtype == jnp.float32 and float(loss[0]) >= 0.0
+    _, ref_grad = _torch_ctc(x.astype(np.float64), *(np.asarray(a) for a in args[1:]))
+    g = jax.grad(lambda z: jl.ctc_loss(z, *args[1:]).sum())(args[0])
+    # the clamp does not zero the gradient: softmax - gamma, about 4e-8 per off-path class
+    assert np.abs(ref_grad).max() > 1e-8
+    np.testing.assert_allclose(g, ref_grad, atol=2e-7)
+    np.testing.assert_allclose(jl.closed_form.ctc_loss(*args), ref_grad, atol=2e-7)
+    assert np.isnan(jl.ctc_loss(args[0].at[0, 1, 1].set(jnp.nan), *args[1:])).all()

@@ -35,6 +35,7 @@ from . import (
     ranking,
     regression,
     segmentation,
+    self_supervised,
     structured,
 )
 from ._entry import NEG_INF, NONNEG, SHIFT, Case, Entry, Peer
@@ -66,6 +67,7 @@ MODULES: tuple[ModuleType, ...] = (
     focal,
     embedding,
     contrastive,
+    self_supervised,
     ranking,
     segmentation,
     gan,
