@@ -117,6 +117,7 @@ from ._segmentation import binary_dice_loss as binary_dice_loss
 from ._segmentation import dice_loss as dice_loss
 from ._segmentation import multiclass_generalized_dice_loss as multiclass_generalized_dice_loss
 from ._segmentation import tversky_loss as tversky_loss
+from ._self_supervised import barlow_twins_loss as barlow_twins_loss
 from ._self_supervised import negative_cosine_similarity as negative_cosine_similarity
 from ._structured import crf_log_likelihood as crf_log_likelihood
 from ._structured import crf_log_partition as crf_log_partition

@@ -16,10 +16,13 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._core import Axis, closed_form_of
+from ._core import Axis, closed_form_of, floating, hyperparameter, upcast
+from ._coupling import register_batch_coupled
 from ._regression import _cosine_derivative, _cosine_inputs
 
-__all__ = ["negative_cosine_similarity"]
+__all__ = ["barlow_twins_loss", "negative_cosine_similarity"]
+
+_Pair = tuple[jax.Array, jax.Array]  # gradients w.r.t. the two views
 
 
 # --- BYOL / SimSiam: negative cosine similarity --------------------------------------------
@@ -85,3 +88,135 @@ def negative_cosine_similarity(
 def _negative_cosine_similarity_grad(*parsed: Any) -> jax.Array:
     r"""``-(ẑ - cos · p̂) / ‖p‖`` (``-ẑ / ‖p‖`` where the norm is floored at ``epsilon``)."""
     return -_cosine_derivative(*parsed)
+
+
+# --- two views of a batch ----------------------------------------------------------------
+
+
+def _two_views(z_a: ArrayLike, z_b: ArrayLike, fn: str, min_batch: int = 1) -> _Pair:
+    """Validated ``[batch, dim]`` views of the same shape, upcast to one compute dtype."""
+    a0 = floating(z_a, "z_a", fn)
+    b0 = floating(z_b, "z_b", fn)
+    if a0.ndim != 2 or b0.shape != a0.shape:
+        raise ValueError(
+            f"{fn}: `z_a` has shape {a0.shape} and `z_b` {b0.shape}; expected both "
+            "[batch, dim], row i of each being the embedding of one view of example i "
+            "(flatten any extra axes into the batch first)."
+        )
+    if a0.shape[0] < min_batch:
+        raise ValueError(
+            f"{fn}: the batch has {a0.shape[0]} example(s); the loss estimates each "
+            f"feature's variance over the batch and needs at least {min_batch}."
+        )
+    return a0, b0
+
+
+def _batch_norm(x: jax.Array, eps: jax.Array) -> _Pair:
+    """``((x - μ) / σ, σ)`` per feature over the batch, ``σ = sqrt(biased var + eps)``."""
+    c = x - jnp.mean(x, axis=0, keepdims=True)
+    sigma = jnp.sqrt(jnp.mean(c * c, axis=0, keepdims=True) + eps)
+    return c / sigma, sigma
+
+
+def _batch_norm_backward(g: jax.Array, xh: jax.Array, sigma: jax.Array) -> jax.Array:
+    """Pulls ``g = ∂L/∂x̂`` back through :func:`_batch_norm`:
+    ``(g - mean(g) - x̂ · mean(g ⊙ x̂)) / σ``, means over the batch."""
+    mean_g = jnp.mean(g, axis=0, keepdims=True)
+    mean_gx = jnp.mean(g * xh, axis=0, keepdims=True)
+    return (g - mean_g - xh * mean_gx) / sigma
+
+
+# --- Barlow Twins --------------------------------------------------------------------------
+
+
+def _barlow_parts(
+    z_a: ArrayLike, z_b: ArrayLike, lambda_: ArrayLike, eps: ArrayLike, fn: str
+) -> tuple[jax.Array, _Pair]:
+    """Returns (the loss, (∂/∂z_a, ∂/∂z_b)), in the dtype of ``z_a`` (and ``z_b``)."""
+    a0, b0 = _two_views(z_a, z_b, fn)
+    hyperparameter(lambda_, "lambda_", fn, low=0.0,
+                   why="it weighs the off-diagonal (redundancy) term")  # fmt: skip
+    hyperparameter(eps, "eps", fn, low=0.0,
+                   why="it is added to each feature's variance before the square root")  # fmt: skip
+    x = upcast(a0)
+    lam = jnp.asarray(lambda_, x.dtype)
+    an, sa = _batch_norm(x, jnp.asarray(eps, x.dtype))
+    bn, sb = _batch_norm(b0.astype(x.dtype), jnp.asarray(eps, x.dtype))
+    n = x.shape[0]
+    c = an.T @ bn / n  # [D, D] cross-correlation
+    diag = jnp.diagonal(c)
+    off = jnp.sum(c * c) - jnp.sum(diag * diag)
+    loss = jnp.sum((1.0 - diag) ** 2) + lam * off
+    # ∂L/∂C: 2λ C off the diagonal, 2 (C_ii - 1) on it
+    g_c = 2.0 * lam * c + jnp.diag(2.0 * (diag - 1.0) - 2.0 * lam * diag)
+    g_a = _batch_norm_backward(bn @ g_c.T / n, an, sa)
+    g_b = _batch_norm_backward(an @ g_c / n, bn, sb)
+    return loss.astype(a0.dtype), (g_a.astype(a0.dtype), g_b.astype(b0.dtype))
+
+
+def barlow_twins_loss(
+    z_a: ArrayLike,
+    z_b: ArrayLike,
+    *,
+    lambda_: ArrayLike = 5e-3,
+    eps: ArrayLike = 1e-5,
+) -> jax.Array:
+    r"""Barlow Twins: the cross-correlation of the two views' features driven to identity.
+
+    .. math:: \mathcal L = \sum_i (1 - C_{ii})^2 + \lambda \sum_{i \neq j} C_{ij}^2,
+       \quad C = \frac{1}{N} \hat z_a^\top \hat z_b,
+       \quad \hat z = \frac{z - \mu}{\sqrt{\sigma^2 + \epsilon}}
+
+    Each feature is batch-normalised over the ``N`` examples (mean 0, **biased**
+    variance ``σ² = mean((z - μ)²)``, plus ``eps``: PyTorch's ``batch_norm`` in training
+    mode without affine parameters, as in the paper's code and lightly's
+    ``BarlowTwinsLoss``, whose value this is). The on-diagonal term makes each feature
+    invariant to the augmentation, the off-diagonal one decorrelates the features. One
+    scalar for the batch (a documented exception to the per-example rule: every example
+    enters every ``C_ij``); both views are learned, and the closed form returns
+    ``(∂/∂z_a, ∂/∂z_b)``. The statistics are per call, so
+    :func:`jaxlosses.parallel.sharded_mean` refuses it: compute it on the gathered
+    batch (``jax.lax.all_gather``) to get the global-batch loss.
+
+    Args:
+      z_a: ``[batch, dim]`` projector outputs of the first view.
+      z_b: ``[batch, dim]`` of the second view, same shape.
+      lambda_: ``λ ≥ 0``, the weight of the redundancy-reduction term (the paper's
+        ``5e-3``).
+      eps: ``ε ≥ 0`` added to each feature's variance (batch norm's ``1e-5``).
+
+    Returns:
+      A scalar in the dtype of ``z_a``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> z = jnp.array([[1.0, 1.0], [-1.0, -1.0]])  # two features, perfectly correlated
+      >>> # C = [[1, 1], [1, 1]] (ε = 0): no invariance loss, 2λ of redundancy
+      >>> round(float(jl.barlow_twins_loss(z, z, lambda_=0.5, eps=0.0)), 4)
+      1.0
+
+    References:
+      Zbontar et al., `Barlow Twins: Self-Supervised Learning via Redundancy Reduction
+      <https://arxiv.org/abs/2103.03230>`_, 2021.
+    """
+    loss, _ = _barlow_parts(z_a, z_b, lambda_, eps, "barlow_twins_loss")
+    return loss
+
+
+@closed_form_of(barlow_twins_loss, _barlow_parts)
+def _barlow_twins_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
+    r"""``G = ∂L/∂C = 2λ C + diag(2(C_ii - 1) - 2λ C_ii)``; ``∂/∂ẑ_a = ẑ_b Gᵀ/N``, ``∂/∂ẑ_b = ẑ_a G/N``.
+
+    Then back through each batch norm, ``∂/∂z = (g - mean(g) - ẑ · mean(g ⊙ ẑ)) / σ``
+    (means over the batch).
+    """
+    return grads
+
+
+# --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
+
+register_batch_coupled(
+    barlow_twins_loss,
+    "the cross-correlation of batch-normalised features over the whole batch, one scalar",
+)

@@ -108,6 +108,7 @@ from ._segmentation import (
     _multiclass_generalized_dice_loss_grad as multiclass_generalized_dice_loss,
 )
 from ._segmentation import _tversky_loss_grad as tversky_loss
+from ._self_supervised import _barlow_twins_loss_grad as barlow_twins_loss
 from ._self_supervised import _negative_cosine_similarity_grad as negative_cosine_similarity
 from ._structured import _crf_log_likelihood_grad as crf_log_likelihood
 from ._structured import _crf_log_partition_grad as crf_log_partition
@@ -122,6 +123,7 @@ __all__ = [
     "approx_ndcg_loss",
     "arcface_loss",
     "asymmetric_loss",
+    "barlow_twins_loss",
     "batch_all_triplet_loss",
     "batch_hard_triplet_loss",
     "batch_semi_hard_triplet_loss",

@@ -127,3 +127,46 @@ def test_simsiam_stop_gradient(rng, x64):
     _close(grads[1], tp2.grad.numpy(), "p2")
     assert tz1.grad is None and tz2.grad is None
     assert not np.any(np.asarray(grads[2])) and not np.any(np.asarray(grads[3]))
+
+
+# --- Barlow Twins --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("batch", "dim", "lambda_"),
+    [(256, 128, 5e-3), (128, 512, 5e-3), (256, 256, 0.05)],
+    ids=["256x128", "128x512", "256x256-lambda0.05"],
+)
+def test_barlow_twins_loss(rng, x64, batch, dim, lambda_):
+    lightly = _lightly_loss("barlow_twins_loss")
+    z_a, z_b = _views(rng, batch, dim)
+    ta, tb = _t(z_a), _t(z_b)
+    theirs = lightly.BarlowTwinsLoss(lambda_param=lambda_)(ta, tb)
+    theirs.backward()
+    want = (ta.grad.numpy(), tb.grad.numpy())
+
+    value, grads = jax.value_and_grad(
+        lambda a, b: jl.barlow_twins_loss(a, b, lambda_=lambda_), (0, 1)
+    )(z_a, z_b)
+    _close(value, theirs.item(), "value")
+    closed = jl.closed_form.barlow_twins_loss(z_a, z_b, lambda_=lambda_)
+    for name, g, c, w in zip(("z_a", "z_b"), grads, closed, want):
+        _close(g, w, f"jax.grad w.r.t. {name}")
+        _close(c, w, f"closed form w.r.t. {name}")
+
+
+def test_barlow_twins_normalisation_is_biased(rng, x64):
+    """lightly's batch norm divides by N (not N - 1) and adds eps = 1e-5: other choices
+    differ from it, so the match above is not an accident of the statistics."""
+    lightly = _lightly_loss("barlow_twins_loss")
+    z_a, z_b = _views(rng, 64, 32)
+    theirs = lightly.BarlowTwinsLoss()(_t(z_a), _t(z_b)).item()
+    assert abs(float(jl.barlow_twins_loss(z_a, z_b, eps=0.0)) - theirs) > 1e-8
+    n = len(z_a)
+    unbiased = (
+        ((z_a - z_a.mean(0)) / z_a.std(0, ddof=1)).T
+        @ ((z_b - z_b.mean(0)) / z_b.std(0, ddof=1))
+        / n
+    )
+    off = np.sum(unbiased**2) - np.sum(np.diag(unbiased) ** 2)
+    assert abs(np.sum((1 - np.diag(unbiased)) ** 2) + 5e-3 * off - theirs) > 1e-4
