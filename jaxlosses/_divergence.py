@@ -1,13 +1,17 @@
 """Divergences between distributions: KL (probability or log targets), generalized KL, JS.
 
 All take the convention ``0 log 0 = 0`` with finite gradients, so zero targets
-(one-hot distributions, sparse histograms) are safe.
+(one-hot distributions, sparse histograms) are safe. A class outside both supports
+(target 0 and log-prediction ``-inf``) contributes 0 to the value and to the gradient
+of either argument, as :func:`scipy.special.rel_entr` gives 0 there; at a zero
+probability the derivative of ``x log x`` (one-sided ``-inf``) is taken as 0.
 """
 
 from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+from jax import lax
 from jax.typing import ArrayLike
 
 from ._checks import nonnegative, register_checks, simplex
@@ -77,6 +81,16 @@ def _masked(g: jax.Array, mask: jax.Array | None) -> jax.Array:
     return g if mask is None else jnp.where(mask, g, 0.0)
 
 
+def _t_log_p(t: jax.Array, lp: jax.Array) -> jax.Array:
+    """``t * log p``, 0 where ``t = 0`` and ``log p = -inf`` (a class outside both supports).
+
+    Double where: the ``-inf`` never meets the 0, so the value is 0 and both gradients are 0
+    there (not ``0 * -inf = NaN``). A NaN in either argument still gives NaN.
+    """
+    absent = (t == 0) & (lp == -jnp.inf)
+    return jnp.where(absent, 0.0, t * jnp.where(absent, 0.0, lp))
+
+
 def kl_divergence(
     log_predictions: ArrayLike,
     targets: ArrayLike,
@@ -108,7 +122,7 @@ def kl_divergence(
       0.3465...
     """
     arr, lp, t, axes, mask = _kl_inputs(log_predictions, targets, axis, where, "kl_divergence")
-    return jnp.sum(xlogx(t) - t * lp, axis=axes, where=mask).astype(arr.dtype)
+    return jnp.sum(xlogx(t) - _t_log_p(t, lp), axis=axes, where=mask).astype(arr.dtype)
 
 
 @closed_form_of(kl_divergence, _kl_inputs)
@@ -176,7 +190,7 @@ def generalized_kl_divergence(
     arr, lp, t, axes, mask = _kl_inputs(
         log_predictions, targets, axis, where, "generalized_kl_divergence"
     )
-    terms = xlogx(t) - t * lp - t + jnp.exp(lp)
+    terms = xlogx(t) - _t_log_p(t, lp) - t + jnp.exp(lp)
     return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)
 
 
@@ -232,8 +246,11 @@ def js_divergence(
       where: optional class mask.
 
     Returns:
-      Per-example divergence in ``[0, log 2]``. At a zero prediction the derivative of
-      ``p log p`` is taken as 0 (its one-sided value is ``-inf``).
+      Per-example divergence in ``[0, log 2]`` (``scipy.spatial.distance.jensenshannon``
+      squared). At a zero prediction with a positive target the derivative of ``p log p``
+      is taken as 0 (its one-sided value is ``-inf``); where both are 0 the partial
+      derivatives are the true one-sided ones, ``½ log 2`` (the term is ``½ p log 2``
+      along ``t = 0``).
 
     Example:
       >>> import jax.numpy as jnp
@@ -242,22 +259,40 @@ def js_divergence(
       0.6931...
     """
     arr, p, t, axes, mask = _js_inputs(predictions, targets, axis, where, "js_divergence")
-    m = 0.5 * (p + t)
-    terms = 0.5 * xlogx(p) + 0.5 * xlogx(t) - xlogx(m)
+    s = p + t
+    terms = 0.5 * (_x_log_ratio(p, t, s) + _x_log_ratio(t, p, s))
     return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)
+
+
+def _x_log_ratio(x: jax.Array, y: jax.Array, s: jax.Array) -> jax.Array:
+    """``x log(2x / (x + y))`` (``s = x + y``), 0 at ``x = 0``, by double where.
+
+    At ``x = 0`` its derivative in ``x`` is the stand-in ``c`` for the log below:
+    ``log(2 / y)`` for ``y > 0`` (with the ``-1`` from the other term, ``d(x log x) = 0``),
+    and ``log 2`` for ``y = 0`` (the true value: the term is then ``x log 2``).
+    """
+    pos = x > 0
+    ratio = 2.0 * jnp.where(pos, x, 1.0) / jnp.where(pos, s, 1.0)
+    other = y > 0
+    stand_in = jnp.where(other, jnp.log(2.0 / jnp.where(other, y, 1.0)), jnp.log(2.0))
+    return x * jnp.where(pos, jnp.log(ratio), lax.stop_gradient(stand_in))
 
 
 @closed_form_of(js_divergence, _js_inputs)
 def _js_divergence_grad(
     arr: jax.Array, p: jax.Array, t: jax.Array, axes: tuple[int, ...], mask: jax.Array | None
 ) -> jax.Array:
-    """``½ (log p - log m)``, with ``d(x log x)/dx = log x + 1`` replaced by 0 at ``x = 0``."""
+    """``½ (log p - log m)``, with ``d(x log x)/dx = log x + 1`` replaced by 0 at ``x = 0``.
+
+    Where ``p = t = 0`` it is ``½ log 2``: the term is ``½ p log 2`` along ``t = 0``.
+    """
     m = 0.5 * (p + t)
 
     def dxlogx(v: jax.Array) -> jax.Array:
         return jnp.where(v > 0, safe_log(v) + 1.0, 0.0)
 
-    return _masked(0.5 * (dxlogx(p) - dxlogx(m)), mask).astype(arr.dtype)
+    g = jnp.where((p == 0) & (t == 0), 0.5 * jnp.log(2.0), 0.5 * (dxlogx(p) - dxlogx(m)))
+    return _masked(g, mask).astype(arr.dtype)
 
 
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
