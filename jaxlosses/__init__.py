@@ -93,6 +93,8 @@ from ._primitives import sigmoid as sigmoid
 from ._primitives import softmax as softmax
 from ._primitives import softplus as softplus
 from ._primitives import tanh as tanh
+from ._proxy import proxy_anchor_loss as proxy_anchor_loss
+from ._proxy import proxy_nca_loss as proxy_nca_loss
 from ._ranking import approx_ndcg_loss as approx_ndcg_loss
 from ._ranking import listmle_loss as listmle_loss
 from ._ranking import margin_ranking_loss as margin_ranking_loss

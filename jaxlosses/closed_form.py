@@ -83,6 +83,8 @@ from ._preference import _preference_hinge_loss_grad as preference_hinge_loss
 from ._preference import _robust_dpo_loss_grad as robust_dpo_loss
 from ._preference import _sequence_log_probs_grad as sequence_log_probs
 from ._preference import _simpo_loss_grad as simpo_loss
+from ._proxy import _proxy_anchor_loss_grad as proxy_anchor_loss
+from ._proxy import _proxy_nca_loss_grad as proxy_nca_loss
 from ._ranking import _approx_ndcg_loss_grad as approx_ndcg_loss
 from ._ranking import _listmle_loss_grad as listmle_loss
 from ._ranking import _margin_ranking_loss_grad as margin_ranking_loss
@@ -191,6 +193,8 @@ __all__ = [
     "poisson_nll",
     "poly_loss_cross_entropy",
     "preference_hinge_loss",
+    "proxy_anchor_loss",
+    "proxy_nca_loss",
     "ranking_softmax_loss",
     "risk_loss",
     "robust_dpo_loss",
