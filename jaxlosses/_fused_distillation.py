@@ -25,7 +25,6 @@ gradient's size independent of ``T``).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -250,7 +249,7 @@ def _inputs(
             raise ValueError(
                 f"{fn}: without `teacher_weight`, `teacher_hidden` holds the teacher's logits "
                 f"and needs shape {(*batch, v)} (the batch of `hidden`, then V={v} classes "
-                f"of `weight`); got {ht.shape}. Pass `teacher_weight` [D_t, V] to give the "
+                f"of `weight` {w.shape}); got {ht.shape}. Pass `teacher_weight` [D_t, V] to give the "
                 "teacher's hidden states instead."
             )
     else:
@@ -259,7 +258,8 @@ def _inputs(
             raise ValueError(
                 f"{fn}: `teacher_hidden` has shape {ht.shape} and `teacher_weight` {wt.shape}; "
                 f"expected teacher_hidden {(*batch, 'D_t')} (the tokens of `hidden` "
-                f"{h.shape}) and teacher_weight [D_t, {v}] (the student's V={v} classes). "
+                f"{h.shape}) and teacher_weight [D_t, {v}] (the V={v} classes of `weight` "
+                f"{w.shape}). "
                 "Pass `teacher_weight.T` if it is stored [V, D_t]."
             )
     b = bt = None
@@ -518,7 +518,7 @@ def _grad(h, w, b, ht, wt, bt, m, tau, beta):
     with ``r = log q - log m``.
     """
     cdt = compute_dtype(h.dtype)
-    d, v = w.shape
+    d = w.shape[0]
     hc = h.astype(cdt).reshape(-1, d)
     tc = ht.astype(cdt).reshape(hc.shape[0], -1)
     mc = m.reshape(-1)
