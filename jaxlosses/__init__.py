@@ -58,6 +58,8 @@ from ._focal import poly_loss_cross_entropy as poly_loss_cross_entropy
 from ._focal import sigmoid_focal_loss as sigmoid_focal_loss
 from ._focal import softmax_focal_loss as softmax_focal_loss
 from ._fused import linear_softmax_cross_entropy as linear_softmax_cross_entropy
+from ._fused_distillation import linear_jsd_distillation_loss as linear_jsd_distillation_loss
+from ._fused_distillation import linear_kl_distillation_loss as linear_kl_distillation_loss
 from ._gan import gan_discriminator_loss as gan_discriminator_loss
 from ._gan import gan_generator_loss as gan_generator_loss
 from ._likelihood import gaussian_kl_divergence as gaussian_kl_divergence

@@ -57,6 +57,12 @@ from ._focal import _poly_loss_cross_entropy_grad as poly_loss_cross_entropy
 from ._focal import _sigmoid_focal_loss_grad as sigmoid_focal_loss
 from ._focal import _softmax_focal_loss_grad as softmax_focal_loss
 from ._fused import _linear_softmax_cross_entropy_grad as linear_softmax_cross_entropy
+from ._fused_distillation import (
+    _linear_jsd_distillation_loss_grad as linear_jsd_distillation_loss,
+)
+from ._fused_distillation import (
+    _linear_kl_distillation_loss_grad as linear_kl_distillation_loss,
+)
 from ._gan import _gan_discriminator_loss_grad as gan_discriminator_loss
 from ._gan import _gan_generator_loss_grad as gan_generator_loss
 from ._likelihood import _gaussian_kl_divergence_grad as gaussian_kl_divergence
@@ -166,6 +172,8 @@ __all__ = [
     "kl_divergence_with_log_targets",
     "kto_loss",
     "l2_loss",
+    "linear_jsd_distillation_loss",
+    "linear_kl_distillation_loss",
     "linear_sequence_log_probs",
     "linear_softmax_cross_entropy",
     "listmle_loss",
