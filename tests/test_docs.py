@@ -203,3 +203,14 @@ def test_family_pages_are_in_the_nav_in_catalogue_order():
     assert -1 not in positions and positions == sorted(positions), (
         "mkdocs.yml lists the family pages in the order of jaxlosses.catalogue.FAMILIES"
     )
+
+
+def test_readme_loss_counts_are_the_catalogue_size():
+    # "proves all N losses" and "(N losses)" must follow the catalogue as it grows.
+    text = (ROOT / "README.md").read_text()
+    counts = {
+        int(m.group(1) or m.group(2))
+        for m in re.finditer(r"all (\d+) losses|\((\d+) losses\)", text)
+    }
+    assert counts, "the README no longer states how many losses verify proves"
+    assert counts == {len(CATALOGUE)}, (counts, len(CATALOGUE))
