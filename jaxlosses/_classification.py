@@ -379,7 +379,8 @@ def softmax_cross_entropy_with_integer_labels(
 
     Args:
       logits: ``[..., K]`` (or any layout with ``axis`` naming the class axis; a tuple of
-        axes is flattened row-major and labels index the flattened classes).
+        axes is flattened in the order given, as optax: with ``axis=(3, 2)`` label
+        ``l`` is the class at ``i3 = l // shape[2]``, ``i2 = l % shape[2]``).
       labels: integer class indices, shape ``logits.shape`` without ``axis``.
       axis: the class axis or axes.
       where: optional mask of the logits' shape (class mask) or of the labels' shape

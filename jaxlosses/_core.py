@@ -193,13 +193,22 @@ def canonical_axis(axis: int, ndim: int, name: str, fn: str) -> int:
     )
 
 
-def canonical_axes(axis: Axis, ndim: int, name: str, fn: str) -> tuple[int, ...]:
-    """Normalises an int or a tuple of ints into sorted non-negative axes."""
+def ordered_axes(axis: Axis, ndim: int, name: str, fn: str) -> tuple[int, ...]:
+    """Normalises an int or a tuple of ints into non-negative axes, in the order given.
+
+    The order is the flattening order of several class axes (as optax): with
+    ``axis=(3, 2)`` the flat class index is ``i3 * shape[2] + i2``.
+    """
     axes = axis if isinstance(axis, tuple) else (axis,)
-    out = tuple(sorted({canonical_axis(a, ndim, name, fn) for a in axes}))
-    if len(out) != len(axes):
+    out = tuple(canonical_axis(a, ndim, name, fn) for a in axes)
+    if len(set(out)) != len(out):
         raise ValueError(f"{fn}: `axis`={axis} repeats an axis.")
     return out
+
+
+def canonical_axes(axis: Axis, ndim: int, name: str, fn: str) -> tuple[int, ...]:
+    """Normalises an int or a tuple of ints into sorted non-negative axes."""
+    return tuple(sorted(ordered_axes(axis, ndim, name, fn)))
 
 
 def check_same_shape(a: jax.Array, b: jax.Array, names: tuple[str, str], fn: str) -> None:
@@ -409,8 +418,8 @@ def soft_inputs(
 def classes_last(
     x: jax.Array, axis: Axis, mask: jax.Array | None, name: str, fn: str
 ) -> tuple[jax.Array, jax.Array | None]:
-    """Moves the class axis (or axes, flattened row-major) to the end."""
-    axes = canonical_axes(axis, x.ndim, name, fn)
+    """Moves the class axis (or axes, flattened in the order given) to the end."""
+    axes = ordered_axes(axis, x.ndim, name, fn)
     batch = tuple(i for i in range(x.ndim) if i not in axes)
     perm = batch + axes
     k = math.prod(x.shape[a] for a in axes)
@@ -423,7 +432,7 @@ def classes_last(
 
 def restore_classes(g: jax.Array, shape: tuple[int, ...], axis: Axis) -> jax.Array:
     """Inverse of :func:`classes_last` for a gradient of the original ``shape``."""
-    axes = canonical_axes(axis, len(shape), "logits", "")
+    axes = ordered_axes(axis, len(shape), "logits", "")
     batch = tuple(i for i in range(len(shape)) if i not in axes)
     perm = batch + axes
     g = g.reshape(tuple(shape[p] for p in perm))

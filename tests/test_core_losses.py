@@ -234,6 +234,25 @@ def test_tuple_axis_integer_labels_match_optax(x64):
     np.testing.assert_allclose(g, auto, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("axis", [(2, 1), (-1, -2), (1, 2)])
+def test_tuple_axis_flattens_classes_in_the_order_given(x64, axis):
+    # optax's convention: axis=(2, 1) makes the flat class index i2 * shape[1] + i1.
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(4, 2, 3))
+    labels = np.array([0, 3, 4, 5])
+    first, second = (a % 3 for a in axis)
+    flat = np.transpose(logits, (0, first, second)).reshape(4, 6)
+    expected = -(flat - np.log(np.exp(flat).sum(-1, keepdims=True)))[np.arange(4), labels]
+    np.testing.assert_allclose(
+        jl.softmax_cross_entropy_with_integer_labels(logits, labels, axis=axis), expected, 1e-12
+    )
+    g = jl.closed_form.softmax_cross_entropy_with_integer_labels(logits, labels, axis=axis)
+    auto = jax.grad(
+        lambda v: jl.softmax_cross_entropy_with_integer_labels(v, labels, axis=axis).sum()
+    )(logits)
+    np.testing.assert_allclose(g, auto, rtol=1e-12, atol=1e-15)
+
+
 # --- bad input -----------------------------------------------------------------------
 
 
