@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.experimental import checkify
 
 from ._checks import Check, Predicate, no_nan, registered_checks
@@ -28,8 +30,25 @@ def value_problems(
     return preds
 
 
+class CheckedModeError(checkify.JaxRuntimeError):
+    """A failed check raised from inside a compiled computation (by a host callback)."""
+
+
 def _throw_now(err: checkify.Error) -> None:
-    err.throw()
+    try:
+        err.throw()
+    except checkify.JaxRuntimeError as e:
+        raise CheckedModeError(str(e)) from None  # no chained checkify frames
+
+
+def _not_a_failed_check(record: logging.LogRecord) -> bool:
+    """JAX logs a failing debug callback with its traceback before re-raising it; a failed
+    check is an expected error, and the exception that reaches the user carries its
+    message (on its last line), so that log record is dropped."""
+    return not (record.exc_info and isinstance(record.exc_info[1], CheckedModeError))
+
+
+logging.getLogger("jax._src.debugging").addFilter(_not_a_failed_check)
 
 
 def checked(
@@ -45,11 +64,17 @@ def checked(
     (``register_checks`` in its module); every floating input is
     also checked for NaN (``±inf`` is allowed: it masks logits).
 
+    Arguments are checked however they are passed (arrays, lists, tuples, Python
+    numbers); positions that ``where`` (or a CRF ``mask``) excludes are not checked,
+    since they never reach the loss (a padded label of -100, a NaN in a masked token).
+
     Outside ``jit`` a failed check raises
-    :class:`jax.experimental.checkify.JaxRuntimeError` (a ``ValueError``) at once.
+    :class:`jax.experimental.checkify.JaxRuntimeError` (a ``ValueError``) at once, with
+    a one-line message: the loss, the argument, what it must be and the values found.
     Under ``jax.jit``, ``jax.grad`` or ``jax.vmap`` the checks are compiled into the
     computation and a failure raises :class:`jax.errors.JaxRuntimeError` when the
-    computation runs, with the same message; the checks cost a few reductions over
+    computation runs; XLA prefixes the host traceback, and the same one-line message is
+    its last line (nothing is logged before it). The checks cost a few reductions over
     the inputs and never change the loss or its gradient.
 
     Args:
@@ -98,6 +123,12 @@ def check_errors(
     bound = inspect.signature(loss_fn).bind(*args, **kwargs)
     bound.apply_defaults()
     values = dict(bound.arguments)
+    checked_args = {c.arg for c in checks}
+    for k, v in values.items():  # data passed as a list, tuple or Python number
+        if isinstance(v, list) or (
+            k in checked_args and isinstance(v, tuple | int | float | np.number)
+        ):
+            values[k] = np.asarray(v)
     dynamic = {k: v for k, v in values.items() if is_array(v)}
     name = getattr(loss_fn, "__name__", "loss")
 

@@ -16,6 +16,7 @@ input it promises to reject.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -34,17 +35,45 @@ __all__ = [
     "labels_in_range",
     "no_nan",
     "nonnegative",
+    "normalisable",
     "prefix_mask",
     "simplex",
     "unit_interval",
 ]
 
 
-def _axis(b: Bound, axis: int | str) -> int:
-    if isinstance(axis, str):
-        value = b.get(axis, -1)
-        return int(value) if isinstance(value, int | np.integer) else -1
-    return axis
+def _axes(b: Bound, axis: int | str, ndim: int) -> tuple[int, ...]:
+    """The class axes, non-negative: an int, or the loss's ``axis`` argument (int or tuple)."""
+    value = b.get(axis, -1) if isinstance(axis, str) else axis
+    values = value if isinstance(value, tuple) else (value,)
+    try:
+        return tuple(sorted({int(a) % ndim for a in values})) if ndim else ()
+    except TypeError:
+        return (ndim - 1,)
+
+
+def _used(b: Bound, name: str) -> jax.Array | None:
+    """Where argument ``name`` takes part in the loss: False where ``where`` (or a CRF
+    ``mask``) excludes it, broadcast to its shape; None when nothing is excluded.
+
+    A mask of the argument's shape excludes elements; a mask of a leading part of its
+    shape (one flag per example or per token) excludes whole trailing blocks. Anything
+    else is not read as a mask of this argument (nothing excluded: conservative).
+    """
+    shape = np.shape(b[name])
+    for key in ("where", "mask"):
+        m = b.get(key)
+        if m is None or not is_array(m) or key == name:
+            continue
+        ms = np.shape(m)
+        if ms == shape or (0 < len(ms) < len(shape) and shape[: len(ms)] == ms):
+            keep = jnp.asarray(m).astype(bool)
+            return jnp.broadcast_to(keep.reshape(ms + (1,) * (len(shape) - len(ms))), shape)
+    return None
+
+
+def _unless_unused(ok: jax.Array, used: jax.Array | None) -> jax.Array:
+    return ok if used is None else ok | ~used
 
 
 def _set_first(x: Any, value: Any) -> np.ndarray:
@@ -90,8 +119,9 @@ def labels_in_range(
     anything.
     """
 
-    def k_of(b: Bound) -> int:
-        return int(np.shape(b[source])[_axis(b, axis)])
+    def k_of(b: Bound) -> int:  # a tuple of class axes flattens into one
+        shape = np.shape(b[source])
+        return math.prod(int(shape[a]) for a in _axes(b, axis, len(shape)))
 
     def predicates(b: Bound) -> list[Predicate]:
         if not _present(b, labels):
@@ -130,12 +160,13 @@ def unit_interval(name: str, *, when: Callable[[Bound], bool] | None = None) -> 
     def predicates(b: Bound) -> list[Predicate]:
         if not _present(b, name) or (when is not None and not when(b)):
             return []
-        x = _floats(b, name)
+        x, used = _floats(b, name), _used(b, name)
+        shown = x if used is None else jnp.where(used, x, 0.5)
         return [
             (
-                (x >= 0) & (x <= 1),
+                _unless_unused((x >= 0) & (x <= 1), used),
                 f"`{name}` must lie in [0, 1]; found values from {{lo}} to {{hi}}.",
-                {"lo": jnp.min(x), "hi": jnp.max(x)},
+                {"lo": jnp.min(shown), "hi": jnp.max(shown)},
             )
         ]
 
@@ -154,15 +185,24 @@ def simplex(name: str, *, axis: int | str = "axis") -> Check:
     def predicates(b: Bound) -> list[Predicate]:
         if not _present(b, name):
             return []
-        x = _floats(b, name)
+        x, used = _floats(b, name), _used(b, name)
         tol = 1e-2 if jnp.finfo(jnp.asarray(b[name]).dtype).bits <= 16 else 1e-4
-        total = jnp.sum(x, axis=_axis(b, axis))
+        axes = _axes(b, axis, x.ndim)
+        if used is None:
+            total = jnp.sum(x, axis=axes)
+            ok = jnp.abs(total - 1.0) <= tol
+            shown = total
+        else:  # masked classes are left out; a row with no class left is not used
+            total = jnp.sum(jnp.where(used, x, 0.0), axis=axes)
+            any_used = jnp.any(used, axis=axes)
+            ok = (jnp.abs(total - 1.0) <= tol) | ~any_used
+            shown = jnp.where(any_used, total, 1.0)
         return [
             *base.predicates(b),
             (
-                jnp.abs(total - 1.0) <= tol,
+                ok,
                 f"`{name}` must sum to 1 along the class axis; found sums from {{lo}} to {{hi}}.",
-                {"lo": jnp.min(total), "hi": jnp.max(total)},
+                {"lo": jnp.min(shown), "hi": jnp.max(shown)},
             ),
         ]
 
@@ -180,8 +220,15 @@ def nonnegative(name: str) -> Check:
     def predicates(b: Bound) -> list[Predicate]:
         if not _present(b, name):
             return []
-        x = jnp.asarray(b[name])
-        return [(x >= 0, f"`{name}` must be >= 0; found a minimum of {{lo}}.", {"lo": jnp.min(x)})]
+        x, used = jnp.asarray(b[name]), _used(b, name)
+        shown = x if used is None else jnp.where(used, x, jnp.zeros((), x.dtype))
+        return [
+            (
+                _unless_unused(x >= 0, used),
+                f"`{name}` must be >= 0; found a minimum of {{lo}}.",
+                {"lo": jnp.min(shown)},
+            )
+        ]
 
     def corrupt(b: Bound) -> dict[str, Any] | None:
         if not _present(b, name):
@@ -203,7 +250,7 @@ def in_set(name: str, values: tuple[float, ...]) -> Check:
         ok = jnp.zeros(x.shape, bool)
         for v in values:
             ok = ok | (x == v)
-        return [(ok, f"`{name}` must take values in {shown}.", {})]
+        return [(_unless_unused(ok, _used(b, name)), f"`{name}` must take values in {shown}.", {})]
 
     def corrupt(b: Bound) -> dict[str, Any] | None:
         if not _present(b, name):
@@ -245,10 +292,41 @@ def no_nan(b: Bound) -> list[Predicate]:
     """No NaN in any floating array argument (``±inf`` is allowed: masked logits)."""
     out: list[Predicate] = []
     for name, x in b.items():
-        if is_array(x) and jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating):
-            n = jnp.sum(jnp.isnan(jnp.asarray(x)))
+        if isinstance(x, float) and math.isnan(x):  # a NaN hyperparameter
+            out.append((jnp.asarray(False), f"`{name}` is NaN.", {}))
+        elif is_array(x) and jnp.issubdtype(jnp.asarray(x).dtype, jnp.floating):
+            nan = _unless_unused(~jnp.isnan(jnp.asarray(x)), _used(b, name))  # masked: fine
+            n = jnp.sum(~nan)
             out.append((n == 0, f"`{name}` contains {{n}} NaN value(s).", {"n": n}))
     return out
+
+
+def normalisable(name: str, *, axis: int | str = "axis") -> Check:
+    """Non-negative values with a positive sum along the class axis (the loss divides by it)."""
+
+    def predicates(b: Bound) -> list[Predicate]:
+        if not _present(b, name):
+            return []
+        x = _floats(b, name)
+        total = jnp.sum(x, axis=_axes(b, axis, x.ndim))
+        return [
+            (x >= 0, f"`{name}` must be >= 0; found a minimum of {{lo}}.", {"lo": jnp.min(x)}),
+            (
+                total > 0,
+                f"`{name}` must have a positive sum along the class axis (it is "
+                "renormalised); found a minimum sum of {lo}.",
+                {"lo": jnp.min(total)},
+            ),
+        ]
+
+    def corrupt(b: Bound) -> dict[str, Any] | None:
+        if not _present(b, name):
+            return None
+        return {**b, name: _set_first(b[name], -0.5)}
+
+    return Check(
+        name, "non-negative, with a positive sum along the class axis", predicates, corrupt
+    )
 
 
 # --- what a loss declares beside its definition ----------------------------------------
@@ -275,9 +353,15 @@ def unused_where(labels: str) -> Callable[[Bound], Any]:
 
     def ignore(b: Bound) -> Any:
         w = b.get("where")
-        if w is None or np.shape(w) != np.shape(b[labels]):
+        if w is None:
             return None
-        return ~np.asarray(w).astype(bool) if isinstance(w, np.ndarray) else w == 0
+        shape, ws = np.shape(b[labels]), np.shape(w)
+        keep = jnp.asarray(w).astype(bool)
+        if ws == shape:
+            return ~keep
+        if len(ws) > len(shape) and ws[: len(shape)] == shape:  # a mask of the logits
+            return ~jnp.any(keep, axis=tuple(range(len(shape), len(ws))))  # a fully masked row
+        return None
 
     return ignore
 

@@ -14,7 +14,14 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._checks import class_labels, nonnegative, register_checks, simplex, unit_interval
+from ._checks import (
+    class_labels,
+    nonnegative,
+    normalisable,
+    register_checks,
+    simplex,
+    unit_interval,
+)
 from ._core import (
     Axis,
     canonical_axes,
@@ -869,7 +876,7 @@ register_checks(softmax_cross_entropy_with_integer_labels, class_labels())
 register_checks(safe_softmax_cross_entropy, unit_interval("labels"))
 register_checks(sigmoid_binary_cross_entropy, unit_interval("labels"))
 register_checks(binary_cross_entropy, unit_interval("probabilities"), unit_interval("labels"))
-register_checks(categorical_cross_entropy, simplex("probabilities"), simplex("labels"))
+register_checks(categorical_cross_entropy, normalisable("probabilities"), simplex("labels"))
 register_checks(
     negative_log_likelihood, class_labels("labels", "log_probs"), nonnegative("weights")
 )

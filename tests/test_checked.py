@@ -144,3 +144,84 @@ def test_checked_ctc_flags_a_blank_label():
         ctc(x, pad, jnp.array([[1, 0], [2, 0]]), lpad)
     with pytest.raises(ValueError, match="blank id 2"):
         ctc(x, pad, jnp.array([[1, 2], [1, 0]]), lpad, blank_id=2)
+
+
+# --- no false positives, whatever the input's Python type, and quiet errors --------
+
+
+def _all_cases(entry: Entry) -> list[Any]:
+    return [*entry.sample(np.random.default_rng(0)), *entry.stress()]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_false_positive_on_any_sampled_or_stress_case(name):
+    # Every example the catalogue proves the loss on is valid input: checked mode must
+    # accept each (masked NaNs, fully masked rows, tuple axes, unnormalised inputs).
+    entry = CATALOGUE[name]
+    for case in _all_cases(entry):
+        msg = check_errors(entry.fn, case.args, dict(case.kwargs), entry.checks).get()
+        assert msg is None, f"{case.label}: {msg}"
+
+
+def test_lists_tuples_and_python_numbers_are_checked():
+    x = jnp.zeros((2, 3))
+    with pytest.raises(ValueError, match=r"found values from 0 to 9"):
+        CE(x, [0, 9])
+    with pytest.raises(ValueError, match=r"found values from 0 to 9"):
+        CE(x, (0, 9))
+    pinball = jl.checked(jl.pinball_loss)
+    with pytest.raises(ValueError, match="`quantiles` must lie in"):
+        pinball(jnp.zeros(3), jnp.ones(3), quantiles=1.5)
+    with pytest.raises(ValueError, match="NaN"):
+        jl.checked(jl.huber_loss)([0.0, float("nan")], [0.0, 0.0])
+    with pytest.raises(ValueError, match="`margin` is NaN"):
+        jl.checked(jl.triplet_margin_loss)(x, x, x, margin=float("nan"))
+
+
+def test_masked_positions_are_not_checked():
+    logits = jnp.zeros((2, 3))
+    full_mask = jnp.array([[False] * 3, [True] * 3])
+    assert CE(logits, jnp.array([-100, 1]), where=full_mask).shape == (2,)
+    with pytest.raises(ValueError, match="class indices"):  # the unmasked row still is
+        CE(logits, jnp.array([1, -100]), where=full_mask)
+    rank = jl.checked(jl.ranking_softmax_loss)
+    keep = jnp.array([[True, True, False]])
+    assert jnp.isfinite(rank(jnp.zeros((1, 3)), jnp.array([[1.0, 0.0, -1.0]]), where=keep))
+    with pytest.raises(ValueError, match="`labels` must be >= 0"):
+        rank(jnp.zeros((1, 3)), jnp.array([[1.0, -1.0, 0.0]]), where=keep)
+    seq = jl.checked(jl.sequence_log_probs)
+    tokens = jnp.zeros((1, 3, 4)).at[0, 2].set(jnp.nan)
+    labels = jnp.array([[1, 2, 3]])
+    assert seq(tokens, labels, where=jnp.array([[True, True, False]])).shape == (1,)
+    with pytest.raises(ValueError, match="NaN"):
+        seq(tokens, labels, where=jnp.array([[True, False, True]]))
+
+
+def test_a_tuple_of_class_axes_is_one_distribution():
+    soft = jl.checked(jl.softmax_cross_entropy)
+    labels = jnp.full((2, 3, 4), 1 / 12)
+    assert soft(jnp.zeros((2, 3, 4)), labels, axis=(1, 2)).shape == (2,)
+    with pytest.raises(ValueError, match="must sum to 1"):
+        soft(jnp.zeros((2, 3, 4)), labels, axis=-1)
+    ce = jl.checked(jl.softmax_cross_entropy_with_integer_labels)
+    assert ce(jnp.zeros((2, 3, 4)), jnp.array([11, 0]), axis=(1, 2)).shape == (2,)
+    with pytest.raises(ValueError, match=r"in \[0, 12\)"):
+        ce(jnp.zeros((2, 3, 4)), jnp.array([12, 0]), axis=(1, 2))
+
+
+def test_renormalised_probabilities_need_only_be_nonnegative():
+    cce = jl.checked(jl.categorical_cross_entropy)
+    y = jnp.array([[0.0, 1.0]])
+    assert cce(jnp.array([[0.2, 0.3]]), y).shape == (1,)  # Keras renormalises them
+    with pytest.raises(ValueError, match="`probabilities` must be >= 0"):
+        cce(jnp.array([[-0.2, 0.3]]), y)
+    with pytest.raises(ValueError, match="positive sum"):
+        cce(jnp.array([[0.0, 0.0]]), y)
+
+
+def test_a_failed_check_under_jit_logs_nothing_and_ends_with_the_message(caplog):
+    with caplog.at_level("DEBUG"), pytest.raises(jax.errors.JaxRuntimeError) as info:
+        jax.block_until_ready(jax.jit(CE)(LOGITS, BAD))
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records]
+    last = str(info.value).strip().splitlines()[-1]
+    assert "softmax_cross_entropy_with_integer_labels: `labels` must hold class indices" in last
