@@ -171,7 +171,9 @@ def multiclass_sparsemax_loss(
     """
     inp, z, p = _multiclass(scores, labels, axis, where, "multiclass_sparsemax_loss")
     nonempty = jnp.any(inp.valid, axis=-1)
-    zp = jnp.sum(p * jnp.where(inp.valid, z, 0.0), axis=-1)
+    # A -inf score has no mass: 0 * -inf must not give NaN (a NaN score still does).
+    zv = jnp.where(inp.valid, z, 0.0)  # masked classes (NaN included) never enter
+    zp = jnp.sum(jnp.where((p == 0) & jnp.isneginf(zv), 0.0, p * zv), axis=-1)
     loss = zp - gather_last(z, inp.y) + 0.5 * (1.0 - jnp.sum(p * p, axis=-1))
     loss = jnp.where(nonempty, loss, 0.0)
     return jnp.where(inp.in_range, loss, jnp.nan).astype(inp.arr.dtype)

@@ -54,8 +54,9 @@ def _gaussian_inputs(
     mu = upcast(arr)
     v = var.astype(mu.dtype)
     # PyTorch clamps the variance in place under no_grad: the forward uses max(v, eps)
-    # and the gradient flows to v as if unclamped (a straight-through clamp).
-    v = v + lax.stop_gradient(jnp.maximum(v, eps) - v)
+    # and the gradient flows to v as if unclamped (a straight-through clamp). The shift is
+    # 0 unless v < eps, so v = +inf stays +inf (max(v, eps) - v would be inf - inf = NaN).
+    v = v + lax.stop_gradient(jnp.where(v < eps, eps - v, jnp.zeros_like(v)))
     return arr, mu - tgt.astype(mu.dtype), v, var_shape, var.dtype, full
 
 

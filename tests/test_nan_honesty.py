@@ -407,3 +407,30 @@ def test_ranking_lists_keep_nan_and_mask_it_away(loss):
         assert value[2] == 0.0
         grad = np.asarray(jax.grad(lambda z: jnp.sum(loss(z, y, where=where)))(scores))
         assert np.isfinite(grad).all() and grad[0, 1] == 0.0 and np.all(grad[2] == 0.0), grad
+
+
+def test_gaussian_nll_with_an_infinite_variance_is_infinite():
+    # ½ (log v + r² / v) -> +inf as v -> +inf, with d/dmean = r / v -> 0 (was inf - inf = NaN
+    # in the straight-through variance clamp).
+    m, t = jnp.array([0.0, 0.0]), jnp.array([1.0, 1.0])
+    v = jnp.array([INF, 2.0])
+    loss = jl.gaussian_nll(m, t, v)
+    assert float(loss[0]) == INF and np.isfinite(float(loss[1]))
+    g_auto = jax.grad(lambda m: jl.gaussian_nll(m, t, v).sum())(m)
+    g_mean, _ = jl.closed_form.gaussian_nll(m, t, v)
+    np.testing.assert_array_equal(g_auto[0], 0.0)
+    np.testing.assert_array_equal(g_mean[0], 0.0)
+    assert np.isnan(float(jl.gaussian_nll(m, t, jnp.array([NAN, 1.0]))[0]))
+    assert float(jl.gaussian_nll(m, t, jnp.array([0.0, 1.0]), eps=1e-6)[0]) > 1e5  # still clamped
+
+
+def test_multiclass_sparsemax_with_a_minus_inf_target_score_is_infinite():
+    # <p, s> - s_y + ½ (1 - |p|²) with s_y = -inf and p finite: +inf (was 0 * -inf = NaN).
+    s = jnp.array([[-INF, 0.0, 1.0], [-INF, 0.0, 1.0], [NAN, 0.0, 1.0]])
+    y = jnp.array([0, 2, 1])
+    loss = jl.multiclass_sparsemax_loss(s, y)
+    assert float(loss[0]) == INF
+    assert float(loss[1]) == 0.0  # sparsemax is e_2: the -inf class has no mass
+    assert np.isnan(float(loss[2]))
+    g = jax.grad(lambda s: jl.multiclass_sparsemax_loss(s, y)[:2].sum())(s)
+    np.testing.assert_array_equal(g[:2], [[-1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])  # p - e_y
