@@ -129,7 +129,10 @@ def _stream_student(hs, ws, bs, ht, wt, bt, m, c, tau, beta, cdt):
         loss, ds, _ = _chunk(hc, ws, bs, tc, wt, bt, mc, tau, beta, cdt, True, False)
         if cc is not None:
             ds = ds * cc[:, None].astype(cdt)
-        gh = jnp.dot(ds.astype(ws.dtype), ws.T, preferred_element_type=cdt)
+        # In the wider input dtype (float32 hidden, bfloat16 weight: no bfloat16 rounding).
+        gh = jnp.dot(
+            ds.astype(jnp.promote_types(hc.dtype, ws.dtype)), ws.T, preferred_element_type=cdt
+        )
         gw = _accumulate_weight_grad(gw, hc, ds, cdt)
         if gb is not None:
             gb = gb + jnp.sum(ds, axis=0)
@@ -153,7 +156,9 @@ def _stream_teacher(hs, ws, bs, ht, wt, bt, m, c, tau, beta, cdt):
         if wt is None:
             gt = dt
         else:
-            gt = jnp.dot(dt.astype(wt.dtype), wt.T, preferred_element_type=cdt)
+            gt = jnp.dot(
+                dt.astype(jnp.promote_types(tc.dtype, wt.dtype)), wt.T, preferred_element_type=cdt
+            )
             gw = _accumulate_weight_grad(gw, tc, dt, cdt)
         if gb is not None:
             gb = gb + jnp.sum(dt, axis=0)
