@@ -390,6 +390,25 @@ def crf_checks(*, tags: bool = True) -> tuple[Check, ...]:
     return (labels_in_range("tags", "emissions", axis=-1, ignore=unused_mask), mask)
 
 
-def probabilities_unless(flag: str) -> Check:
-    """``predictions`` in ``[0, 1]`` unless the loss's ``flag`` (apply_softmax...) is set."""
-    return unit_interval("predictions", when=lambda b: b.get(flag) is False)
+def probabilities_unless(flag: str, *, classes: bool = True) -> Check:
+    """Unless the loss's ``flag`` (apply_softmax...) is set, ``predictions`` are
+    probabilities: in ``[0, 1]`` and, with ``classes``, summing to 1 over the last (class)
+    axis when it has more than one class (what the loss itself checks outside ``jit``)."""
+    interval = unit_interval("predictions", when=lambda b: b.get(flag) is False)
+    distribution = simplex("predictions", axis=-1)
+
+    def applies(b: Bound) -> bool:
+        return b.get(flag) is False and _present(b, "predictions")
+
+    def predicates(b: Bound) -> list[Predicate]:
+        if not applies(b):
+            return []
+        several = classes and np.shape(b["predictions"])[-1:] > (1,)
+        return (distribution if several else interval).predicates(b)
+
+    def corrupt(b: Bound) -> dict[str, Any] | None:
+        return interval.corrupt(b) if applies(b) else None
+
+    return Check(
+        "predictions", "probabilities (unless the activation is applied)", predicates, corrupt
+    )

@@ -76,24 +76,31 @@ def _dice_parts(
     if not apply_softmax:
         # One class: probabilities in [0, 1]. (optax checks that they sum to 1 along the
         # class axis here too, which rejects every binary input but p = 1.)
+        if k == 1:
+            ok = (x >= 0) & (x <= 1)
+        else:
+            # Rounding each of K probabilities to the input dtype moves the sum by up
+            # to K eps / 2: bf16 softmax outputs must pass (found by the property tests).
+            tol = max(1e-5, k * float(jnp.finfo(orig.dtype).eps) / 2)
+            ok = jnp.abs(jnp.sum(x, axis=-1, keepdims=True) - 1.0) <= tol
         try:
-            if k == 1:
-                valid = bool(jnp.all((x >= 0) & (x <= 1)))
-            else:
-                sums = jnp.sum(x, axis=-1)
-                # Rounding each of K probabilities to the input dtype moves the sum by up
-                # to K eps / 2: bf16 softmax outputs must pass (found by the property tests).
-                tol = max(1e-5, k * float(jnp.finfo(orig.dtype).eps) / 2)
-                valid = bool(jnp.all(jnp.abs(sums - 1.0) <= tol))
-        except jax.errors.ConcretizationTypeError:  # traced under jit: unchecked
+            valid = bool(jnp.all(ok))
+        except jax.errors.ConcretizationTypeError:
+            # Traced under jit: the values are unknown, so unchecked here (the loss stays
+            # differentiable off the simplex); `jaxlosses.checked(loss)` checks them.
             valid = True
         if not valid:
             found = x if k == 1 else jnp.sum(x, axis=-1)
+            try:
+                shown = (
+                    f"; found values in [{float(jnp.min(found)):.6f}, {float(jnp.max(found)):.6f}]"
+                )
+            except jax.errors.ConcretizationTypeError:  # under grad the sums are tracers
+                shown = ""
             raise ValueError(
                 f"{fn}: with apply_softmax=False, `predictions` must be probabilities ("
-                f"{'in [0, 1]' if k == 1 else 'summing to 1 along the class axis'}); found "
-                f"values in [{float(jnp.min(found)):.6f}, {float(jnp.max(found)):.6f}]. Pass "
-                "logits with apply_softmax=True instead."
+                f"{'in [0, 1]' if k == 1 else 'summing to 1 along the class axis'}){shown}. "
+                "Pass logits with apply_softmax=True instead."
             )
         activation, probs = "none", x
     elif k == 1:
@@ -228,7 +235,7 @@ def dice_loss(
       alpha: weight of false positives ``P - I``.
       beta: weight of false negatives ``T - I``.
       apply_softmax: ``False`` when the predictions are already probabilities (checked
-        to sum to 1 outside ``jit``).
+        to sum to 1 outside ``jit``; under ``jit``, by ``jaxlosses.checked``).
       reduction: ``"mean"`` (default) or ``"sum"`` over classes, or ``"none"``.
       ignore_background: drop class 0 from the result (when ``K > 1``).
       axis: the spatial axes to sum over (never the class axis); default
@@ -369,7 +376,7 @@ def binary_dice_loss(
       targets: binary targets of the same shape.
       smooth: added to the numerator and the denominator.
       apply_sigmoid: ``False`` when the predictions are already probabilities in
-        ``[0, 1]`` (checked outside ``jit``; optax 0.2.8 wrongly requires them to sum to 1
+        ``[0, 1]`` (checked outside ``jit``, and by ``jaxlosses.checked`` under it; optax 0.2.8 wrongly requires them to sum to 1
         over the singleton class axis, which rejects every input but ``p = 1``).
 
     Returns:
@@ -484,7 +491,9 @@ def _multiclass_generalized_dice_loss_grad(d: _Dice, per_class: jax.Array) -> ja
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(dice_loss, unit_interval("targets"), probabilities_unless("apply_softmax"))
-register_checks(binary_dice_loss, unit_interval("targets"), probabilities_unless("apply_sigmoid"))
+register_checks(
+    binary_dice_loss, unit_interval("targets"), probabilities_unless("apply_sigmoid", classes=False)
+)
 register_checks(
     multiclass_generalized_dice_loss,
     unit_interval("targets"),

@@ -434,3 +434,19 @@ def test_multiclass_sparsemax_with_a_minus_inf_target_score_is_infinite():
     assert np.isnan(float(loss[2]))
     g = jax.grad(lambda s: jl.multiclass_sparsemax_loss(s, y)[:2].sum())(s)
     np.testing.assert_array_equal(g[:2], [[-1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])  # p - e_y
+
+
+@pytest.mark.parametrize("loss", [jl.dice_loss, jl.tversky_loss])
+def test_invalid_probabilities_raise_eagerly_and_in_checked_mode_under_jit(loss):
+    # Eager calls (jax.grad included) raise; under jit the values are unknown and the loss
+    # is unchecked (it stays differentiable off the simplex), so checked mode checks them.
+    p = jnp.array([[[0.3, 2.0]], [[0.3, 0.7]]])
+    t = jnp.array([[[0.0, 1.0]], [[0.0, 1.0]]])
+    with pytest.raises(ValueError, match="must be probabilities"):
+        loss(p, t, apply_softmax=False)
+    with pytest.raises(ValueError, match="must be probabilities"):
+        jax.grad(lambda p: loss(p, t, apply_softmax=False).sum())(p)
+    checked = jax.jit(lambda p: jl.checked(loss)(p, t, apply_softmax=False))
+    with pytest.raises(jax.errors.JaxRuntimeError, match="`predictions` must sum to 1"):
+        jax.block_until_ready(checked(jnp.array([[[0.3, 0.9]], [[0.3, 0.7]]])))
+    assert np.isfinite(checked(p.at[0, 0, 1].set(0.7))).all()
