@@ -21,6 +21,7 @@ from jax.typing import ArrayLike
 
 from ._checks import in_set, labels_in_range, register_checks
 from ._core import (
+    AxisName,
     binary_inputs,
     canonical_axis,
     check_equal_shapes,
@@ -509,9 +510,17 @@ def _cosface_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
 
 
 def _ge2e_parts(
-    embeddings: ArrayLike, w: ArrayLike, b: ArrayLike, method: str, fn: str
+    embeddings: ArrayLike,
+    w: ArrayLike,
+    b: ArrayLike,
+    method: str,
+    axis_name: AxisName | None,
+    fn: str,
 ) -> tuple[jax.Array, _Triple]:
-    """Returns (loss, (∂/∂embeddings, ∂/∂w, ∂/∂b)), in the dtype of ``embeddings``."""
+    """Returns (loss, (∂/∂embeddings, ∂/∂w, ∂/∂b)), in the dtype of ``embeddings``.
+
+    With ``axis_name`` this device holds some speakers; every device's centroids are
+    gathered, and the centroid gradients summed back to the speakers' devices."""
     e0 = floating(embeddings, "embeddings", fn)
     if e0.ndim != 3 or e0.shape[1] < 2:
         raise ValueError(
@@ -520,7 +529,9 @@ def _ge2e_parts(
         )
     if method not in ("softmax", "contrast"):
         raise ValueError(f"{fn}: `method`={method!r}; expected 'softmax' or 'contrast'.")
-    n_spk, m_utt, _ = e0.shape
+    n_loc, m_utt, _ = e0.shape
+    n_dev = 1 if axis_name is None else jax.lax.axis_size(axis_name)
+    n_spk = n_loc * n_dev  # speakers over every device
     if method == "contrast" and n_spk < 2:
         raise ValueError(f"{fn}: method='contrast' needs at least 2 speakers, got {n_spk}.")
     e = upcast(e0)
@@ -528,17 +539,22 @@ def _ge2e_parts(
     bb = real(b, "b", fn).astype(e.dtype)
     if ww.ndim or bb.ndim:
         raise ValueError(f"{fn}: `w` and `b` must be scalars, got shapes {ww.shape}, {bb.shape}.")
-    total = jnp.sum(e, axis=1)  # [N, D]
+    total = jnp.sum(e, axis=1)  # [n, D]: this device's speakers
     full = total / m_utt  # centroid of each speaker
-    excl = (total[:, None, :] - e) / (m_utt - 1)  # [N, M, D]: own centroid without e_ji
-    own = jnp.eye(n_spk, dtype=bool)[:, None, :, None]  # [N(j), 1, N(k), 1]
-    v = jnp.where(own, excl[:, :, None, :], full[None, None, :, :])  # [N, M, N, D]
+    offset: int | jax.Array = 0
+    if axis_name is not None:  # every device's centroids: [N, D]
+        full = jax.lax.all_gather(full, axis_name, axis=0, tiled=True)
+        offset = jax.lax.axis_index(axis_name) * n_loc
+    excl = (total[:, None, :] - e) / (m_utt - 1)  # [n, M, D]: own centroid without e_ji
+    own2 = jnp.arange(n_spk)[None, :] == offset + jnp.arange(n_loc)[:, None]  # [n(j), N(k)]
+    own = own2[:, None, :, None]  # [n, 1, N, 1]
+    v = jnp.where(own, excl[:, :, None, :], full[None, None, :, :])  # [n, M, N, D]
     eh, ne = unit(e)
     vh, nv = unit(v)
     cos = jnp.sum(eh[:, :, None, :] * vh, axis=-1)  # [N, M, N]
     # The softmax loss is invariant to b, so it is left out there (exact zero gradient).
     sim = ww * cos + (bb if method == "contrast" else 0.0)
-    own3 = jnp.eye(n_spk, dtype=bool)[:, None, :]  # [N, 1, N]
+    own3 = own2[:, None, :]  # [n, 1, N]
     if method == "softmax":
         m = jax.lax.stop_gradient(jnp.max(sim, axis=-1, keepdims=True))
         lse = jnp.log(jnp.sum(jnp.exp(sim - m), axis=-1, keepdims=True)) + m
@@ -556,12 +572,16 @@ def _ge2e_parts(
         dsim = dsig * (hard - own3)
     g_w = jnp.sum(dsim * cos)
     g_b = jnp.sum(dsim) if method == "contrast" else jnp.zeros((), e.dtype)
+    if axis_name is not None:  # replicated scalars: the global gradient on every device
+        g_w, g_b = jax.lax.psum(g_w, axis_name), jax.lax.psum(g_b, axis_name)
     gcos = ww * dsim
     g_eh = jnp.sum(gcos[..., None] * vh, axis=2)
     g_v = unit_backward(gcos[..., None] * eh[:, :, None, :], vh, nv)
     g_e = unit_backward(g_eh, eh, ne)
     # full centroids (k ≠ j): c_k = mean_m e_km
     g_full = jnp.sum(jnp.where(own, 0.0, g_v), axis=(0, 1))  # [N(k), D]
+    if axis_name is not None:  # every device's utterances reach these centroids: sum, keep ours
+        g_full = jax.lax.psum_scatter(g_full, axis_name, scatter_dimension=0, tiled=True)
     g_e = g_e + g_full[:, None, :] / m_utt
     # own centroid without e_ji: (Σ_m e_jm - e_ji) / (M - 1)
     g_x = jnp.sum(jnp.where(own, g_v, 0.0), axis=2)  # [N, M, D]
@@ -575,6 +595,7 @@ def ge2e_loss(
     b: ArrayLike = -5.0,
     *,
     method: str = "softmax",
+    axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Generalized end-to-end (GE2E) speaker-verification loss, per utterance.
 
@@ -593,9 +614,15 @@ def ge2e_loss(
       w: the similarity scale (scalar).
       b: the similarity bias (scalar; it cancels in the softmax method).
       method: ``"softmax"`` or ``"contrast"`` (at least 2 speakers).
+      axis_name: inside ``jax.shard_map`` or ``jax.pmap``, the mesh axis (or axes) the
+        speakers are split over: every device's speaker centroids are gathered, so each
+        utterance is compared with every speaker, and the loss and its gradients equal
+        those of the global batch on one device; the closed form's ``∂/∂w``, ``∂/∂b``
+        are then the global ones on every device.
 
     Returns:
-      Per-utterance loss ``[speakers, utterances]``, dtype of ``embeddings``.
+      Per-utterance loss ``[speakers, utterances]`` (this device's speakers with
+      ``axis_name``), dtype of ``embeddings``.
 
     Example:
       >>> import jax.numpy as jnp
@@ -609,7 +636,7 @@ def ge2e_loss(
       Wan et al., `Generalized End-to-End Loss for Speaker Verification
       <https://arxiv.org/abs/1710.10467>`_, 2018.
     """
-    loss, _ = _ge2e_parts(embeddings, w, b, method, "ge2e_loss")
+    loss, _ = _ge2e_parts(embeddings, w, b, method, axis_name, "ge2e_loss")
     return loss
 
 
@@ -1332,7 +1359,9 @@ register_checks(cosface_loss, labels_in_range("labels", "class_centers", axis=0)
 
 # --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
 
-register_batch_coupled(ge2e_loss, "speaker centroids and negatives over the whole batch")
+register_batch_coupled(
+    ge2e_loss, "speaker centroids and negatives over the whole batch", gathers="axis_name"
+)
 register_batch_coupled(
     batch_hard_triplet_loss, "the hardest positive and negative are mined from the whole batch"
 )

@@ -1,4 +1,4 @@
-"""CLIP, SigLIP (gathered and ring) and SupCon across 8 simulated devices, several
+"""CLIP, SigLIP (gathered and ring), SupCon and GE2E across 8 simulated devices, several
 examples per device, against the global batch on one device (float64, 1e-12).
 
 ``tests/test_sharded_catalogue.py`` already runs every record under ``sharded_mean``
@@ -59,6 +59,7 @@ def _worker() -> dict[str, Any]:
     y = x + jnp.asarray(rng.standard_normal((batch, DIM)))
     labels = jnp.asarray(rng.integers(0, 5, batch))
     s, b = jnp.asarray(3.0), jnp.asarray(-2.0)
+    speakers = jnp.asarray(rng.standard_normal((2 * N_DEV, 3, DIM)))  # [speakers, utts, dim]
     mesh = jax.make_mesh((N_DEV,), ("data",), axis_types=(jax.sharding.AxisType.Auto,))
     out: dict[str, Any] = {}
 
@@ -87,6 +88,13 @@ def _worker() -> dict[str, Any]:
             {"ring": True, "normalize": True},
         ),
         "supcon": (jl.supervised_contrastive_loss, (x, labels), (P("data"), P("data")), {}),
+        "ge2e": (jl.ge2e_loss, (speakers, s, b), (P("data"), P(), P()), {}),
+        "ge2e_contrast": (
+            jl.ge2e_loss,
+            (speakers, s, b),
+            (P("data"), P(), P()),
+            {"method": "contrast"},
+        ),
     }
     for name, (loss, args, specs, kw) in cases.items():
         one_kw = {k: v for k, v in kw.items() if k != "ring"}
@@ -199,6 +207,8 @@ def child() -> dict[str, Any]:
         "siglip_ring",
         "siglip_ring_normalize",
         "supcon",
+        "ge2e",
+        "ge2e_contrast",
         "sharded_mean_siglip_ring",
         "sharded_mean_siglip",
         "pmap_siglip_ring",
