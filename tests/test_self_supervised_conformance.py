@@ -212,16 +212,35 @@ def test_vicreg_loss(rng, x64, batch, dim, coefficients):
         _close(c, w, f"closed form w.r.t. {name}")
 
 
+def _vicreg_variant(z_a, z_b, *, ddof, var_weight, cov_scale):
+    """VICReg in NumPy with the conventions as parameters (weights 25, 25, 1; eps 1e-4)."""
+    d = z_a.shape[1]
+
+    def v(z):
+        return np.mean(np.maximum(0.0, 1.0 - np.sqrt(z.var(0, ddof=ddof) + 1e-4)))
+
+    def c(z):
+        cov = np.cov(z, rowvar=False, ddof=ddof)
+        return (np.sum(cov**2) - np.sum(np.diag(cov) ** 2)) * cov_scale(d)
+
+    inv = np.mean((z_a - z_b) ** 2)
+    return 25 * inv + 25 * var_weight * (v(z_a) + v(z_b)) + c(z_a) + c(z_b)
+
+
 def test_vicreg_conventions_are_lightlys(rng, x64):
-    """The unbiased (N - 1) covariance, μ/2 on the variance term and the covariance summed
-    over the views: the biased alternative differs from lightly's value, so the match
-    above pins these conventions down."""
+    """The unbiased (N - 1) statistics, μ/2 on the variance term and the covariance over D:
+    each other choice moves the value far beyond the 1e-10 of the match above, which
+    therefore pins these conventions down."""
     lightly = _lightly_loss("vicreg_loss")
     z_a, z_b = _vicreg_views(rng, 64, 32)
     theirs = lightly.VICRegLoss()(_t(z_a), _t(z_b)).item()
-    n = len(z_a)
-    biased = float(jl.vicreg_loss(z_a * np.sqrt((n - 1) / n), z_b * np.sqrt((n - 1) / n)))
-    assert abs(biased - theirs) > 1e-4 * abs(theirs)
+    ours = float(jl.vicreg_loss(z_a, z_b))
+    lightlys = {"ddof": 1, "var_weight": 0.5, "cov_scale": lambda d: 1.0 / d}
+    assert abs(_vicreg_variant(z_a, z_b, **lightlys) - theirs) < 1e-10 * abs(theirs)
+    for other in ({"ddof": 0}, {"var_weight": 1.0}, {"cov_scale": lambda d: 1.0}):
+        alternative = _vicreg_variant(z_a, z_b, **{**lightlys, **other})
+        assert abs(alternative - theirs) > 1e-6 * abs(theirs), other
+        assert abs(alternative - ours) > 1e-6 * abs(ours), other
     with pytest.raises(ValueError, match="vicreg_loss: the batch has 1 example"):
         jl.vicreg_loss(z_a[:1], z_b[:1])
 
