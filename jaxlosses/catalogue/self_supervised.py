@@ -195,10 +195,13 @@ def _stress_dino() -> list[Case]:
     student[0] = [[1e4, -1e4, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [-1e4, 1e4, 1e4, 0.0]]
     student[1] = 1e-20
     teacher = np.zeros((2, 2, 4), np.float32)
-    teacher[0] = [[1e4, 0.0, -1e4, 5.0], [0.0, 1e4, 1e4, 0.0]]  # a tie at the top, / 0.04
+    teacher[0] = [[1e4, 0.0, -1e4, 5.0], [0.0, 1e4, 1e4, 0.0]]  # / 0.04: 2.5e5
     center = np.array([1e3, -1e3, 0.0, 1e-3], np.float32)
-    return [Case("logits of 1e4 and 0, a huge centre", (student, teacher, center),
-                 in_axes=(0, 0, None))]  # fmt: skip
+    return [
+        Case("logits of 1e4 and 0, a huge centre", (student, teacher, center), in_axes=(0, 0, None)),
+        Case("a tie at the teacher's top, no centre", (student, teacher, np.zeros(4, np.float32)),
+             in_axes=(0, 0, None)),
+    ]  # fmt: skip
 
 
 ENTRIES: list[Entry] = [
