@@ -122,7 +122,10 @@ from ._segmentation import dice_loss as dice_loss
 from ._segmentation import multiclass_generalized_dice_loss as multiclass_generalized_dice_loss
 from ._segmentation import tversky_loss as tversky_loss
 from ._self_supervised import barlow_twins_loss as barlow_twins_loss
+from ._self_supervised import dino_center_update as dino_center_update
+from ._self_supervised import dino_loss as dino_loss
 from ._self_supervised import negative_cosine_similarity as negative_cosine_similarity
+from ._self_supervised import vicreg_loss as vicreg_loss
 from ._structured import crf_log_likelihood as crf_log_likelihood
 from ._structured import crf_log_partition as crf_log_partition
 from ._structured import crf_loss as crf_loss
@@ -152,6 +155,7 @@ NOT_LOSSES = frozenset(
         "crf_decode",
         "crf_marginals",
         "checked",  # wraps a loss with run-time value checks
-        "preference_rewards",  # the rewards/margins/accuracies a preference trainer logs
+        "preference_rewards",
+        "dino_center_update",  # the moving average of the teacher's outputs dino_loss takes  # the rewards/margins/accuracies a preference trainer logs
     }
 )

@@ -14,13 +14,20 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax.typing import ArrayLike
 
 from ._core import Axis, closed_form_of, floating, hyperparameter, upcast
 from ._coupling import register_batch_coupled
 from ._regression import _cosine_derivative, _cosine_inputs
 
-__all__ = ["barlow_twins_loss", "negative_cosine_similarity"]
+__all__ = [
+    "barlow_twins_loss",
+    "dino_center_update",
+    "dino_loss",
+    "negative_cosine_similarity",
+    "vicreg_loss",
+]
 
 _Pair = tuple[jax.Array, jax.Array]  # gradients w.r.t. the two views
 
@@ -214,9 +221,332 @@ def _barlow_twins_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
     return grads
 
 
+# --- VICReg --------------------------------------------------------------------------------
+
+
+def _vicreg_regularisers(x: jax.Array, eps: jax.Array) -> tuple[jax.Array, ...]:
+    """One view's ``(variance term, covariance term, ∂variance/∂x, ∂covariance/∂x)``.
+
+    With ``c = x - mean(x)``, ``S = cᵀc / (N - 1)`` and ``s_j = sqrt(S_jj + ε)``:
+    variance ``mean_j relu(1 - s_j)``, covariance ``Σ_{j≠k} S_jk² / D``. The centring
+    drops out of both derivatives (the columns of ``c`` sum to zero):
+    ``∂/∂x_ij = -[s_j < 1] c_ij / ((N - 1) D s_j)`` and ``4 (c S_off)_ij / ((N - 1) D)``.
+    """
+    n, d = x.shape
+    c = x - jnp.mean(x, axis=0, keepdims=True)
+    cov = c.T @ c / (n - 1)
+    s = jnp.sqrt(jnp.diagonal(cov) + eps)[None, :]
+    off = cov * (1.0 - jnp.eye(d, dtype=x.dtype))
+    var_term = jnp.mean(jax.nn.relu(1.0 - s))
+    cov_term = jnp.sum(off * off) / d
+    g_var = -jnp.where(s < 1.0, 1.0 / s, 0.0) * c / ((n - 1) * d)
+    g_cov = 4.0 * (c @ off) / ((n - 1) * d)
+    return var_term, cov_term, g_var, g_cov
+
+
+def _vicreg_parts(
+    z_a: ArrayLike,
+    z_b: ArrayLike,
+    lambda_: ArrayLike,
+    mu: ArrayLike,
+    nu: ArrayLike,
+    eps: ArrayLike,
+    fn: str,
+) -> tuple[jax.Array, _Pair]:
+    """Returns (the loss, (∂/∂z_a, ∂/∂z_b)), in the dtype of ``z_a`` (and ``z_b``)."""
+    a0, b0 = _two_views(z_a, z_b, fn, min_batch=2)
+    for value, name, why in (
+        (lambda_, "lambda_", "it weighs the invariance (mean squared error) term"),
+        (mu, "mu", "it weighs the variance (std hinge) term"),
+        (nu, "nu", "it weighs the covariance term"),
+    ):
+        hyperparameter(value, name, fn, low=0.0, why=why)
+    hyperparameter(eps, "eps", fn, low=0.0, open_low=True,
+                   why="it is added to each feature's variance before the square root, "
+                       "keeping the std differentiable at a constant feature")  # fmt: skip
+    x = upcast(a0)
+    y = b0.astype(x.dtype)
+    lam, mu_, nu_, eps_ = (jnp.asarray(v, x.dtype) for v in (lambda_, mu, nu, eps))
+    n, d = x.shape
+    diff = x - y
+    va, ca, gva, gca = _vicreg_regularisers(x, eps_)
+    vb, cb, gvb, gcb = _vicreg_regularisers(y, eps_)
+    loss = lam * jnp.mean(diff * diff) + mu_ * 0.5 * (va + vb) + nu_ * (ca + cb)
+    g_inv = 2.0 * lam * diff / (n * d)
+    g_a = g_inv + 0.5 * mu_ * gva + nu_ * gca
+    g_b = -g_inv + 0.5 * mu_ * gvb + nu_ * gcb
+    return loss.astype(a0.dtype), (g_a.astype(a0.dtype), g_b.astype(b0.dtype))
+
+
+def vicreg_loss(
+    z_a: ArrayLike,
+    z_b: ArrayLike,
+    *,
+    lambda_: ArrayLike = 25.0,
+    mu: ArrayLike = 25.0,
+    nu: ArrayLike = 1.0,
+    eps: ArrayLike = 1e-4,
+) -> jax.Array:
+    r"""VICReg: variance-invariance-covariance regularisation of two views' embeddings.
+
+    .. math:: \mathcal L = \lambda\, \frac{1}{ND} \lVert z_a - z_b \rVert_F^2
+       + \frac{\mu}{2} \bigl(v(z_a) + v(z_b)\bigr) + \nu \bigl(c(z_a) + c(z_b)\bigr),
+
+    .. math:: v(z) = \frac{1}{D} \sum_j \max\bigl(0, 1 - \sqrt{S_{jj} + \epsilon}\bigr),
+       \quad c(z) = \frac{1}{D} \sum_{j \neq k} S_{jk}^2,
+       \quad S = \frac{(z - \bar z)^\top (z - \bar z)}{N - 1}
+
+    The invariance term pulls the two views of each example together, the variance
+    hinge keeps every feature's standard deviation over the batch at 1 or more (no
+    collapse), the covariance term decorrelates the features. The conventions are
+    lightly's ``VICRegLoss`` and the authors' code, whose value this is: the
+    **unbiased** covariance (``N - 1``), the std hinge at ``γ = 1`` with ``eps`` inside
+    the square root, the variance term averaged over the two views (``μ/2``) and the
+    covariance term summed over them, each normalised by ``D``. One scalar for the
+    batch (a documented exception to the per-example rule); both views are learned,
+    and the closed form returns ``(∂/∂z_a, ∂/∂z_b)``. The hinge makes the loss
+    non-smooth where a feature's std is exactly 1: the closed form is the gradient
+    everywhere else, and takes the inactive side (0) there, as ``jax.nn.relu`` does.
+    :func:`jaxlosses.parallel.sharded_mean` refuses it; for lightly's
+    ``gather_distributed=True``, compute it on the gathered batch
+    (``jax.lax.all_gather``): with equal shards, the mean squared error over the
+    gathered batch is the mean of the per-device ones that lightly averages.
+
+    Args:
+      z_a: ``[batch, dim]`` expander outputs of the first view, ``batch ≥ 2``.
+      z_b: ``[batch, dim]`` of the second view, same shape.
+      lambda_: ``λ ≥ 0``, the weight of the invariance term (the paper's 25).
+      mu: ``μ ≥ 0``, the weight of the variance term (25).
+      nu: ``ν ≥ 0``, the weight of the covariance term (1).
+      eps: ``ε > 0`` added to each feature's variance before the square root
+        (``1e-4``).
+
+    Returns:
+      A scalar in the dtype of ``z_a``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> z = jnp.array([[2.0, 2.0], [-2.0, -2.0]])  # stds above 1, fully correlated
+      >>> # no invariance or variance loss; covariance 2 · 8² / 2 per view
+      >>> round(float(jl.vicreg_loss(z, z, eps=1e-12)), 4)
+      128.0
+
+    References:
+      Bardes, Ponce and LeCun, `VICReg: Variance-Invariance-Covariance Regularization
+      for Self-Supervised Learning <https://arxiv.org/abs/2105.04906>`_, ICLR 2022.
+    """
+    loss, _ = _vicreg_parts(z_a, z_b, lambda_, mu, nu, eps, "vicreg_loss")
+    return loss
+
+
+@closed_form_of(vicreg_loss, _vicreg_parts)
+def _vicreg_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
+    r"""``∂/∂z_a = 2λ (z_a - z_b)/(ND) + (μ/2) ∂v(z_a) + ν ∂c(z_a)`` (``z_b``: the MSE term negated).
+
+    With ``c = z - mean(z)``, ``S = cᵀc/(N-1)``, ``s_j = sqrt(S_jj + ε)`` (the centring's
+    own derivative vanishes, as ``c`` sums to zero over the batch):
+    ``∂v/∂z_ij = -[s_j < 1] c_ij / ((N-1) D s_j)`` and
+    ``∂c/∂z = 4 c S_off / ((N-1) D)``, ``S_off`` being ``S`` with its diagonal zeroed.
+    """
+    return grads
+
+
+# --- DINO ----------------------------------------------------------------------------------
+
+
+def _dino_pairs(n_teacher: int, n_student: int) -> np.ndarray:
+    """The ``[T, S]`` 0/1 mask of the (teacher view, student view) pairs that enter the
+    loss: every pair but the same view (``i == j``; the student's first views are the
+    teacher's, the global crops)."""
+    mask = np.ones((n_teacher, n_student))
+    np.fill_diagonal(mask, 0.0)
+    return mask
+
+
+def _dino_inputs(
+    student_logits: ArrayLike,
+    teacher_logits: ArrayLike,
+    center: ArrayLike,
+    student_temp: ArrayLike,
+    teacher_temp: ArrayLike,
+    fn: str,
+) -> tuple[Any, ...]:
+    """Validated ``(s0, t0, mask, n, τs, τt, log p_student, q_teacher)``."""
+    s0 = floating(student_logits, "student_logits", fn)
+    t0 = floating(teacher_logits, "teacher_logits", fn)
+    c0 = floating(center, "center", fn)
+    if s0.ndim < 2 or t0.ndim != s0.ndim or t0.shape[:-2] != s0.shape[:-2]:
+        raise ValueError(
+            f"{fn}: `student_logits` has shape {s0.shape} and `teacher_logits` "
+            f"{t0.shape}; expected [..., views, dim] for both, with the same batch shape "
+            "[...] (stack a list of [batch, dim] views with `jnp.stack(views, axis=-2)`)."
+        )
+    if t0.shape[-1] != s0.shape[-1]:
+        raise ValueError(
+            f"{fn}: `student_logits` has shape {s0.shape} and `teacher_logits` "
+            f"{t0.shape}; the last axes (the output dim) must be equal."
+        )
+    if c0.shape != s0.shape[-1:]:
+        raise ValueError(
+            f"{fn}: `center` has shape {c0.shape}; expected ({s0.shape[-1]},), one entry "
+            "per output dim (reshape lightly's [1, 1, dim] centre to [dim])."
+        )
+    mask = _dino_pairs(t0.shape[-2], s0.shape[-2])
+    n = int(mask.sum())
+    if n == 0:
+        raise ValueError(
+            f"{fn}: `teacher_logits` has {t0.shape[-2]} view(s) and `student_logits` "
+            f"{s0.shape[-2]}: the same-view pair is left out, which leaves no pair; pass "
+            "at least two views in total."
+        )
+    hyperparameter(student_temp, "student_temp", fn, low=0.0, open_low=True,
+                   why="the student's logits are divided by it")  # fmt: skip
+    hyperparameter(teacher_temp, "teacher_temp", fn, low=0.0, open_low=True,
+                   why="the centred teacher logits are divided by it")  # fmt: skip
+    x = upcast(s0)
+    ts, tt = jnp.asarray(student_temp, x.dtype), jnp.asarray(teacher_temp, x.dtype)
+    logp = jax.nn.log_softmax(x / ts, axis=-1)
+    c = jnp.reshape(c0.astype(x.dtype), (1,) * (t0.ndim - 1) + c0.shape)
+    q = jax.nn.softmax((t0.astype(x.dtype) - c) / tt, axis=-1)
+    return s0, t0, mask, n, ts, tt, logp, q
+
+
+def dino_loss(
+    student_logits: ArrayLike,
+    teacher_logits: ArrayLike,
+    center: ArrayLike,
+    *,
+    student_temp: ArrayLike = 0.1,
+    teacher_temp: ArrayLike = 0.04,
+) -> jax.Array:
+    r"""DINO: the student's cross-entropy to the centred, sharpened teacher, per example.
+
+    .. math:: \ell = \frac{1}{|P|} \sum_{(i, j) \in P} -\sum_k q_{ik} \log p_{jk},
+       \quad q_i = \operatorname{softmax}\Bigl(\frac{t_i - c}{\tau_t}\Bigr),
+       \quad p_j = \operatorname{softmax}\Bigl(\frac{s_j}{\tau_s}\Bigr)
+
+    over the pairs ``P`` of a teacher view ``i < T`` and a student view ``j < S`` with
+    ``i ≠ j``: the student's first ``T`` views are the teacher's (the global crops), the
+    rest are local crops, and a view is not matched with itself. The mean over the
+    batch is lightly's ``DINOLoss(teacher_out, student_out)`` (its lists of ``[batch,
+    dim]`` views, stacked on axis -2 here; note the argument order: the student, the
+    learned input, comes first), which sums the same pairs and divides by ``|P| ·
+    batch``. The loss is stateless: the centre ``c`` is an input, and
+    :func:`dino_center_update` gives the next one; the teacher temperature's warm-up
+    schedule is the caller's (pass the epoch's value). The loss does **not** stop the
+    teacher's gradient, as lightly's does not (its teacher runs under ``no_grad``):
+    pass ``jax.lax.stop_gradient(teacher_logits)``, as the paper's pseudo-code does;
+    the closed form returns ``(∂/∂student_logits, ∂/∂teacher_logits)``.
+
+    Args:
+      student_logits: ``[..., S, K]``, the student head's outputs for the ``S`` views
+        of each example, the ``T`` global views first.
+      teacher_logits: ``[..., T, K]``, the teacher head's outputs for the global views.
+      center: ``[K]``, the running centre of the teacher's outputs.
+      student_temp: ``τ_s > 0`` (the paper's 0.1).
+      teacher_temp: ``τ_t > 0`` (0.04; the paper warms it up from 0.04 to 0.07).
+
+    Returns:
+      Per-example loss ``≥ 0``, shape ``[...]``, dtype of ``student_logits``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> s = jnp.array([[[0.0, 0.0], [0.0, 0.0]]])  # one example, two views, uniform
+      >>> t = jnp.array([[[5.0, 0.0], [0.0, 5.0]]])  # the teacher's two global views
+      >>> jl.dino_loss(s, t, jnp.zeros(2)).round(4).tolist()  # log 2 for each pair
+      [0.6931]
+
+    References:
+      Caron et al., `Emerging Properties in Self-Supervised Vision Transformers
+      <https://arxiv.org/abs/2104.14294>`_, ICCV 2021.
+    """
+    s0, _, mask, n, _, _, logp, q = _dino_inputs(
+        student_logits, teacher_logits, center, student_temp, teacher_temp, "dino_loss"
+    )
+    ti, sj = np.nonzero(mask)  # the pairs, static: a view in no pair never enters
+    cross = jnp.einsum("...tk,...sk->...ts", q, logp)
+    return (-jnp.sum(cross[..., ti, sj], axis=-1) / n).astype(s0.dtype)
+
+
+@closed_form_of(dino_loss, _dino_inputs)
+def _dino_loss_grad(
+    s0: jax.Array,
+    t0: jax.Array,
+    mask: np.ndarray,
+    n: int,
+    ts: jax.Array,
+    tt: jax.Array,
+    logp: jax.Array,
+    q: jax.Array,
+) -> _Pair:
+    r"""``∂/∂s_j = (m_j p_j - Σ_i M_ij q_i) / (τ_s |P|)``; ``∂/∂t_i = q_i ⊙ (g_i - ⟨q_i, g_i⟩) / τ_t``.
+
+    ``M`` is the pair mask, ``m_j = Σ_i M_ij`` the number of teacher views paired with
+    student view ``j``, and ``g_i = -Σ_j M_ij log p_j / |P|`` the gradient with respect
+    to ``q_i`` (the softmax's Jacobian applied to it).
+    """
+    m = jnp.asarray(mask, logp.dtype)
+    q_bar = jnp.einsum("ts,...tk->...sk", m, q)
+    p = jnp.exp(logp)
+    paired = jnp.reshape(jnp.sum(m, axis=0), (1,) * (p.ndim - 2) + (-1, 1))  # m_j
+    g_s = (paired * p - q_bar) / (ts * n)
+    g_q = -jnp.einsum("ts,...sk->...tk", m, logp) / n
+    g_t = q * (g_q - jnp.sum(q * g_q, axis=-1, keepdims=True)) / tt
+    return g_s.astype(s0.dtype), g_t.astype(t0.dtype)
+
+
+def dino_center_update(
+    center: ArrayLike, teacher_logits: ArrayLike, *, momentum: ArrayLike = 0.9
+) -> jax.Array:
+    r"""DINO's centre after one step: ``m · c + (1 - m) · mean(teacher_logits)``.
+
+    The mean is over every axis but the last (the examples and the global views), as in
+    lightly's ``DINOLoss.update_center``, which runs after the loss. Pure and without a
+    gradient stop (call it outside the differentiated function, on the same teacher
+    outputs the loss saw); across devices, average the batch mean with
+    ``jax.lax.pmean`` first (lightly's ``all_reduce``), or call it on the gathered
+    outputs.
+
+    Args:
+      center: ``[K]``, the current centre.
+      teacher_logits: ``[..., K]``, the teacher's outputs of this step.
+      momentum: ``m`` in ``[0, 1]`` (lightly's and the paper's 0.9).
+
+    Returns:
+      The new centre, ``[K]``, in the dtype of ``center``.
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> teacher = jnp.array([[1.0, 3.0], [3.0, 5.0]])  # batch mean [2, 4]
+      >>> jl.dino_center_update(jnp.zeros(2), teacher, momentum=0.5).tolist()
+      [1.0, 2.0]
+    """
+    fn = "dino_center_update"
+    c0 = floating(center, "center", fn)
+    t0 = floating(teacher_logits, "teacher_logits", fn)
+    if c0.ndim != 1 or t0.ndim < 1 or t0.shape[-1] != c0.shape[0]:
+        raise ValueError(
+            f"{fn}: `center` has shape {c0.shape} and `teacher_logits` {t0.shape}; "
+            "expected [K] and [..., K]."
+        )
+    hyperparameter(momentum, "momentum", fn, low=0.0, high=1.0,
+                   why="the new centre is m · old + (1 - m) · the batch mean")  # fmt: skip
+    x = upcast(c0)
+    m = jnp.asarray(momentum, x.dtype)
+    batch = jnp.mean(t0.astype(x.dtype).reshape(-1, c0.shape[0]), axis=0)
+    return (m * x + (1.0 - m) * batch).astype(c0.dtype)
+
+
 # --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
 
 register_batch_coupled(
     barlow_twins_loss,
     "the cross-correlation of batch-normalised features over the whole batch, one scalar",
+)
+register_batch_coupled(
+    vicreg_loss,
+    "each feature's variance and the features' covariance over the whole batch, one scalar",
 )

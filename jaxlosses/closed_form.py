@@ -117,7 +117,9 @@ from ._segmentation import (
 )
 from ._segmentation import _tversky_loss_grad as tversky_loss
 from ._self_supervised import _barlow_twins_loss_grad as barlow_twins_loss
+from ._self_supervised import _dino_loss_grad as dino_loss
 from ._self_supervised import _negative_cosine_similarity_grad as negative_cosine_similarity
+from ._self_supervised import _vicreg_loss_grad as vicreg_loss
 from ._structured import _crf_log_likelihood_grad as crf_log_likelihood
 from ._structured import _crf_log_partition_grad as crf_log_partition
 from ._structured import _crf_loss_grad as crf_loss
@@ -152,6 +154,7 @@ __all__ = [
     "crf_loss",
     "ctc_loss",
     "dice_loss",
+    "dino_loss",
     "dpo_loss",
     "gamma_deviance",
     "gan_discriminator_loss",
@@ -229,4 +232,5 @@ __all__ = [
     "triplet_margin_loss",
     "tversky_loss",
     "tweedie_deviance",
+    "vicreg_loss",
 ]

@@ -170,3 +170,167 @@ def test_barlow_twins_normalisation_is_biased(rng, x64):
     )
     off = np.sum(unbiased**2) - np.sum(np.diag(unbiased) ** 2)
     assert abs(np.sum((1 - np.diag(unbiased)) ** 2) + 5e-3 * off - theirs) > 1e-4
+
+
+# --- VICReg --------------------------------------------------------------------------------
+
+
+def _vicreg_views(rng, batch, dim):
+    """Views whose features' stds straddle the hinge at 1 (some active, some not)."""
+    z_a = rng.standard_normal((batch, dim)) * rng.uniform(0.2, 2.0, size=dim)
+    z_b = 0.8 * z_a + 0.5 * rng.standard_normal((batch, dim))
+    return z_a, z_b
+
+
+@pytest.mark.parametrize(
+    ("batch", "dim", "coefficients"),
+    [
+        (256, 128, {}),
+        (128, 512, {}),
+        (512, 256, {"lambda_": 10.0, "mu": 5.0, "nu": 0.5, "eps": 1e-3}),
+    ],
+    ids=["256x128", "128x512", "512x256-custom"],
+)
+def test_vicreg_loss(rng, x64, batch, dim, coefficients):
+    lightly = _lightly_loss("vicreg_loss")
+    z_a, z_b = _vicreg_views(rng, batch, dim)
+    stds = np.sqrt(np.concatenate([z_a.var(0, ddof=1), z_b.var(0, ddof=1)]))
+    assert (stds < 0.99).sum() > dim // 4 and (stds > 1.01).sum() > dim // 4  # both sides
+    rename = {"lambda_": "lambda_param", "mu": "mu_param", "nu": "nu_param", "eps": "eps"}
+    ta, tb = _t(z_a), _t(z_b)
+    theirs = lightly.VICRegLoss(**{rename[k]: v for k, v in coefficients.items()})(ta, tb)
+    theirs.backward()
+    want = (ta.grad.numpy(), tb.grad.numpy())
+
+    value, grads = jax.value_and_grad(lambda a, b: jl.vicreg_loss(a, b, **coefficients), (0, 1))(
+        z_a, z_b
+    )
+    _close(value, theirs.item(), "value")
+    closed = jl.closed_form.vicreg_loss(z_a, z_b, **coefficients)
+    for name, g, c, w in zip(("z_a", "z_b"), grads, closed, want):
+        _close(g, w, f"jax.grad w.r.t. {name}")
+        _close(c, w, f"closed form w.r.t. {name}")
+
+
+def _vicreg_variant(z_a, z_b, *, ddof, var_weight, cov_scale):
+    """VICReg in NumPy with the conventions as parameters (weights 25, 25, 1; eps 1e-4)."""
+    d = z_a.shape[1]
+
+    def v(z):
+        return np.mean(np.maximum(0.0, 1.0 - np.sqrt(z.var(0, ddof=ddof) + 1e-4)))
+
+    def c(z):
+        cov = np.cov(z, rowvar=False, ddof=ddof)
+        return (np.sum(cov**2) - np.sum(np.diag(cov) ** 2)) * cov_scale(d)
+
+    inv = np.mean((z_a - z_b) ** 2)
+    return 25 * inv + 25 * var_weight * (v(z_a) + v(z_b)) + c(z_a) + c(z_b)
+
+
+def test_vicreg_conventions_are_lightlys(rng, x64):
+    """The unbiased (N - 1) statistics, μ/2 on the variance term and the covariance over D:
+    each other choice moves the value far beyond the 1e-10 of the match above, which
+    therefore pins these conventions down."""
+    lightly = _lightly_loss("vicreg_loss")
+    z_a, z_b = _vicreg_views(rng, 64, 32)
+    theirs = lightly.VICRegLoss()(_t(z_a), _t(z_b)).item()
+    ours = float(jl.vicreg_loss(z_a, z_b))
+    lightlys = {"ddof": 1, "var_weight": 0.5, "cov_scale": lambda d: 1.0 / d}
+    assert abs(_vicreg_variant(z_a, z_b, **lightlys) - theirs) < 1e-10 * abs(theirs)
+    for other in ({"ddof": 0}, {"var_weight": 1.0}, {"cov_scale": lambda d: 1.0}):
+        alternative = _vicreg_variant(z_a, z_b, **{**lightlys, **other})
+        assert abs(alternative - theirs) > 1e-6 * abs(theirs), other
+        assert abs(alternative - ours) > 1e-6 * abs(ours), other
+    with pytest.raises(ValueError, match="vicreg_loss: the batch has 1 example"):
+        jl.vicreg_loss(z_a[:1], z_b[:1])
+
+
+# --- DINO ----------------------------------------------------------------------------------
+
+
+def _dino_outputs(rng, batch, dim, n_global, n_local):
+    """Teacher outputs of the global crops and student outputs of all crops, as lists of
+    ``[batch, dim]`` views (lightly's inputs), the student's global views first."""
+    teacher = [rng.standard_normal((batch, dim)) * 0.05 for _ in range(n_global)]
+    student = [t * 20 + rng.standard_normal((batch, dim)) for t in teacher]
+    student += [rng.standard_normal((batch, dim)) for _ in range(n_local)]
+    return student, teacher
+
+
+@pytest.mark.parametrize(
+    ("batch", "dim", "n_global", "n_local", "temps"),
+    [
+        (64, 1024, 2, 4, {}),
+        (128, 256, 2, 2, {"student_temp": 0.2, "teacher_temp": 0.07}),
+        (96, 512, 2, 0, {}),
+        (64, 256, 1, 3, {}),
+    ],
+    ids=["64x1024-2+4", "128x256-2+2-temps", "96x512-2+0", "64x256-1+3"],
+)
+def test_dino_loss(rng, x64, batch, dim, n_global, n_local, temps):
+    lightly = _lightly_loss("dino_loss")
+    student, teacher = _dino_outputs(rng, batch, dim, n_global, n_local)
+    center = 0.02 * rng.standard_normal(dim)
+    # lightly makes a float32 tensor of the teacher temperature (`torch.tensor(0.04)`):
+    # the same number, rounded to float32, is ours.
+    teacher_temp = float(np.float32(temps.get("teacher_temp", 0.04)))
+    student_temp = temps.get("student_temp", 0.1)
+    module = lightly.DINOLoss(output_dim=dim, student_temp=student_temp).double()
+    module.center = torch.tensor(center.reshape(1, 1, dim))
+    ts, tt = [_t(v) for v in student], [_t(v) for v in teacher]
+    theirs = module(tt, ts, teacher_temp=temps.get("teacher_temp"))
+    theirs.backward()
+
+    s, t = np.stack(student, axis=-2), np.stack(teacher, axis=-2)  # [batch, views, dim]
+    kw = {"student_temp": student_temp, "teacher_temp": teacher_temp}
+    value, grads = jax.value_and_grad(
+        lambda a, b: jnp.mean(jl.dino_loss(a, b, center, **kw)), (0, 1)
+    )(s, t)
+    _close(value, theirs.item(), "value")
+    want_s = np.stack([v.grad.numpy() for v in ts], axis=-2)
+    want_t = np.stack([v.grad.numpy() for v in tt], axis=-2)
+    _close(grads[0], want_s, "jax.grad w.r.t. student_logits")
+    _close(grads[1], want_t, "jax.grad w.r.t. teacher_logits (lightly does not detach it)")
+    closed = jl.closed_form.dino_loss(s, t, center, **kw)
+    _close(np.asarray(closed[0]) / batch, want_s, "closed form w.r.t. student_logits")
+    _close(np.asarray(closed[1]) / batch, want_t, "closed form w.r.t. teacher_logits")
+
+    # lightly updates its centre inside forward; ours is the explicit next centre
+    new_center = jl.dino_center_update(center, t, momentum=0.9)
+    _close(new_center, module.center.detach().numpy().reshape(dim), "centre update")
+
+
+def test_dino_center_update_momentum(rng, x64):
+    """Several steps of lightly's update with a non-default momentum, against ours chained."""
+    lightly = _lightly_loss("dino_loss")
+    dim = 128
+    module = lightly.DINOLoss(output_dim=dim, center_momentum=0.7).double()
+    center = np.zeros(dim)
+    for _ in range(3):
+        student, teacher = _dino_outputs(rng, 32, dim, 2, 2)
+        module([_t(v) for v in teacher], [_t(v) for v in student])
+        center = jl.dino_center_update(center, np.stack(teacher, axis=-2), momentum=0.7)
+    _close(center, module.center.numpy().reshape(dim), "centre after three steps")
+
+
+def test_dino_stop_gradient_teacher(rng, x64):
+    """The paper's set-up: the teacher detached. Same student gradient, no teacher's."""
+    lightly = _lightly_loss("dino_loss")
+    student, teacher = _dino_outputs(rng, 64, 256, 2, 2)
+    module = lightly.DINOLoss(output_dim=256).double()
+    ts = [_t(v) for v in student]
+    module([_t(v).detach() for v in teacher], ts).backward()
+    center = np.zeros(256)
+    grads = jax.grad(
+        lambda a, b: jnp.mean(
+            jl.dino_loss(a, jax.lax.stop_gradient(b), center, teacher_temp=float(np.float32(0.04)))
+        ),
+        (0, 1),
+    )(np.stack(student, axis=-2), np.stack(teacher, axis=-2))
+    _close(grads[0], np.stack([v.grad.numpy() for v in ts], axis=-2), "student")
+    assert not np.any(np.asarray(grads[1]))
+
+
+def test_dino_needs_a_pair(x64):
+    with pytest.raises(ValueError, match="dino_loss: `teacher_logits` has 1 view"):
+        jl.dino_loss(np.zeros((4, 1, 8)), np.zeros((4, 1, 8)), np.zeros(8))
