@@ -277,12 +277,19 @@ def _labelled(embeddings: ArrayLike, labels: ArrayLike, fn: str) -> tuple[jax.Ar
 
 
 def _ntxent_parts(
-    embeddings: ArrayLike, labels: ArrayLike, temperature: ArrayLike, fn: str
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    temperature: ArrayLike,
+    axis_name: AxisName | None,
+    fn: str,
 ) -> tuple[jax.Array, jax.Array]:
-    """Returns (the mean loss, ∂/∂embeddings), in the dtype of ``embeddings``."""
+    """Returns (the mean loss, ∂/∂embeddings), in the dtype of ``embeddings``.
+
+    With ``axis_name`` this device's rows are the anchors, every device's rows (gathered)
+    the columns; the sums over pairs and their count are ``psum``-ed, so the loss is the
+    global mean on every device and the gradient this device's rows of the global one."""
     e0, lab = _labelled(embeddings, labels, fn)
     e = upcast(e0)
-    batch = e.shape[0]
     # optax's cosine: v / sqrt(max(‖v‖², eps)), eps the input dtype's machine epsilon.
     floor = jnp.asarray(jnp.finfo(e0.dtype).eps, e.dtype)
     sq = jnp.sum(e * e, axis=-1, keepdims=True)
@@ -291,9 +298,14 @@ def _ntxent_parts(
     eh = e / norm
     positive_temperature(temperature, fn)
     t = jnp.asarray(temperature, e.dtype)
-    z = (eh @ eh.T) / t
-    same = lab[:, None] == lab[None, :]
-    eye = jnp.eye(batch, dtype=bool)
+    eh_all, lab_all, offset = eh, lab, jnp.zeros((), jnp.int32)
+    if axis_name is not None:
+        eh_all = jax.lax.all_gather(eh, axis_name, axis=0, tiled=True)  # [devices · b, D]
+        lab_all = jax.lax.all_gather(lab, axis_name, axis=0, tiled=True)
+        offset = jax.lax.axis_index(axis_name) * e.shape[0]
+    z = (eh @ eh_all.T) / t  # [b, B]: this device's anchors against every row
+    same = lab[:, None] == lab_all[None, :]
+    _, eye = _own_columns(z, offset)
     match = same & ~eye
     diff = ~same
     # log of the per-row sum over negatives (-inf when a row has none)
@@ -304,14 +316,20 @@ def _ntxent_parts(
     # per-pair log-denominator: log(Σ_neg e^z + e^{z_ij})
     log_den = jnp.log(neg_sum + jnp.exp(jnp.where(match, z, m) - m)) + m
     pair = jnp.where(match, log_den - jnp.where(match, z, 0.0), 0.0)
-    count = jnp.sum(match).astype(e.dtype)
-    loss = safe_div(jnp.sum(pair), count)
+    count, total = jnp.sum(match).astype(e.dtype), jnp.sum(pair)
+    if axis_name is not None:
+        count, total = jax.lax.psum(count, axis_name), jax.lax.psum(total, axis_name)
+    loss = safe_div(total, count)
     # ∂/∂z_ij (pair) = e^{z_ij - den_ij} - 1; ∂/∂z_ik (negative k) = Σ_j e^{z_ik - den_ij}.
     r = jnp.where(match, jnp.exp(jnp.where(match, z, 0.0) - log_den), 0.0)
     inv_den = jnp.sum(jnp.where(match, jnp.exp(m - log_den), 0.0), axis=-1, keepdims=True)
     gz = jnp.where(match, r - 1.0, 0.0) + jnp.where(diff, jnp.exp(zd - m) * inv_den, 0.0)
     gz = safe_div(gz, count)
-    g_eh = ((gz + gz.T) @ eh) / t
+    # z_ik = ê_i · ê_k / τ: rows reach this device's anchors, columns every device's rows
+    g_cols = (gz.T @ eh) / t  # [B, D]
+    if axis_name is not None:  # every device's anchors reach these rows: sum, keep ours
+        g_cols = jax.lax.psum_scatter(g_cols, axis_name, scatter_dimension=0, tiled=True)
+    g_eh = (gz @ eh_all) / t + g_cols
     g_e = jnp.where(
         big, (g_eh - eh * jnp.sum(eh * g_eh, axis=-1, keepdims=True)) / norm, g_eh / norm
     )
@@ -322,6 +340,8 @@ def ntxent(
     embeddings: ArrayLike,
     labels: ArrayLike,
     temperature: ArrayLike = 0.07,
+    *,
+    axis_name: AxisName | None = None,
 ) -> jax.Array:
     r"""Normalised temperature-scaled cross-entropy (NT-Xent), averaged over positive pairs.
 
@@ -339,9 +359,16 @@ def ntxent(
       embeddings: ``[batch, dim]``.
       labels: integer group labels ``[batch]``; equal labels mark positive pairs.
       temperature: ``τ > 0``.
+      axis_name: inside ``jax.shard_map`` or ``jax.pmap``, the mesh axis (or axes) the
+        batch is split over: every device's embeddings and labels are gathered as the
+        pairs' partners and negatives, and the pair sums and counts combined with
+        ``psum``, so every device returns the global batch's loss (use ``out_specs=P()``)
+        and the gradients equal those of the global batch on one device.
+        :func:`jaxlosses.parallel.sharded_mean` averages per-example losses, so it
+        refuses this scalar loss; call it inside ``shard_map`` yourself.
 
     Returns:
-      A scalar in the dtype of ``embeddings``.
+      A scalar in the dtype of ``embeddings`` (with ``axis_name``, the global one).
 
     Example:
       >>> import jax.numpy as jnp
@@ -355,7 +382,7 @@ def ntxent(
       Chen et al., `A Simple Framework for Contrastive Learning of Visual Representations
       <https://arxiv.org/abs/2002.05709>`_, 2020.
     """
-    loss, _ = _ntxent_parts(embeddings, labels, temperature, "ntxent")
+    loss, _ = _ntxent_parts(embeddings, labels, temperature, axis_name, "ntxent")
     return loss
 
 
@@ -980,7 +1007,10 @@ register_batch_coupled(
     gathers="axis_name",
 )
 register_batch_coupled(
-    ntxent, "positive pairs and negatives drawn from the whole batch, one scalar"
+    ntxent,
+    "positive pairs and negatives drawn from the whole batch, one scalar",
+    instead="call ntxent(..., axis_name=AXIS) inside jax.shard_map (out_specs=P()): it "
+    "gathers every device's rows and returns the global batch's loss",
 )
 register_batch_coupled(
     clip_loss, "in-batch negatives: the other pairs' texts and images", gathers="axis_name"

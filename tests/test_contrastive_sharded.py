@@ -1,4 +1,4 @@
-"""CLIP, SigLIP (gathered and ring), SupCon and GE2E across 8 simulated devices, several
+"""CLIP, SigLIP (gathered and ring), SupCon, GE2E and NT-Xent across 8 simulated devices, several
 examples per device, against the global batch on one device (float64, 1e-12).
 
 ``tests/test_sharded_catalogue.py`` already runs every record under ``sharded_mean``
@@ -144,6 +144,24 @@ def _worker() -> dict[str, Any]:
         row["closed_form"] = err(got_cf, tuple(v for v in want_cf if v is not None))
         out[name] = row
 
+    # NT-Xent: one scalar, the global batch's on every device (out_specs=P())
+    def ntxent_local(xs, ls):
+        return jl.ntxent(xs, ls, 0.5, axis_name="data")
+
+    nt = jax.shard_map(ntxent_local, mesh=mesh, in_specs=(P("data"), P("data")), out_specs=P())
+    nt_cf = jax.shard_map(
+        lambda xs, ls: jl.closed_form.ntxent(xs, ls, 0.5, axis_name="data"),
+        mesh=mesh,
+        in_specs=(P("data"), P("data")),
+        out_specs=P("data"),
+    )
+    want_g = jax.grad(lambda v: jl.ntxent(v, labels, 0.5))(x)
+    out["ntxent"] = {
+        "value": err(jax.jit(nt)(x, labels), jl.ntxent(x, labels, 0.5)),
+        "grad": err(jax.jit(jax.grad(lambda v: nt(v, labels)))(x), want_g),
+        "closed_form": err(jax.jit(nt_cf)(x, labels), want_g),
+    }
+
     # under sharded_mean (it passes axis_name; ring=True as a call keyword)
     for name, kw in (("sharded_mean_siglip_ring", {"ring": True}), ("sharded_mean_siglip", {})):
         mean = sharded_mean(jl.siglip_loss, mesh, replicated=(2, 3))
@@ -209,6 +227,7 @@ def child() -> dict[str, Any]:
         "supcon",
         "ge2e",
         "ge2e_contrast",
+        "ntxent",
         "sharded_mean_siglip_ring",
         "sharded_mean_siglip",
         "pmap_siglip_ring",
