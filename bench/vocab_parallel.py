@@ -25,10 +25,6 @@ os.environ["XLA_FLAGS"] = (
 ).strip()
 
 
-import json
-import time
-from pathlib import Path
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -37,8 +33,9 @@ from jax.sharding import Mesh
 import jaxlosses as jl
 from jaxlosses.parallel import sharded_mean, vocab_parallel_cross_entropy
 
+from ._memory import compiled_memory, write_table
+
 N, D, V = 8192, 512, 32768
-MIB = 2**20
 
 
 def main() -> None:
@@ -56,44 +53,16 @@ def main() -> None:
         "vocab_parallel (1 data x 8 model)": lambda hh, ww: jnp.mean(vp8(hh, ww, y)),
         "replicated weight (8 data)": lambda hh, ww: rep(hh, ww, y),
     }
-    rows = []
-    for name, f in methods.items():
-        t0 = time.perf_counter()
-        compiled = jax.jit(jax.value_and_grad(f, (0, 1))).lower(h, w).compile()
-        ma = compiled.memory_analysis()
-        rows.append(
-            {
-                "method": name,
-                "argument_mib": ma.argument_size_in_bytes / MIB,
-                "output_mib": ma.output_size_in_bytes / MIB,
-                "temp_mib": ma.temp_size_in_bytes / MIB,
-                "temp_plus_argument_mib": (ma.temp_size_in_bytes + ma.argument_size_in_bytes) / MIB,
-                "compile_s": time.perf_counter() - t0,
-            }
-        )
-        print(rows[-1], flush=True)
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
+    rows = [
+        compiled_memory(name, jax.value_and_grad(f, (0, 1)), h, w) for name, f in methods.items()
+    ]
     meta = {"N": N, "D": D, "V": V, "dtype": "float32", "devices": 8, "jax": jax.__version__}
-    (out / "vocab_parallel_cpu.json").write_text(json.dumps({**meta, "rows": rows}, indent=1))
-    lines = [
-        f"# Vocabulary-parallel fused cross-entropy: per-device memory (N={N}, D={D}, V={V})",
-        "",
+    about = [
         "value-and-grad of the mean w.r.t. hidden and weight, float32, 8 simulated CPU",
         "devices, XLA `memory_analysis()` of the compiled per-device program (MiB).",
-        "",
-        "| method | argument | output | temp | temp + argument |",
-        "|---|---:|---:|---:|---:|",
-        *(
-            f"| {r['method']} | {r['argument_mib']:.1f} | {r['output_mib']:.1f} | "
-            f"{r['temp_mib']:.1f} | {r['temp_plus_argument_mib']:.1f} |"
-            for r in rows
-        ),
-        "",
-        f"jax {jax.__version__}; `python -m bench.vocab_parallel`.",
-        "",
     ]
-    (out / "vocab_parallel_cpu.md").write_text("\n".join(lines))
+    title = f"Vocabulary-parallel fused cross-entropy: per-device memory (N={N}, D={D}, V={V})"
+    write_table("vocab_parallel_cpu", title, about, meta, rows)
 
 
 if __name__ == "__main__":
