@@ -21,6 +21,7 @@ pass, so the result is always exact.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -310,26 +311,40 @@ def _class_weight_grad(h, w, b, y, m, c, cw, stats, alpha, axis=None):
     return g.astype(cw.dtype)
 
 
-def _fused_bwd(alpha, zc, axis, res, ct):
-    gh, gw, gb, h, w, b, y, m, cw, stats = res
-    cdt = gw.dtype
-    c = ct.astype(cdt)
-    dh = (c[..., None] * gh).astype(h.dtype)
-    # The summed dL/dW is exact when the cotangent is one number on every unmasked token.
+def weight_grads_for(
+    c: jax.Array,
+    m: jax.Array,
+    gw: jax.Array,
+    gb: jax.Array | None,
+    exact: Callable[[], tuple[jax.Array, jax.Array | None]],
+) -> tuple[jax.Array, jax.Array | None]:
+    """The summed weight and bias gradients for the per-token cotangent ``c``.
+
+    ``gw``, ``gb`` were summed in the forward pass with cotangent 1 on every token; they
+    are exact, scaled, when ``c`` is one number on every unmasked token (a mean or a sum
+    of the loss); otherwise ``exact()`` streams the tokens again with their cotangents.
+    """
     any_valid = jnp.any(m)
     cmax = jnp.max(jnp.where(m, c, -jnp.inf))
     cmin = jnp.min(jnp.where(m, c, jnp.inf))
     uniform = (cmax == cmin) | ~any_valid
     scale = jnp.where(any_valid, cmax, 0.0)
 
-    def fast(_):
+    def fast(_: None) -> tuple[jax.Array, jax.Array | None]:
         return scale * gw, None if gb is None else scale * gb
 
-    def exact(_):
-        return _stream_weight_grad(h, w, b, y, m, c, cw, alpha, zc, cdt, axis)
+    return lax.cond(uniform, fast, lambda _: exact(), None)
 
-    dw, db = lax.cond(uniform, fast, exact, None)
-    db_out = None if b is None else db.astype(b.dtype)
+
+def _fused_bwd(alpha, zc, axis, res, ct):
+    gh, gw, gb, h, w, b, y, m, cw, stats = res
+    cdt = gw.dtype
+    c = ct.astype(cdt)
+    dh = (c[..., None] * gh).astype(h.dtype)
+    dw, db = weight_grads_for(
+        c, m, gw, gb, lambda: _stream_weight_grad(h, w, b, y, m, c, cw, alpha, zc, cdt, axis)
+    )
+    db_out = None if b is None or db is None else db.astype(b.dtype)
     dcw = None if cw is None else _class_weight_grad(h, w, b, y, m, c, cw, stats, alpha, axis)
     return dh, dw.astype(w.dtype), db_out, None, None, dcw
 

@@ -34,7 +34,13 @@ from jax.typing import ArrayLike
 from ._core import closed_form_of, compute_dtype, fill_docstrings, floating, hyperparameter
 from ._coupling import varying_like
 from ._distillation import _kl_terms, _log_ratio, _softmax_vjp, _static_beta
-from ._fused import _accumulate_weight_grad, _chunk_logits, _default_chunk, _static_float
+from ._fused import (
+    _accumulate_weight_grad,
+    _chunk_logits,
+    _default_chunk,
+    _static_float,
+    weight_grads_for,
+)
 
 __all__ = ["linear_jsd_distillation_loss", "linear_kl_distillation_loss"]
 
@@ -190,27 +196,18 @@ def _fused_bwd(tau, beta, res, ct):
     cdt = gw.dtype
     c = ct.astype(cdt)
     dh = (c[..., None] * gh).astype(hs.dtype)
-    # The summed dL/dW is exact when the cotangent is one number on every unmasked token.
-    any_valid = jnp.any(m)
-    cmax = jnp.max(jnp.where(m, c, -jnp.inf))
-    cmin = jnp.min(jnp.where(m, c, jnp.inf))
-    uniform = (cmax == cmin) | ~any_valid
-    scale = jnp.where(any_valid, cmax, 0.0)
 
-    def fast(_):
-        return scale * gw, None if gb is None else scale * gb
-
-    def exact(_):
+    def exact():
         _, _, gw2, gb2 = _stream_student(hs, ws, bs, ht, wt, bt, m, c, tau, beta, cdt)
         return gw2, gb2
 
-    dw, db = lax.cond(uniform, fast, exact, None)
+    dw, db = weight_grads_for(c, m, gw, gb, exact)
     # The teacher's pass: dead code (removed under jit) when the teacher is fixed.
     dht, dwt, dbt = _stream_teacher(hs, ws, bs, ht, wt, bt, m, c, tau, beta, cdt)
     return (
         dh,
         dw.astype(ws.dtype),
-        None if bs is None else db.astype(bs.dtype),
+        None if bs is None or db is None else db.astype(bs.dtype),
         dht.astype(ht.dtype),
         None if wt is None else dwt.astype(wt.dtype),
         None if bt is None else dbt.astype(bt.dtype),
