@@ -415,22 +415,29 @@ def check(
 
         # Finite differences: of the claimed gradient (argnums), and of jax.grad w.r.t.
         # every other floating argument.
+        # One compiled sum of the loss over all positional arrays serves every argument's
+        # stencils (one program per example, not one per argument).
+        summed = _Staged(lambda *full: jnp.sum(loss_fn(*full, **kw)), args, {})
         for i, name in enumerate(names):
             a = args[i] if i < len(args) else None
             if not _is_float_array(a):
                 continue
             g = claimed[nums.index(i)] if i in nums else auto_all[len(nums) + others.index(i)]
             what = "the closed form" if i in nums else "jax.grad"
-            _fd_check(report, loss_fn, args, kw, ("pos", i), name, g, what, tolerances, rng)
+
+            def at_pos(x: jax.Array, i: int = i) -> Any:
+                return summed((*args[:i], x, *args[i + 1 :]))
+
+            _fd_check(report, at_pos, np.asarray(a), name, g, what, tolerances, rng)
         for name, v in kw.items():
             if _is_float_array(v):
-                g = _Staged(
-                    jax.grad(lambda x, name=name: jnp.sum(loss_fn(*args, **{**kw, name: x}))),
-                    (v,),
-                    {},
-                )((v,))
+
+                def at_kw(x: jax.Array, name: str = name) -> jax.Array:
+                    return jnp.sum(loss_fn(*args, **{**kw, name: x}))
+
+                g = _Staged(jax.grad(at_kw), (v,), {})((v,))
                 _fd_check(
-                    report, loss_fn, args, kw, ("kw", name), name, g, "jax.grad", tolerances, rng
+                    report, jax.jit(at_kw), np.asarray(v), name, g, "jax.grad", tolerances, rng
                 )
 
         report.check_grads_order = order or (2 if smooth else 1)
@@ -462,13 +469,15 @@ def check(
     # Stress inputs run in the default configuration (float32 unless the user enabled x64).
     for i, (s_args, s_kw) in enumerate(stress):
         report.stress_cases += 1
-        problem = _stress_problem(loss_fn, tuple(s_args), dict(s_kw), nums)
+        problem, claimed_s = _stress_problem(
+            loss_fn, grad_fn if smooth else None, tuple(s_args), dict(s_kw), nums
+        )
         if problem:
             report.stress_ok = False
             fail(f"stress input {i}: {problem}")
         elif smooth:
             mismatch = _stress_closed_form(
-                loss_fn, grad_fn, tuple(s_args), dict(s_kw), nums, tolerances
+                loss_fn, claimed_s, tuple(s_args), dict(s_kw), nums, tolerances
             )
             if mismatch:
                 report.notes.append(f"stress input {i}: {mismatch}")
@@ -557,10 +566,8 @@ def _nearby(
 
 def _fd_check(
     report: CaseReport,
-    loss_fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kw: Mapping[str, Any],
-    slot: tuple[str, Any],
+    total: Callable[[jax.Array], Any],
+    x: np.ndarray,
     name: str,
     grad: Any,
     what: str,
@@ -569,19 +576,11 @@ def _fd_check(
 ) -> None:
     """Compares ``grad`` w.r.t. one argument with finite differences, element by element
     for small arguments (a fourth-order stencil), along random directions for large ones.
+    ``total(x)`` is the summed loss with the argument set to ``x``.
     Elements at a kink or a domain boundary (one-sided slopes disagree, or the loss is
     not finite a step away) are skipped and counted in ``fd_points_skipped``."""
-    kind, key = slot
-    x0 = np.asarray(args[key] if kind == "pos" else kw[key], np.float64)
+    x0 = np.asarray(x, np.float64)
     g = np.asarray(grad, np.float64)
-
-    @jax.jit
-    def total(x: jax.Array) -> jax.Array:
-        if kind == "pos":
-            full = list(args)
-            full[key] = x
-            return jnp.sum(loss_fn(*full, **kw))
-        return jnp.sum(loss_fn(*args, **{**kw, key: x}))
 
     if x0.size <= 256:
         dirs = [np.eye(x0.size)[j].reshape(x0.shape) for j in range(x0.size)]
@@ -682,25 +681,38 @@ def _vmap_error(
 
 
 def _stress_problem(
-    loss_fn: Callable[..., Any], args: tuple[Any, ...], kw: dict[str, Any], nums: tuple[int, ...]
-) -> str:
+    loss_fn: Callable[..., Any],
+    grad_fn: Callable[..., Any] | None,
+    args: tuple[Any, ...],
+    kw: dict[str, Any],
+    nums: tuple[int, ...],
+) -> tuple[str, Any]:
+    """What is wrong with the loss at a stress input (``""`` when nothing), and the claimed
+    gradient there when ``grad_fn`` is given: the value, ``jax.grad`` and the closed form
+    are one compiled program."""
     args = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
-    value = _Staged(loss_fn, args, kw)(args)
+
+    def run(*full: Any) -> Any:
+        f = _summed(loss_fn, full, kw, nums)
+        auto = jax.grad(f, argnums=tuple(range(len(nums))))(*(full[i] for i in nums))
+        claimed = grad_fn(*full, **kw) if grad_fn is not None else None
+        return loss_fn(*full, **kw), auto, claimed
+
+    value, grads, claimed = _Staged(run, args, {})(args)
     want = jnp.asarray(args[0]).dtype
     if jnp.asarray(value).dtype != want:
-        return f"returned dtype {jnp.asarray(value).dtype} for a {want} input"
+        return f"returned dtype {jnp.asarray(value).dtype} for a {want} input", None
     if not bool(jnp.all(jnp.isfinite(value))):
-        return f"non-finite value {np.asarray(value).ravel()[:6]}"
-    grads = _staged_grad(loss_fn, args, kw, nums)(args)
+        return f"non-finite value {np.asarray(value).ravel()[:6]}", None
     for g in jax.tree_util.tree_leaves(grads):
         if not bool(jnp.all(jnp.isfinite(g))):
-            return "non-finite gradient"
-    return ""
+            return "non-finite gradient", None
+    return "", None if grad_fn is None else _claimed_tuple(claimed, len(nums))
 
 
 def _stress_closed_form(
     loss_fn: Callable[..., Any],
-    grad_fn: Callable[..., Any],
+    claimed: tuple[Any, ...],
     args: tuple[Any, ...],
     kw: dict[str, Any],
     nums: tuple[int, ...],
@@ -712,8 +724,6 @@ def _stress_closed_form(
     legitimately round differently, and what the closed form of a surrogate (``log 0``
     stood in by ``log_epsilon``) should be is a convention; the notes list where they part.
     """
-    args = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in args)
-    claimed = _claimed_tuple(_Staged(grad_fn, args, kw)(args), len(nums))
     with jax.enable_x64(True):
         args64 = tuple(_to_x64(a) for a in args)
         kw64 = {k: _to_x64(v) for k, v in kw.items()}
