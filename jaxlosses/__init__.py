@@ -42,6 +42,7 @@ from ._embedding import arcface_loss as arcface_loss
 from ._embedding import batch_all_triplet_loss as batch_all_triplet_loss
 from ._embedding import batch_hard_triplet_loss as batch_hard_triplet_loss
 from ._embedding import batch_semi_hard_triplet_loss as batch_semi_hard_triplet_loss
+from ._embedding import circle_loss as circle_loss
 from ._embedding import contrastive_loss as contrastive_loss
 from ._embedding import cosent_loss as cosent_loss
 from ._embedding import cosface_loss as cosface_loss

@@ -28,6 +28,7 @@ from ._core import (
     finite_number,
     floating,
     gather_last,
+    hyperparameter,
     integer,
     real,
     unit,
@@ -41,6 +42,7 @@ __all__ = [
     "batch_all_triplet_loss",
     "batch_hard_triplet_loss",
     "batch_semi_hard_triplet_loss",
+    "circle_loss",
     "contrastive_loss",
     "cosent_loss",
     "cosface_loss",
@@ -1234,6 +1236,144 @@ def _multi_similarity_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
     return g
 
 
+# --- circle loss -------------------------------------------------------------------------------
+
+
+def _masked_lse(z: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per row: ``log Σ_{j∈mask} e^{z_j}``, its softmax weights (0 off the mask), non-empty.
+
+    The shift is the masked maximum (NaN in the mask stays NaN); an empty row gives 0
+    with zero weights, to be masked by the caller with the third output.
+    """
+    has = jnp.any(mask, axis=1, keepdims=True)
+    zm = jnp.where(mask, z, -jnp.inf)
+    mx = jax.lax.stop_gradient(jnp.where(has, jnp.max(zm, axis=1, keepdims=True), 0.0))
+    ex = jnp.where(mask, jnp.exp(zm - mx), 0.0)
+    total = jnp.sum(ex, axis=1, keepdims=True)
+    safe = jnp.where(has, total, 1.0)
+    return jnp.where(has, jnp.log(safe) + mx, 0.0)[:, 0], ex / safe, has[:, 0]
+
+
+def _circle_parts(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    margin: ArrayLike,
+    gamma: ArrayLike,
+    detach_weights: bool,
+    fn: str,
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
+    finite_number(margin, "margin", fn)
+    hyperparameter(gamma, "gamma", fn, low=0.0, open_low=True, why="the scale of the logits")
+    e0 = floating(embeddings, "embeddings", fn)
+    lab = integer(labels, "labels", fn)
+    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
+            "embeddings [batch, dim] and one integer label per row, [batch]."
+        )
+    e = upcast(e0)
+    eh, ne = unit(e)
+    s = eh @ eh.T
+    same = lab[:, None] == lab[None, :]
+    pos = same & ~jnp.eye(e.shape[0], dtype=bool)
+    neg = ~same
+    m, g = jnp.asarray(margin, e.dtype), jnp.asarray(gamma, e.dtype)
+    # positives: z = -γ α_p (s - Δ_p), α_p = [1 + m - s]_+, Δ_p = 1 - m
+    sg = jax.lax.stop_gradient if detach_weights else (lambda v: v)
+    a_p = sg(jnp.maximum(1.0 + m - s, 0.0))
+    z_p = -g * a_p * (s - (1.0 - m))
+    # negatives: z = γ α_n (s - Δ_n), α_n = [s + m]_+, Δ_n = m
+    a_n = sg(jnp.maximum(s + m, 0.0))
+    z_n = g * a_n * (s - m)
+    l_p, w_p, has_p = _masked_lse(z_p, pos)
+    l_n, w_n, has_n = _masked_lse(z_n, neg)
+    valid = has_p & has_n
+    x = l_p + l_n
+    loss = jnp.where(valid, jax.nn.softplus(x), 0.0)
+    # ∂z/∂s, with the weights α held fixed (detach_weights) or differentiated too
+    dz_p = -g * a_p
+    dz_n = g * a_n
+    if not detach_weights:
+        dz_p = dz_p + g * (1.0 + m - s > 0) * (s - (1.0 - m))
+        dz_n = dz_n + g * (s + m > 0) * (s - m)
+    sig = jnp.where(valid, jax.nn.sigmoid(x), 0.0)[:, None]
+    g_s = sig * (w_p * dz_p + w_n * dz_n)  # ∂ℓ_i/∂s_ij
+    g_e = unit_backward((g_s + g_s.T) @ eh, eh, ne)
+    return loss.astype(e0.dtype), g_e.astype(e0.dtype)
+
+
+def circle_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 0.4,
+    gamma: ArrayLike = 80.0,
+    detach_weights: bool = False,
+) -> jax.Array:
+    r"""Circle loss: self-paced soft maxima over each anchor's positive and negative cosines.
+
+    .. math:: \ell_i = \log\Big(1 + \sum_{n \in N(i)} e^{\gamma \alpha_n (s_{in} - \Delta_n)}
+       \sum_{p \in P(i)} e^{-\gamma \alpha_p (s_{ip} - \Delta_p)}\Big),
+       \quad \alpha_p = [1 + m - s_{ip}]_+,\ \alpha_n = [s_{in} + m]_+,
+       \ \Delta_p = 1 - m,\ \Delta_n = m
+
+    Sun et al.'s pair-based form with class labels in the batch and ``s_ij = cos(e_i,
+    e_j)``. ``P(i)``: the other examples with anchor ``i``'s label; ``N(i)``: those with
+    another label. Computed as ``softplus(lse_P + lse_N)`` with each log-sum-exp shifted
+    by its masked maximum, so ``γ`` in the hundreds (the paper's 256) stays finite. An
+    anchor without a positive or without a negative gives 0 with a zero gradient. The
+    mean over the anchors that have both is pytorch-metric-learning's ``CircleLoss`` (its
+    ``m = 0.4``, ``γ = 80`` defaults, its ``AvgNonZeroReducer``: ``masked_mean(loss,
+    where=loss > 0)``). Piecewise smooth: ``α_n`` has a kink at ``s_in = -m``.
+
+    The gradient: by default ``jax.grad`` and the closed form differentiate the value,
+    weights ``α`` included. The paper's gradient (its Eq. 8, ``∂/∂s_n ∝ γ α_n``) and
+    pytorch-metric-learning's treat the weights as constants (``.detach()``):
+    ``detach_weights=True`` does the same, through :func:`jax.lax.stop_gradient`, and
+    then ``jax.grad`` (and the closed form) is no longer the derivative of the value,
+    which is the same either way.
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      margin: ``m``, the relaxation (the paper suggests 0.25 to 0.4).
+      gamma: ``γ > 0``, the scale (the paper: 80 to 256).
+      detach_weights: hold ``α_p``, ``α_n`` fixed in the gradient (the paper's and
+        pytorch-metric-learning's gradient).
+
+    Returns:
+      Per-anchor loss ``[batch]``, dtype of ``embeddings``. It couples the batch
+      (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+      >>> # anchors 0, 1: s_p = 1 (α_p = m, z_p = -γ m²), s_n = 0 (α_n = m, z_n = -γ m²):
+      >>> # log(1 + e^{-2 γ m²}) = log(1 + e^-1) with m = 0.5, γ = 2; anchor 2 has no positive
+      >>> jl.circle_loss(e, jnp.array([0, 0, 1]), margin=0.5, gamma=2.0).round(4).tolist()
+      [0.3133, 0.3133, 0.0]
+
+    References:
+      Sun et al., `Circle Loss: A Unified Perspective of Pair Similarity Optimization
+      <https://arxiv.org/abs/2002.10857>`_, 2020.
+    """
+    loss, _ = _circle_parts(embeddings, labels, margin, gamma, detach_weights, "circle_loss")
+    return loss
+
+
+@closed_form_of(circle_loss, _circle_parts)
+def _circle_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``G_ij = ∂ℓ_i/∂s_ij = σ(lse_P + lse_N) softmax(z)_j ∂z_ij/∂s_ij`` on ``P(i)`` and ``N(i)``.
+
+    ``∂z/∂s = -γ α_p + γ [1 + m - s > 0] (s - Δ_p)`` on positives and ``γ α_n + γ [s + m
+    > 0] (s - Δ_n)`` on negatives (the second terms dropped with ``detach_weights``); then
+    ``∂/∂ê = (G + Gᵀ) ê`` (``s`` is symmetric) and back through ``ê = e/‖e‖``.
+    """
+    return g
+
+
 # --- CoSENT ----------------------------------------------------------------------------------
 
 
@@ -1343,4 +1483,5 @@ register_batch_coupled(
     batch_all_triplet_loss, "every triplet of the batch, one scalar over the active ones"
 )
 register_batch_coupled(multi_similarity_loss, "positive and negative pairs over the whole batch")
+register_batch_coupled(circle_loss, "positive and negative pairs over the whole batch")
 register_batch_coupled(cosent_loss, "every two pairs of the batch are ranked, one scalar")

@@ -42,6 +42,7 @@ from ._embedding import _arcface_loss_grad as arcface_loss
 from ._embedding import _batch_all_triplet_loss_grad as batch_all_triplet_loss
 from ._embedding import _batch_hard_triplet_loss_grad as batch_hard_triplet_loss
 from ._embedding import _batch_semi_hard_triplet_loss_grad as batch_semi_hard_triplet_loss
+from ._embedding import _circle_loss_grad as circle_loss
 from ._embedding import _contrastive_loss_grad as contrastive_loss
 from ._embedding import _cosent_loss_grad as cosent_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
@@ -138,6 +139,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_dice_loss",
     "categorical_cross_entropy",
+    "circle_loss",
     "clip_loss",
     "contrastive_loss",
     "convex_kl_divergence",

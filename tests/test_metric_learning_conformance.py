@@ -14,6 +14,7 @@ and our closed form, reduced alike) must equal the peer's autograd to 1e-10.
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -336,3 +337,51 @@ def test_cosent(rng, x64, labels):
         _close(g, t.grad.numpy(), f"jax.grad w.r.t. {name}")
         _close(c, t.grad.numpy(), f"closed form w.r.t. {name}")
     assert theirs.item() > 0.1
+
+
+CIRCLE_SETTINGS = [(0.4, 80.0), (0.25, 256.0), (0.25, 128.0)]  # pml's default, the paper's
+
+
+@pytest.mark.parametrize(("m", "gamma"), CIRCLE_SETTINGS, ids=["pml defaults", "face", "re-id"])
+@pytest.mark.parametrize("shape", [(32, 4, 256, 4), (64, 8, 128, 0)], ids=["132x256", "512x128"])
+def test_circle(rng, x64, m, gamma, shape):
+    """pytorch-metric-learning's ``CircleLoss`` averages over the non-zero anchors (its
+    ``AvgNonZeroReducer``) and detaches the weights ``α``: its gradient is ours with
+    ``detach_weights=True``. The value is the same either way; the default gradient
+    (through ``α``) differs, measurably.
+
+    Its ``torch.nn.Softplus`` turns into the identity above ``x = 20`` (torch's default
+    ``threshold``), off by ``log(1 + e^-x) < e^-20 ≈ 2e-9`` in value and ``σ(x) - 1`` in
+    slope; with the threshold raised to 700 (where ``log1p(exp(x))`` is still finite in
+    float64) pml's softplus is exact and the comparison holds to 1e-10. As shipped, it
+    agrees to the threshold's error."""
+    from pytorch_metric_learning import losses
+
+    classes, per_class, dim, lone = shape
+    e, labels = _batch(rng, classes=classes, per_class=per_class, dim=dim, lone=lone, noise=1.5)
+    pml = losses.CircleLoss(m=m, gamma=gamma)
+    shipped = _torch_value_and_grad(lambda t: pml(t, torch.tensor(labels)), e)
+    pml.soft_plus = torch.nn.Softplus(beta=1, threshold=700)
+    theirs = _torch_value_and_grad(lambda t: pml(t, torch.tensor(labels)), e)
+    bound = 2 * math.exp(-20)
+    np.testing.assert_allclose(shipped[0], theirs[0], rtol=bound)
+    np.testing.assert_allclose(shipped[1], theirs[1], rtol=0, atol=bound * np.abs(theirs[1]).max())
+    both = np.bincount(labels)[labels] > 1  # a positive (and, with several classes, a negative)
+    per = np.asarray(jl.circle_loss(e, labels, margin=m, gamma=gamma))
+    np.testing.assert_array_equal(per > 0, both)  # pml's non-zero anchors are exactly these
+    assert both.sum() < len(labels) if lone else both.all()
+
+    def nonzero_mean(x):
+        return jl.masked_mean(x, where=x > 0)
+
+    kw = {"margin": m, "gamma": gamma, "detach_weights": True}
+    count = both.sum()
+    _compare(nonzero_mean, jl.circle_loss, lambda g: g / count, e, labels, theirs, kw, "pml")
+
+    # the default differentiates the weights too: the same value, another gradient
+    kw = {"margin": m, "gamma": gamma}
+    value, grad = jax.value_and_grad(lambda x: nonzero_mean(jl.circle_loss(x, labels, **kw)))(e)
+    _close(value, theirs[0], "value with the weights differentiated")
+    closed = np.asarray(jl.closed_form.circle_loss(e, labels, **kw)) / count
+    _close(grad, closed, "jax.grad against the closed form, weights differentiated")
+    assert np.abs(grad - theirs[1]).max() > 1e-3 * np.abs(theirs[1]).max()

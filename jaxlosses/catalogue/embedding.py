@@ -347,6 +347,47 @@ def _stress_multi_similarity() -> list[Case]:
     ]  # fmt: skip
 
 
+def _ref_circle(e, labels, *, margin=0.4, gamma=80.0, detach_weights=False):
+    """Sun et al.'s Eq. 4 with the self-paced weights and margins of their Eq. 6 and 7."""
+    u = ref_unit(e)
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        if not (pos and neg):
+            continue
+        s_p = np.array([u[i] @ u[p] for p in pos])
+        s_n = np.array([u[i] @ u[n] for n in neg])
+        alpha_p, alpha_n = np.clip(1 + margin - s_p, 0, None), np.clip(s_n + margin, 0, None)
+        # log(1 + Σ_n e^{γ α_n (s_n - Δ_n)} Σ_p e^{-γ α_p (s_p - Δ_p)}), Δ_n = m, Δ_p = 1 - m
+        log_sums = special.logsumexp(gamma * alpha_n * (s_n - margin)) + special.logsumexp(
+            -gamma * alpha_p * (s_p - (1 - margin))
+        )
+        out[i] = np.logaddexp(0.0, log_sums)
+    return out
+
+
+def _sample_circle(rng: np.random.Generator) -> list[Case]:
+    e = normal(rng, 4, DIM, scale=1.5)[_MINED_LABELS] + normal(rng, len(_MINED_LABELS), DIM)
+    lab = _MINED_LABELS
+    return [
+        Case("defaults (margin 0.4, gamma 80)", (e, lab), in_axes=None),
+        Case("margin 0.25, gamma 256 (face recognition)", (e, lab), {"margin": 0.25, "gamma": 256.0}, in_axes=None),
+        Case("margin 0.1, gamma 4", (e, rng.permutation(lab)), {"margin": 0.1, "gamma": 4.0}, in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_circle() -> list[Case]:
+    v = _stress_mined()[0].args[0]
+    lab = np.array([0, 0, 1, 1, 2], np.int32)
+    return [
+        Case("zero-norm and coinciding rows", (v, lab), in_axes=None),
+        Case("gamma 1e4 (exponents of 1e4)", (v, lab), {"gamma": 1e4}, in_axes=None),
+        Case("weights detached, gamma 1e4", (v, lab), {"gamma": 1e4, "detach_weights": True}, in_axes=None),
+        Case("one class (no negative)", (v, np.zeros(5, np.int32)), in_axes=None),
+        Case("all labels distinct (no positive)", (v, np.arange(5, dtype=np.int32)), in_axes=None),
+    ]  # fmt: skip
+
+
 def _ref_cosent(a, b, y, *, scale=20.0):
     c = np.sum(ref_unit(a) * ref_unit(b), -1)
     terms = [0.0]
@@ -445,6 +486,13 @@ ENTRIES: list[Entry] = [
           peers=(Peer("pytorch_metric_learning.losses.MultiSimilarityLoss",
                       note="a module, the mean over anchors; no miner",
                       tested_by=f"{_MINED_TEST}::test_multi_similarity"),)),
+    Entry(name="circle_loss", reference=_ref_circle, sample=_sample_circle,
+          stress=_stress_circle, smooth=False, accepts=frozenset({"embeddings:trunc"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer("pytorch_metric_learning.losses.CircleLoss",
+                      note="a module (m, gamma), the mean over anchors with a positive and a negative; "
+                           "its gradient holds the weights fixed: detach_weights=True",
+                      tested_by=f"{_MINED_TEST}::test_circle"),)),
     Entry(name="cosent_loss", reference=_ref_cosent, sample=_sample_cosent, stress=_stress_cosent,
           argnums=(0, 1), accepts=frozenset({"labels:int"}), free_args=(0, 1),
           properties=frozenset({NONNEG}),
