@@ -50,6 +50,7 @@ from ._embedding import cosine_embedding_loss as cosine_embedding_loss
 from ._embedding import ge2e_loss as ge2e_loss
 from ._embedding import hinge_embedding_loss as hinge_embedding_loss
 from ._embedding import multi_similarity_loss as multi_similarity_loss
+from ._embedding import sub_center_arcface_loss as sub_center_arcface_loss
 from ._embedding import triplet_margin_loss as triplet_margin_loss
 from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
 from ._fenchel_young import multiclass_sparsemax_loss as multiclass_sparsemax_loss

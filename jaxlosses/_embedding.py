@@ -50,6 +50,7 @@ __all__ = [
     "ge2e_loss",
     "hinge_embedding_loss",
     "multi_similarity_loss",
+    "sub_center_arcface_loss",
     "triplet_margin_loss",
 ]
 
@@ -327,6 +328,40 @@ def _contrastive_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
 # --- ArcFace and CosFace ------------------------------------------------------------------
 
 
+def _margin_head(
+    cos: jax.Array, lab: jax.Array, s: jax.Array, margin: float, arc: bool
+) -> tuple[jax.Array, jax.Array]:
+    """The margin softmax over class cosines ``[..., K]``: (loss, ∂loss/∂cos).
+
+    NaN loss for a label outside ``[0, K)``.
+    """
+    k = cos.shape[-1]
+    onehot = jax.nn.one_hot(lab, k, dtype=cos.dtype)
+    c_y = jnp.sum(cos * onehot, axis=-1)
+    if arc:
+        cm, sm = math.cos(margin), math.sin(margin)
+        t = 1.0 - c_y * c_y
+        pos = t > 0
+        sin = jnp.where(pos, jnp.sqrt(jnp.where(pos, t, 1.0)), 0.0)
+        fallback = c_y <= math.cos(math.pi - margin)
+        phi = jnp.where(fallback, c_y - margin * sm, c_y * cm - sin * sm)
+        dphi = jnp.where(
+            fallback, 1.0, cm + jnp.where(pos, c_y / jnp.where(pos, sin, 1.0), 0.0) * sm
+        )
+    else:
+        phi = c_y - margin
+        dphi = jnp.ones_like(c_y)
+    z = s * (cos + onehot * (phi - c_y)[..., None])
+    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    lse = jnp.log(jnp.sum(jnp.exp(z - m), axis=-1, keepdims=True)) + m
+    loss = lse[..., 0] - s * phi
+    # ∂L/∂z = softmax(z) - e_y; z_j = s cos_j (j ≠ y), z_y = s φ(cos_y).
+    delta = jnp.exp(z - lse) - onehot
+    dcos = s * delta * (1.0 + onehot * (dphi[..., None] - 1.0))
+    valid = (lab >= 0) & (lab < k)
+    return jnp.where(valid, loss, jnp.nan), dcos
+
+
 def _margin_softmax(
     embeddings: ArrayLike,
     class_centers: ArrayLike,
@@ -358,34 +393,11 @@ def _margin_softmax(
     eh, ne = unit(e)
     wh, nw = unit(w)
     cos = eh @ wh.T  # [..., K]
-    onehot = jax.nn.one_hot(lab, k, dtype=e.dtype)
-    c_y = jnp.sum(cos * onehot, axis=-1)
-    if arc:
-        cm, sm = math.cos(margin), math.sin(margin)
-        t = 1.0 - c_y * c_y
-        pos = t > 0
-        sin = jnp.where(pos, jnp.sqrt(jnp.where(pos, t, 1.0)), 0.0)
-        fallback = c_y <= math.cos(math.pi - margin)
-        phi = jnp.where(fallback, c_y - margin * sm, c_y * cm - sin * sm)
-        dphi = jnp.where(
-            fallback, 1.0, cm + jnp.where(pos, c_y / jnp.where(pos, sin, 1.0), 0.0) * sm
-        )
-    else:
-        phi = c_y - margin
-        dphi = jnp.ones_like(c_y)
-    z = s * (cos + onehot * (phi - c_y)[..., None])
-    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
-    lse = jnp.log(jnp.sum(jnp.exp(z - m), axis=-1, keepdims=True)) + m
-    loss = lse[..., 0] - s * phi
-    # ∂L/∂z = softmax(z) - e_y; z_j = s cos_j (j ≠ y), z_y = s φ(cos_y).
-    delta = jnp.exp(z - lse) - onehot
-    dcos = s * delta * (1.0 + onehot * (dphi[..., None] - 1.0))
+    loss, dcos = _margin_head(cos, lab, s, margin, arc)
     flat_dcos = dcos.reshape(-1, k)
     flat_eh = eh.reshape(-1, eh.shape[-1])
     g_eh = dcos @ wh
     g_wh = flat_dcos.T @ flat_eh
-    valid = (lab >= 0) & (lab < k)
-    loss = jnp.where(valid, loss, jnp.nan)
     g_e, g_w = unit_backward(g_eh, eh, ne), unit_backward(g_wh, wh, nw)
     return loss.astype(e0.dtype), (g_e.astype(e0.dtype), g_w.astype(w0.dtype))
 
@@ -504,6 +516,119 @@ def cosface_loss(
 @closed_form_of(cosface_loss, functools.partial(_margin_softmax, arc=False))
 def _cosface_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
     """As ArcFace with ``ψ' = 1``: ``∂L/∂cos = s (softmax(z) - e_y)``, through the norms."""
+    return grads
+
+
+def _sub_center_parts(
+    embeddings: ArrayLike,
+    class_centers: ArrayLike,
+    labels: ArrayLike,
+    scale: ArrayLike,
+    margin: float,
+    fn: str,
+) -> tuple[jax.Array, _Pair]:
+    """Returns (loss, (∂/∂embeddings, ∂/∂class_centers)), each in its input's dtype."""
+    e0 = floating(embeddings, "embeddings", fn)
+    w0 = floating(class_centers, "class_centers", fn)
+    lab = integer(labels, "labels", fn)
+    if w0.ndim != 3 or e0.ndim < 1 or e0.shape[-1] != w0.shape[2]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `class_centers` {w0.shape}; "
+            "expected embeddings [..., dim] and class_centers [num_classes, sub_centers, "
+            "dim] (pytorch-metric-learning's W [dim, num_classes * sub_centers] is "
+            "`W.T.reshape(num_classes, sub_centers, dim)`)."
+        )
+    if lab.shape != e0.shape[:-1]:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape}; expected one integer class index per "
+            f"embedding, shape {e0.shape[:-1]}."
+        )
+    e = upcast(e0)
+    w = w0.astype(e.dtype)
+    n_cls, n_sub, dim = w.shape
+    eh, ne = unit(e)
+    wh, nw = unit(w)
+    flat_wh = wh.reshape(n_cls * n_sub, dim)
+    cos_all = (eh @ flat_wh.T).reshape(*e.shape[:-1], n_cls, n_sub)
+    # the nearest sub-centre of each class, chosen once (the first of equal cosines; a NaN
+    # cosine is chosen, so it stays NaN) so that jax.grad and the closed form agree at ties
+    best = jax.lax.stop_gradient(jnp.argmax(cos_all, axis=-1))
+    cos = jnp.take_along_axis(cos_all, best[..., None], axis=-1)[..., 0]
+    loss, dcos = _margin_head(cos, lab, jnp.asarray(scale, e.dtype), margin, True)
+    dcos_all = dcos[..., None] * jax.nn.one_hot(best, n_sub, dtype=e.dtype)  # [..., C, K]
+    flat_dcos = dcos_all.reshape(-1, n_cls * n_sub)
+    g_eh = flat_dcos @ flat_wh
+    g_wh = (flat_dcos.T @ eh.reshape(-1, dim)).reshape(w.shape)
+    g_e = unit_backward(g_eh.reshape(e.shape), eh, ne)
+    g_w = unit_backward(g_wh, wh, nw)
+    return loss.astype(e0.dtype), (g_e.astype(e0.dtype), g_w.astype(w0.dtype))
+
+
+def sub_center_arcface_loss(
+    embeddings: ArrayLike,
+    class_centers: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 64.0,
+    margin: float = 0.5,
+) -> jax.Array:
+    r"""Sub-center ArcFace: ArcFace on the nearest of ``K`` sub-centres of each class.
+
+    .. math:: \cos\theta_j = \max_{k} \cos(e, w_{jk}), \qquad
+       \ell = -\log \frac{e^{s\,\psi(\theta_y)}}{e^{s\,\psi(\theta_y)}
+       + \sum_{j \neq y} e^{s \cos\theta_j}}
+
+    with :func:`arcface_loss`'s additive angular margin ``ψ(θ) = cos(θ + m)`` (and its
+    fallback ``cos θ - m sin m`` for ``θ ≥ π - m``). Each class has ``K`` learned
+    centres; a noisy example can settle on a sub-centre of its own, so the dominant one
+    stays clean (Deng et al. 2020). ``K = 1`` is :func:`arcface_loss`. The same value
+    as pytorch-metric-learning's ``SubCenterArcFaceLoss`` per example (its ``margin`` in
+    degrees, ``28.6 ≈ 0.5`` rad; its ``W`` of shape ``[dim, num_classes * K]`` is our
+    ``W.T.reshape(num_classes, K, dim)``; its scalar is the mean).
+
+    The max over sub-centres is piecewise: the gradient goes to the chosen (nearest)
+    sub-centre only, and the closed form is exact away from ties (two sub-centres of a
+    class at the same cosine); at a tie both pick the first. Zero-norm vectors normalise
+    to 0. Unchecked, a label outside ``[0, num_classes)`` gives a NaN loss for its
+    example; ``jaxlosses.checked(sub_center_arcface_loss)`` raises instead.
+
+    Args:
+      embeddings: ``[..., dim]``.
+      class_centers: ``[num_classes, sub_centers, dim]`` (learned).
+      labels: integer class indices ``[...]``.
+      scale: ``s``, the logit scale.
+      margin: ``m`` in radians (a Python float).
+
+    Returns:
+      Per-embedding loss ``[...]``, dtype of ``embeddings``; NaN for a label outside
+      ``[0, num_classes)`` (unchecked).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[1.0, 0.0]])
+      >>> w = jnp.array([[[0.0, 1.0], [1.0, 0.0]], [[0.0, -1.0], [-1.0, 0.0]]])  # 2 x 2 x 2
+      >>> # class 0's nearest sub-centre has cos 1, class 1's cos 0: as arcface_loss's example
+      >>> jl.sub_center_arcface_loss(e, w, jnp.array([0]), scale=1.0).round(4).tolist()
+      [0.3477]
+
+    References:
+      Deng et al., `Sub-center ArcFace: Boosting Face Recognition by Large-Scale Noisy Web
+      Faces <https://www.ecva.net/papers/eccv_2020/papers_ECCV/papers/123560715.pdf>`_, 2020.
+    """
+    loss, _ = _sub_center_parts(
+        embeddings, class_centers, labels, scale, margin, "sub_center_arcface_loss"
+    )
+    return loss
+
+
+@closed_form_of(sub_center_arcface_loss, _sub_center_parts)
+def _sub_center_arcface_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
+    r"""As :func:`_arcface_loss_grad`, with ``∂L/∂cos_j`` sent to class ``j``'s chosen sub-centre.
+
+    ``∂L/∂cos_{jk} = ∂L/∂cos_j [k = argmax_k cos_{jk}]``; then ``∂/∂ê = Σ_{jk} ∂L/∂cos_{jk}
+    ŵ_{jk}``, ``∂/∂ŵ_{jk} = Σ_n ∂L_n/∂cos_{jk} ê_n``, through the normalisations.
+    """
     return grads
 
 
@@ -1468,6 +1593,7 @@ register_checks(cosine_embedding_loss, in_set("targets", (-1.0, 1.0)))
 register_checks(hinge_embedding_loss, in_set("targets", (-1.0, 1.0)))
 register_checks(arcface_loss, labels_in_range("labels", "class_centers", axis=0))
 register_checks(cosface_loss, labels_in_range("labels", "class_centers", axis=0))
+register_checks(sub_center_arcface_loss, labels_in_range("labels", "class_centers", axis=0))
 
 
 # --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---

@@ -50,6 +50,7 @@ from ._embedding import _cosine_embedding_loss_grad as cosine_embedding_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
 from ._embedding import _hinge_embedding_loss_grad as hinge_embedding_loss
 from ._embedding import _multi_similarity_loss_grad as multi_similarity_loss
+from ._embedding import _sub_center_arcface_loss_grad as sub_center_arcface_loss
 from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
 from ._fenchel_young import _multiclass_sparsemax_loss_grad as multiclass_sparsemax_loss
 from ._fenchel_young import _sparsemax_loss_grad as sparsemax_loss
@@ -227,6 +228,7 @@ __all__ = [
     "structured_perceptron_loss",
     "structured_risk_loss",
     "structured_softmax_margin_loss",
+    "sub_center_arcface_loss",
     "supervised_contrastive_loss",
     "triplet_margin_loss",
     "tversky_loss",

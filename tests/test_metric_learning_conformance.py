@@ -385,3 +385,48 @@ def test_circle(rng, x64, m, gamma, shape):
     closed = np.asarray(jl.closed_form.circle_loss(e, labels, **kw)) / count
     _close(grad, closed, "jax.grad against the closed form, weights differentiated")
     assert np.abs(grad - theirs[1]).max() > 1e-3 * np.abs(theirs[1]).max()
+
+
+@pytest.mark.parametrize(
+    ("classes", "sub_centers", "batch", "dim", "margin", "scale"),
+    [(100, 3, 256, 128, 0.5, 64.0), (40, 2, 512, 256, 0.3, 30.0)],
+    ids=["pml defaults 256x128", "40x2 centres 512x256"],
+)
+def test_sub_center_arcface(rng, x64, classes, sub_centers, batch, dim, margin, scale):
+    """pytorch-metric-learning's ``SubCenterArcFaceLoss`` holds ``W`` ``[dim, classes * K]``
+    (column ``c K + k`` is sub-centre ``k`` of class ``c``: ours is
+    ``W.T.reshape(classes, K, dim)``), takes the margin in degrees and returns the mean.
+    The value and the gradients w.r.t. the embeddings and the sub-centres must agree; the
+    embeddings lie near one sub-centre of their class (others compete), as in training."""
+    from pytorch_metric_learning import losses
+
+    w = rng.standard_normal((classes, sub_centers, dim))
+    labels = rng.integers(0, classes, batch)
+    near = w[labels, rng.integers(0, sub_centers, batch)]
+    e = near + 1.5 * rng.standard_normal((batch, dim))
+    pml = losses.SubCenterArcFaceLoss(
+        num_classes=classes,
+        embedding_size=dim,
+        margin=math.degrees(margin),
+        scale=scale,
+        sub_centers=sub_centers,
+    )
+    pml.W.data = torch.tensor(w.reshape(classes * sub_centers, dim).T.copy())
+    te = torch.tensor(e, requires_grad=True)
+    theirs = pml(te, torch.tensor(labels))
+    theirs.backward()
+    t_grads = (te.grad.numpy(), pml.W.grad.numpy().T.reshape(classes, sub_centers, dim))
+
+    kw = {"scale": scale, "margin": margin}
+    value, grads = jax.value_and_grad(
+        lambda u, v: jnp.mean(jl.sub_center_arcface_loss(u, v, labels, **kw)), (0, 1)
+    )(e, w)
+    _close(value, theirs.item(), "value")
+    closed = jl.closed_form.sub_center_arcface_loss(e, w, labels, **kw)
+    for name, g, c, t in zip(("embeddings", "class_centers"), grads, closed, t_grads):
+        _close(g, t, f"jax.grad w.r.t. {name}")
+        _close(np.asarray(c) / batch, t, f"closed form w.r.t. {name}")
+    # not vacuous: several sub-centres of a class receive gradient, and the loss is not tiny
+    assert theirs.item() > 0.1
+    hit = np.abs(t_grads[1]).sum(axis=2) > 0  # [classes, K]
+    assert np.sum(hit.sum(axis=1) > 1) > 0

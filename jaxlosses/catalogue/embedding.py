@@ -124,6 +124,49 @@ def _stress_margin_softmax() -> list[Case]:
     ]
 
 
+def _ref_sub_center_arcface(e, w, labels, *, scale=64.0, margin=0.5):
+    """Deng et al. 2020: each class's cosine is its nearest sub-centre's, then ArcFace."""
+    out = np.zeros(len(labels))
+    for n, y in enumerate(labels):
+        u = ref_unit(e[n])
+        cos = np.array([max(float(u @ ref_unit(c)) for c in centres) for centres in w])
+        theta = np.arccos(np.clip(cos[y], -1.0, 1.0))
+        target = (
+            np.cos(theta + margin) if theta + margin < np.pi else cos[y] - margin * np.sin(margin)
+        )
+        z = scale * cos
+        z[y] = scale * target
+        out[n] = special.logsumexp(z) - z[y]
+    return out
+
+
+N_SUB = 3
+
+
+def _sample_sub_center(rng: np.random.Generator) -> list[Case]:
+    w = normal(rng, N_CLASSES, N_SUB, DIM)
+    labels = ints(rng, N_EMB, N_CLASSES)
+    near = w[labels, ints(rng, N_EMB, N_SUB)]  # each embedding near one of its sub-centres
+    e = near + 0.8 * normal(rng, N_EMB, DIM)
+    opposite = -near + 0.1 * normal(rng, N_EMB, DIM)  # θ near π: ArcFace's fallback
+    axes = (0, None, 0)
+    return [
+        Case("embeddings near a sub-centre", (e, w, labels), in_axes=axes),
+        Case("scale=8, margin=0.3", (e, w, labels), {"scale": 8.0, "margin": 0.3}, in_axes=axes),
+        Case("embeddings opposite their sub-centre", (opposite, w, labels), {"scale": 4.0}, in_axes=axes),
+    ]  # fmt: skip
+
+
+def _stress_sub_center() -> list[Case]:
+    w = np.zeros((3, 2, 5), np.float32)  # class 2: two zero-norm sub-centres (a tie at 0)
+    w[0, 0, 0], w[0, 1, 1], w[1, 0, 1], w[1, 1, 2] = 1.0, 1e4, 1.0, -1e-3
+    e = np.array([[0.0] * 5, [1.0, 0, 0, 0, 0], [0, 1e4, 0, 0, 0], [-3.0, 0, 0, 0, 0]], np.float32)
+    return [
+        Case("zero-norm embedding and sub-centres, cos = ±1, tied sub-centres",
+             (e, w, np.array([0, 0, 1, 2], np.int32))),
+    ]  # fmt: skip
+
+
 def _ref_ge2e(e, w=10.0, b=-5.0, *, method="softmax"):
     n_spk, m_utt, _ = e.shape
     out = np.zeros((n_spk, m_utt))
@@ -443,6 +486,13 @@ ENTRIES: list[Entry] = [
     Entry(name="cosface_loss", reference=_ref_cosface, sample=_sample_margin_softmax,
           stress=_stress_margin_softmax, argnums=(0, 1), properties=frozenset({NONNEG}),
           free_args=(0, 1)),
+    Entry(name="sub_center_arcface_loss", reference=_ref_sub_center_arcface,
+          sample=_sample_sub_center, stress=_stress_sub_center, argnums=(0, 1), smooth=False,
+          properties=frozenset({NONNEG}), free_args=(0, 1),
+          peers=(Peer("pytorch_metric_learning.losses.SubCenterArcFaceLoss",
+                      note="a module holding W [dim, classes * K] (ours: W.T.reshape(classes, K, dim)); "
+                           "margin in degrees; the mean",
+                      tested_by=f"{_MINED_TEST}::test_sub_center_arcface"),)),
     Entry(name="ge2e_loss", reference=_ref_ge2e, sample=_sample_ge2e, stress=_stress_ge2e,
           argnums=(0, 1, 2), smooth=False,
           accepts=frozenset({"embeddings:trunc", "w:int", "b:int"}),
