@@ -38,6 +38,7 @@ from ._divergence import generalized_kl_divergence as generalized_kl_divergence
 from ._divergence import js_divergence as js_divergence
 from ._divergence import kl_divergence as kl_divergence
 from ._divergence import kl_divergence_with_log_targets as kl_divergence_with_log_targets
+from ._embedding import angle_loss as angle_loss
 from ._embedding import arcface_loss as arcface_loss
 from ._embedding import batch_all_triplet_loss as batch_all_triplet_loss
 from ._embedding import batch_hard_triplet_loss as batch_hard_triplet_loss

@@ -38,6 +38,7 @@ from ._core import (
 from ._coupling import register_batch_coupled
 
 __all__ = [
+    "angle_loss",
     "arcface_loss",
     "batch_all_triplet_loss",
     "batch_hard_triplet_loss",
@@ -1499,13 +1500,54 @@ def _circle_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
     return g
 
 
-# --- CoSENT ----------------------------------------------------------------------------------
+# --- CoSENT and AnglE -------------------------------------------------------------------
+
+# A pair similarity: (â, b̂) -> (score per pair, pullback of ∂L/∂score to (∂/∂â, ∂/∂b̂)).
+_Scored = tuple[jax.Array, Callable[[jax.Array], _Pair]]
+_Similarity = Callable[[jax.Array, jax.Array], _Scored]
 
 
-def _cosent_parts(
-    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, scale: ArrayLike, fn: str
+def _cosine_similarity(ah: jax.Array, bh: jax.Array) -> _Scored:
+    """``⟨â, b̂⟩``; its gradients are ``b̂`` and ``â``."""
+    return jnp.sum(ah * bh, axis=1), lambda g: (g[:, None] * bh, g[:, None] * ah)
+
+
+def _quarter_turn(v: jax.Array) -> jax.Array:
+    """``i v`` in the complex view ``v = v₁ + i v₂`` of the halves: ``[-v₂, v₁]``."""
+    first, last = jnp.split(v, 2, axis=1)
+    return jnp.concatenate([-last, first], axis=1)
+
+
+def _angle_similarity(ah: jax.Array, bh: jax.Array) -> _Scored:
+    """``|⟨â, b̂⟩ + ⟨â, i b̂⟩|``: ``|Re + Im|`` of ``Σ_k â_k conj(b̂_k)`` (halves as complex).
+
+    ``f = ⟨â, b̂ + J b̂⟩`` with ``J`` the quarter turn (``Jᵀ = -J``), so ``∂f/∂â = b̂ + J b̂``
+    and ``∂f/∂b̂ = â - J â``; ``|f|`` multiplies both by ``sign f``. An odd dimension is
+    padded with a zero column (which changes no norm), as sentence-transformers does.
+    """
+    dim = ah.shape[1]
+    if dim % 2:
+        ah, bh = (jnp.pad(v, ((0, 0), (0, 1))) for v in (ah, bh))
+    f = jnp.sum(ah * (bh + _quarter_turn(bh)), axis=1)
+
+    def pullback(g: jax.Array) -> _Pair:
+        gf = (g * jnp.sign(f))[:, None]
+        g_ah, g_bh = gf * (bh + _quarter_turn(bh)), gf * (ah - _quarter_turn(ah))
+        return g_ah[:, :dim], g_bh[:, :dim]
+
+    return jnp.abs(f), pullback
+
+
+def _ranked_pairs(
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    scale: ArrayLike,
+    fn: str,
+    similarity: _Similarity,
 ) -> tuple[jax.Array, _Pair]:
-    """Returns (the scalar loss, (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
+    """CoSENT's ranking of the pairs' ``similarity`` by their labels: (the scalar loss,
+    (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
     a0 = floating(embeddings_a, "embeddings_a", fn)
     b0 = floating(embeddings_b, "embeddings_b", fn)
     check_equal_shapes({"embeddings_a": a0, "embeddings_b": b0}, fn)
@@ -1520,15 +1562,22 @@ def _cosent_parts(
     bh, nb = unit(b0.astype(a.dtype))
     y = lab.astype(a.dtype)
     s = jnp.asarray(scale, a.dtype)
-    c = jnp.sum(ah * bh, axis=1)
+    c, pullback = similarity(ah, bh)
     z = s * (c[:, None] - c[None, :])  # pair i scored above pair j ...
     ranked_lower = y[:, None] < y[None, :]  # ... though its label is lower
     value, w = _log1p_sum_exp(z.reshape(1, -1), ranked_lower.reshape(1, -1))
     w = w.reshape(z.shape)
-    g_c = s * (jnp.sum(w, axis=1) - jnp.sum(w, axis=0))
-    g_a = unit_backward(g_c[:, None] * bh, ah, na)
-    g_b = unit_backward(g_c[:, None] * ah, bh, nb)
+    g_ah, g_bh = pullback(s * (jnp.sum(w, axis=1) - jnp.sum(w, axis=0)))
+    g_a = unit_backward(g_ah, ah, na)
+    g_b = unit_backward(g_bh, bh, nb)
     return value[0].astype(a0.dtype), (g_a.astype(a0.dtype), g_b.astype(a0.dtype))
+
+
+def _cosent_parts(
+    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, scale: ArrayLike, fn: str
+) -> tuple[jax.Array, _Pair]:
+    """Returns (the scalar loss, (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
+    return _ranked_pairs(embeddings_a, embeddings_b, labels, scale, fn, _cosine_similarity)
 
 
 def cosent_loss(
@@ -1586,6 +1635,75 @@ def _cosent_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
     return grads
 
 
+def _angle_parts(
+    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, scale: ArrayLike, fn: str
+) -> tuple[jax.Array, _Pair]:
+    """Returns (the scalar loss, (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
+    return _ranked_pairs(embeddings_a, embeddings_b, labels, scale, fn, _angle_similarity)
+
+
+def angle_loss(
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 20.0,
+) -> jax.Array:
+    r"""AnglE: CoSENT on the pairs' angle similarity in complex space.
+
+    .. math:: \mathcal L = \log\Big(1 + \sum_{(i, j):\ y_i < y_j}
+       e^{s (\theta_i - \theta_j)}\Big), \quad
+       \theta_i = \Big|\operatorname{Re} q_i + \operatorname{Im} q_i\Big|, \quad
+       q_i = \frac{\sum_k z_{ik} \bar w_{ik}}{\lVert a_i \rVert \lVert b_i \rVert}
+
+    where ``z_i = a_i[:d/2] + i a_i[d/2:]`` and ``w_i`` likewise from ``b_i``: the first
+    half of each embedding is the real part, the second the imaginary part (an odd
+    dimension is padded with a zero). ``Re q`` is the cosine of the pair and ``Im q`` the
+    sine term, so ``θ = |cos + sin|``; :func:`cosent_loss` is the same ranking with
+    ``θ = cos``. One scalar; a batch whose labels are all equal gives 0. The same value as
+    sentence-transformers' ``AnglELoss`` (``pairwise_angle_sim``, ``scale = 20``), which
+    follows the authors' code; equation 3 of the paper writes the difference with the
+    opposite sign. ``|·|`` has a kink where ``cos + sin = 0``: the closed form is exact
+    away from it, and there it takes the gradient 0 (``sign 0 = 0``), as ``jax.grad`` and
+    PyTorch do. A zero-norm embedding normalises to 0 (``θ = 0``).
+
+    Args:
+      embeddings_a: ``[batch, dim]``.
+      embeddings_b: ``[batch, dim]``; row ``i`` pairs with row ``i`` of ``embeddings_a``.
+      labels: ``[batch]`` similarity scores of the pairs (float, int or bool).
+      scale: ``s``.
+
+    Returns:
+      A scalar in the dtype of ``embeddings_a``. It couples the batch
+      (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> a, b = jnp.array([[1.0, 0.0], [1.0, 0.0]]), jnp.array([[1.0, 0.0], [1.0, 1.0]])
+      >>> # z = 1 and w = (1, 1 + i): q = (1, (1 - i)/√2), so θ = (1, 0); one term e^{s (1 - 0)}
+      >>> round(float(jl.angle_loss(a, b, jnp.array([0.0, 1.0]), scale=1.0)), 4)  # log(1 + e)
+      1.3133
+
+    References:
+      Li and Li, `AnglE-optimized Text Embeddings <https://arxiv.org/abs/2309.12871>`_,
+      2023 (ACL 2024: "AoE: Angle-optimized Embeddings for Semantic Textual Similarity").
+    """
+    loss, _ = _angle_parts(embeddings_a, embeddings_b, labels, scale, "angle_loss")
+    return loss
+
+
+@closed_form_of(angle_loss, _angle_parts)
+def _angle_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
+    r"""CoSENT's ``∂L/∂θ_i = s (Σ_j W_ij - Σ_j W_ji)``, then through ``θ = |f|``, ``f = ⟨â, b̂ + J b̂⟩``.
+
+    ``J`` is the quarter turn ``[v₁, v₂] ↦ [-v₂, v₁]`` (multiplication by ``i``), ``Jᵀ = -J``:
+    ``∂/∂â_i = ∂L/∂θ_i sign(f_i) (b̂_i + J b̂_i)``, ``∂/∂b̂_i = ∂L/∂θ_i sign(f_i) (â_i - J â_i)``,
+    back through the normalisations.
+    """
+    return grads
+
+
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(contrastive_loss, in_set("labels", (0.0, 1.0)))
@@ -1611,3 +1729,4 @@ register_batch_coupled(
 register_batch_coupled(multi_similarity_loss, "positive and negative pairs over the whole batch")
 register_batch_coupled(circle_loss, "positive and negative pairs over the whole batch")
 register_batch_coupled(cosent_loss, "every two pairs of the batch are ranked, one scalar")
+register_batch_coupled(angle_loss, "every two pairs of the batch are ranked, one scalar")

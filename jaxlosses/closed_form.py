@@ -38,6 +38,7 @@ from ._divergence import _generalized_kl_divergence_grad as generalized_kl_diver
 from ._divergence import _js_divergence_grad as js_divergence
 from ._divergence import _kl_divergence_grad as kl_divergence
 from ._divergence import _kl_divergence_with_log_targets_grad as kl_divergence_with_log_targets
+from ._embedding import _angle_loss_grad as angle_loss
 from ._embedding import _arcface_loss_grad as arcface_loss
 from ._embedding import _batch_all_triplet_loss_grad as batch_all_triplet_loss
 from ._embedding import _batch_hard_triplet_loss_grad as batch_hard_triplet_loss
@@ -130,6 +131,7 @@ from ._structured import _structured_softmax_margin_loss_grad as structured_soft
 
 __all__ = [
     "absolute_error",
+    "angle_loss",
     "approx_ndcg_loss",
     "arcface_loss",
     "asymmetric_loss",

@@ -339,6 +339,35 @@ def test_cosent(rng, x64, labels):
     assert theirs.item() > 0.1
 
 
+@pytest.mark.parametrize("dim", [384, 383], ids=["even dim", "odd dim (zero-padded)"])
+@pytest.mark.parametrize("labels", ["sts", "binary"])
+def test_angle(rng, x64, labels, dim):
+    """sentence-transformers' ``AnglELoss`` is its ``CoSENTLoss`` with ``pairwise_angle_sim``
+    (``|cos + sin|``, halves of each embedding paired; an odd dimension padded with a zero).
+    The same pairs as :func:`test_cosent`; the value and both gradients must agree."""
+    st = _st().AnglELoss(model=None)
+    batch = 128
+    a = rng.standard_normal((batch, dim))
+    y = (
+        rng.integers(0, 6, batch).astype(np.float64)
+        if labels == "sts"
+        else rng.integers(0, 2, batch)
+    )
+    b = (y[:, None] / 5.0 + 0.3) * a + rng.standard_normal((batch, dim))
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    theirs = st.compute_loss_from_embeddings([ta, tb], torch.tensor(y))
+    theirs.backward()
+    value, grads = jax.value_and_grad(lambda u, v: jl.angle_loss(u, v, y), (0, 1))(a, b)
+    _close(value, theirs.item(), "value")
+    closed = jl.closed_form.angle_loss(a, b, y)
+    for name, g, c, t in zip("ab", grads, closed, (ta, tb)):
+        _close(g, t.grad.numpy(), f"jax.grad w.r.t. {name}")
+        _close(c, t.grad.numpy(), f"closed form w.r.t. {name}")
+    # not vacuous: terms are violated, and the sine term changes the loss from CoSENT's
+    assert theirs.item() > 0.1
+    assert abs(theirs.item() - float(jl.cosent_loss(a, b, y))) > 1e-3
+
+
 CIRCLE_SETTINGS = [(0.4, 80.0), (0.25, 256.0), (0.25, 128.0)]  # pml's default, the paper's
 
 

@@ -459,6 +459,46 @@ def _stress_cosent() -> list[Case]:
     ]  # fmt: skip
 
 
+def _ref_angle(a, b, y, *, scale=20.0):
+    """AnglE's angle difference, in complex numbers: halves of each row as real and imaginary
+    parts, ``q = Σ z conj(w) / (‖a‖ ‖b‖)``, ``θ = |Re q + Im q|``, then CoSENT's ranking."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape[1] % 2:
+        a, b = (np.pad(v, ((0, 0), (0, 1))) for v in (a, b))
+    h = a.shape[1] // 2
+    z, w = a[:, :h] + 1j * a[:, h:], b[:, :h] + 1j * b[:, h:]
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    q = np.sum(z * np.conj(w), axis=1) / np.where(norms == 0, 1.0, norms)
+    theta = np.abs(q.real + q.imag)
+    terms = [0.0]
+    for i in range(len(y)):
+        for j in range(len(y)):
+            if y[i] < y[j]:
+                terms.append(scale * (theta[i] - theta[j]))
+    return np.asarray(special.logsumexp(terms))
+
+
+def _sample_angle(rng: np.random.Generator) -> list[Case]:
+    a = normal(rng, 6, DIM + 1)
+    b = a + normal(rng, 6, DIM + 1)
+    y = np.array([0.0, 1.0, 1.0, 2.5, 4.0, 5.0])
+    return [
+        Case("STS-like scores with ties, scale 5", (a, b, y), {"scale": 5.0}, in_axes=None),
+        Case("binary labels, scale 20", (a, b, np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])), in_axes=None),
+        Case("odd dimension (zero-padded), scale 3", (a[:, :DIM], b[:, :DIM], y), {"scale": 3.0}, in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_angle() -> list[Case]:
+    v = _stress_mined()[0].args[0]
+    y = np.array([0.0, 1.0, 2.0, 3.0, 4.0], np.float32)
+    return [
+        Case("zero-norm and coinciding rows, scale 1e4", (v, v[::-1].copy(), y), {"scale": 1e4}, in_axes=None),
+        Case("opposite rows, labels reversed", (v, -v, y[::-1].copy()), in_axes=None),
+        Case("all labels equal (no term)", (v, -v, np.ones(5, np.float32)), in_axes=None),
+    ]  # fmt: skip
+
+
 _ST = "sentence_transformers.sentence_transformer.losses"
 _MINED_TEST = _CONTRASTIVE_TEST = "tests/test_metric_learning_conformance.py"
 
@@ -548,4 +588,9 @@ ENTRIES: list[Entry] = [
           properties=frozenset({NONNEG}),
           peers=(Peer(f"{_ST}.CoSENTLoss", note="a module; the same scalar",
                       tested_by=f"{_MINED_TEST}::test_cosent"),)),
+    Entry(name="angle_loss", reference=_ref_angle, sample=_sample_angle, stress=_stress_angle,
+          argnums=(0, 1), smooth=False, accepts=frozenset({"labels:int"}), free_args=(0, 1),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.AnglELoss", note="a module; the same scalar",
+                      tested_by=f"{_MINED_TEST}::test_angle"),)),
 ]  # fmt: skip
