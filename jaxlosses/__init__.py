@@ -38,10 +38,12 @@ from ._divergence import generalized_kl_divergence as generalized_kl_divergence
 from ._divergence import js_divergence as js_divergence
 from ._divergence import kl_divergence as kl_divergence
 from ._divergence import kl_divergence_with_log_targets as kl_divergence_with_log_targets
+from ._embedding import angle_loss as angle_loss
 from ._embedding import arcface_loss as arcface_loss
 from ._embedding import batch_all_triplet_loss as batch_all_triplet_loss
 from ._embedding import batch_hard_triplet_loss as batch_hard_triplet_loss
 from ._embedding import batch_semi_hard_triplet_loss as batch_semi_hard_triplet_loss
+from ._embedding import circle_loss as circle_loss
 from ._embedding import contrastive_loss as contrastive_loss
 from ._embedding import cosent_loss as cosent_loss
 from ._embedding import cosface_loss as cosface_loss
@@ -49,6 +51,7 @@ from ._embedding import cosine_embedding_loss as cosine_embedding_loss
 from ._embedding import ge2e_loss as ge2e_loss
 from ._embedding import hinge_embedding_loss as hinge_embedding_loss
 from ._embedding import multi_similarity_loss as multi_similarity_loss
+from ._embedding import sub_center_arcface_loss as sub_center_arcface_loss
 from ._embedding import triplet_margin_loss as triplet_margin_loss
 from ._fenchel_young import make_fenchel_young_loss as make_fenchel_young_loss
 from ._fenchel_young import multiclass_sparsemax_loss as multiclass_sparsemax_loss

@@ -29,6 +29,7 @@ from ._core import (
     finite_number,
     floating,
     gather_last,
+    hyperparameter,
     integer,
     real,
     unit,
@@ -38,10 +39,12 @@ from ._core import (
 from ._coupling import register_batch_coupled
 
 __all__ = [
+    "angle_loss",
     "arcface_loss",
     "batch_all_triplet_loss",
     "batch_hard_triplet_loss",
     "batch_semi_hard_triplet_loss",
+    "circle_loss",
     "contrastive_loss",
     "cosent_loss",
     "cosface_loss",
@@ -49,6 +52,7 @@ __all__ = [
     "ge2e_loss",
     "hinge_embedding_loss",
     "multi_similarity_loss",
+    "sub_center_arcface_loss",
     "triplet_margin_loss",
 ]
 
@@ -326,6 +330,40 @@ def _contrastive_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
 # --- ArcFace and CosFace ------------------------------------------------------------------
 
 
+def _margin_head(
+    cos: jax.Array, lab: jax.Array, s: jax.Array, margin: float, arc: bool
+) -> tuple[jax.Array, jax.Array]:
+    """The margin softmax over class cosines ``[..., K]``: (loss, ∂loss/∂cos).
+
+    NaN loss for a label outside ``[0, K)``.
+    """
+    k = cos.shape[-1]
+    onehot = jax.nn.one_hot(lab, k, dtype=cos.dtype)
+    c_y = jnp.sum(cos * onehot, axis=-1)
+    if arc:
+        cm, sm = math.cos(margin), math.sin(margin)
+        t = 1.0 - c_y * c_y
+        pos = t > 0
+        sin = jnp.where(pos, jnp.sqrt(jnp.where(pos, t, 1.0)), 0.0)
+        fallback = c_y <= math.cos(math.pi - margin)
+        phi = jnp.where(fallback, c_y - margin * sm, c_y * cm - sin * sm)
+        dphi = jnp.where(
+            fallback, 1.0, cm + jnp.where(pos, c_y / jnp.where(pos, sin, 1.0), 0.0) * sm
+        )
+    else:
+        phi = c_y - margin
+        dphi = jnp.ones_like(c_y)
+    z = s * (cos + onehot * (phi - c_y)[..., None])
+    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
+    lse = jnp.log(jnp.sum(jnp.exp(z - m), axis=-1, keepdims=True)) + m
+    loss = lse[..., 0] - s * phi
+    # ∂L/∂z = softmax(z) - e_y; z_j = s cos_j (j ≠ y), z_y = s φ(cos_y).
+    delta = jnp.exp(z - lse) - onehot
+    dcos = s * delta * (1.0 + onehot * (dphi[..., None] - 1.0))
+    valid = (lab >= 0) & (lab < k)
+    return jnp.where(valid, loss, jnp.nan), dcos
+
+
 def _margin_softmax(
     embeddings: ArrayLike,
     class_centers: ArrayLike,
@@ -357,34 +395,11 @@ def _margin_softmax(
     eh, ne = unit(e)
     wh, nw = unit(w)
     cos = eh @ wh.T  # [..., K]
-    onehot = jax.nn.one_hot(lab, k, dtype=e.dtype)
-    c_y = jnp.sum(cos * onehot, axis=-1)
-    if arc:
-        cm, sm = math.cos(margin), math.sin(margin)
-        t = 1.0 - c_y * c_y
-        pos = t > 0
-        sin = jnp.where(pos, jnp.sqrt(jnp.where(pos, t, 1.0)), 0.0)
-        fallback = c_y <= math.cos(math.pi - margin)
-        phi = jnp.where(fallback, c_y - margin * sm, c_y * cm - sin * sm)
-        dphi = jnp.where(
-            fallback, 1.0, cm + jnp.where(pos, c_y / jnp.where(pos, sin, 1.0), 0.0) * sm
-        )
-    else:
-        phi = c_y - margin
-        dphi = jnp.ones_like(c_y)
-    z = s * (cos + onehot * (phi - c_y)[..., None])
-    m = jax.lax.stop_gradient(jnp.max(z, axis=-1, keepdims=True))
-    lse = jnp.log(jnp.sum(jnp.exp(z - m), axis=-1, keepdims=True)) + m
-    loss = lse[..., 0] - s * phi
-    # ∂L/∂z = softmax(z) - e_y; z_j = s cos_j (j ≠ y), z_y = s φ(cos_y).
-    delta = jnp.exp(z - lse) - onehot
-    dcos = s * delta * (1.0 + onehot * (dphi[..., None] - 1.0))
+    loss, dcos = _margin_head(cos, lab, s, margin, arc)
     flat_dcos = dcos.reshape(-1, k)
     flat_eh = eh.reshape(-1, eh.shape[-1])
     g_eh = dcos @ wh
     g_wh = flat_dcos.T @ flat_eh
-    valid = (lab >= 0) & (lab < k)
-    loss = jnp.where(valid, loss, jnp.nan)
     g_e, g_w = unit_backward(g_eh, eh, ne), unit_backward(g_wh, wh, nw)
     return loss.astype(e0.dtype), (g_e.astype(e0.dtype), g_w.astype(w0.dtype))
 
@@ -503,6 +518,119 @@ def cosface_loss(
 @closed_form_of(cosface_loss, functools.partial(_margin_softmax, arc=False))
 def _cosface_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
     """As ArcFace with ``ψ' = 1``: ``∂L/∂cos = s (softmax(z) - e_y)``, through the norms."""
+    return grads
+
+
+def _sub_center_parts(
+    embeddings: ArrayLike,
+    class_centers: ArrayLike,
+    labels: ArrayLike,
+    scale: ArrayLike,
+    margin: float,
+    fn: str,
+) -> tuple[jax.Array, _Pair]:
+    """Returns (loss, (∂/∂embeddings, ∂/∂class_centers)), each in its input's dtype."""
+    e0 = floating(embeddings, "embeddings", fn)
+    w0 = floating(class_centers, "class_centers", fn)
+    lab = integer(labels, "labels", fn)
+    if w0.ndim != 3 or e0.ndim < 1 or e0.shape[-1] != w0.shape[2]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `class_centers` {w0.shape}; "
+            "expected embeddings [..., dim] and class_centers [num_classes, sub_centers, "
+            "dim] (pytorch-metric-learning's W [dim, num_classes * sub_centers] is "
+            "`W.T.reshape(num_classes, sub_centers, dim)`)."
+        )
+    if lab.shape != e0.shape[:-1]:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape}; expected one integer class index per "
+            f"embedding, shape {e0.shape[:-1]}."
+        )
+    e = upcast(e0)
+    w = w0.astype(e.dtype)
+    n_cls, n_sub, dim = w.shape
+    eh, ne = unit(e)
+    wh, nw = unit(w)
+    flat_wh = wh.reshape(n_cls * n_sub, dim)
+    cos_all = (eh @ flat_wh.T).reshape(*e.shape[:-1], n_cls, n_sub)
+    # the nearest sub-centre of each class, chosen once (the first of equal cosines; a NaN
+    # cosine is chosen, so it stays NaN) so that jax.grad and the closed form agree at ties
+    best = jax.lax.stop_gradient(jnp.argmax(cos_all, axis=-1))
+    cos = jnp.take_along_axis(cos_all, best[..., None], axis=-1)[..., 0]
+    loss, dcos = _margin_head(cos, lab, jnp.asarray(scale, e.dtype), margin, True)
+    dcos_all = dcos[..., None] * jax.nn.one_hot(best, n_sub, dtype=e.dtype)  # [..., C, K]
+    flat_dcos = dcos_all.reshape(-1, n_cls * n_sub)
+    g_eh = flat_dcos @ flat_wh
+    g_wh = (flat_dcos.T @ eh.reshape(-1, dim)).reshape(w.shape)
+    g_e = unit_backward(g_eh.reshape(e.shape), eh, ne)
+    g_w = unit_backward(g_wh, wh, nw)
+    return loss.astype(e0.dtype), (g_e.astype(e0.dtype), g_w.astype(w0.dtype))
+
+
+def sub_center_arcface_loss(
+    embeddings: ArrayLike,
+    class_centers: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 64.0,
+    margin: float = 0.5,
+) -> jax.Array:
+    r"""Sub-center ArcFace: ArcFace on the nearest of ``K`` sub-centres of each class.
+
+    .. math:: \cos\theta_j = \max_{k} \cos(e, w_{jk}), \qquad
+       \ell = -\log \frac{e^{s\,\psi(\theta_y)}}{e^{s\,\psi(\theta_y)}
+       + \sum_{j \neq y} e^{s \cos\theta_j}}
+
+    with :func:`arcface_loss`'s additive angular margin ``ψ(θ) = cos(θ + m)`` (and its
+    fallback ``cos θ - m sin m`` for ``θ ≥ π - m``). Each class has ``K`` learned
+    centres; a noisy example can settle on a sub-centre of its own, so the dominant one
+    stays clean (Deng et al. 2020). ``K = 1`` is :func:`arcface_loss`. The same value
+    as pytorch-metric-learning's ``SubCenterArcFaceLoss`` per example (its ``margin`` in
+    degrees, ``28.6 ≈ 0.5`` rad; its ``W`` of shape ``[dim, num_classes * K]`` is our
+    ``W.T.reshape(num_classes, K, dim)``; its scalar is the mean).
+
+    The max over sub-centres is piecewise: the gradient goes to the chosen (nearest)
+    sub-centre only, and the closed form is exact away from ties (two sub-centres of a
+    class at the same cosine); at a tie both pick the first. Zero-norm vectors normalise
+    to 0. Unchecked, a label outside ``[0, num_classes)`` gives a NaN loss for its
+    example; ``jaxlosses.checked(sub_center_arcface_loss)`` raises instead.
+
+    Args:
+      embeddings: ``[..., dim]``.
+      class_centers: ``[num_classes, sub_centers, dim]`` (learned).
+      labels: integer class indices ``[...]``.
+      scale: ``s``, the logit scale.
+      margin: ``m`` in radians (a Python float).
+
+    Returns:
+      Per-embedding loss ``[...]``, dtype of ``embeddings``; NaN for a label outside
+      ``[0, num_classes)`` (unchecked).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[1.0, 0.0]])
+      >>> w = jnp.array([[[0.0, 1.0], [1.0, 0.0]], [[0.0, -1.0], [-1.0, 0.0]]])  # 2 x 2 x 2
+      >>> # class 0's nearest sub-centre has cos 1, class 1's cos 0: as arcface_loss's example
+      >>> jl.sub_center_arcface_loss(e, w, jnp.array([0]), scale=1.0).round(4).tolist()
+      [0.3477]
+
+    References:
+      Deng et al., `Sub-center ArcFace: Boosting Face Recognition by Large-Scale Noisy Web
+      Faces <https://www.ecva.net/papers/eccv_2020/papers_ECCV/papers/123560715.pdf>`_, 2020.
+    """
+    loss, _ = _sub_center_parts(
+        embeddings, class_centers, labels, scale, margin, "sub_center_arcface_loss"
+    )
+    return loss
+
+
+@closed_form_of(sub_center_arcface_loss, _sub_center_parts)
+def _sub_center_arcface_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
+    r"""As :func:`_arcface_loss_grad`, with ``∂L/∂cos_j`` sent to class ``j``'s chosen sub-centre.
+
+    ``∂L/∂cos_{jk} = ∂L/∂cos_j [k = argmax_k cos_{jk}]``; then ``∂/∂ê = Σ_{jk} ∂L/∂cos_{jk}
+    ŵ_{jk}``, ``∂/∂ŵ_{jk} = Σ_n ∂L_n/∂cos_{jk} ê_n``, through the normalisations.
+    """
     return grads
 
 
@@ -1261,13 +1389,192 @@ def _multi_similarity_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
     return g
 
 
-# --- CoSENT ----------------------------------------------------------------------------------
+# --- circle loss -------------------------------------------------------------------------------
 
 
-def _cosent_parts(
-    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, scale: ArrayLike, fn: str
+def _masked_lse(z: jax.Array, mask: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Per row: ``log Σ_{j∈mask} e^{z_j}``, its softmax weights (0 off the mask), non-empty.
+
+    The shift is the masked maximum (NaN in the mask stays NaN); an empty row gives 0
+    with zero weights, to be masked by the caller with the third output.
+    """
+    has = jnp.any(mask, axis=1, keepdims=True)
+    zm = jnp.where(mask, z, -jnp.inf)
+    mx = jax.lax.stop_gradient(jnp.where(has, jnp.max(zm, axis=1, keepdims=True), 0.0))
+    ex = jnp.where(mask, jnp.exp(zm - mx), 0.0)
+    total = jnp.sum(ex, axis=1, keepdims=True)
+    safe = jnp.where(has, total, 1.0)
+    return jnp.where(has, jnp.log(safe) + mx, 0.0)[:, 0], ex / safe, has[:, 0]
+
+
+def _circle_parts(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    margin: ArrayLike,
+    gamma: ArrayLike,
+    detach_weights: bool,
+    fn: str,
+) -> tuple[jax.Array, jax.Array]:
+    """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
+    finite_number(margin, "margin", fn)
+    hyperparameter(gamma, "gamma", fn, low=0.0, open_low=True, why="the scale of the logits")
+    e0 = floating(embeddings, "embeddings", fn)
+    lab = integer(labels, "labels", fn)
+    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
+            "embeddings [batch, dim] and one integer label per row, [batch]."
+        )
+    e = upcast(e0)
+    eh, ne = unit(e)
+    s = eh @ eh.T
+    same = lab[:, None] == lab[None, :]
+    pos = same & ~jnp.eye(e.shape[0], dtype=bool)
+    neg = ~same
+    m, g = jnp.asarray(margin, e.dtype), jnp.asarray(gamma, e.dtype)
+    # positives: z = -γ α_p (s - Δ_p), α_p = [1 + m - s]_+, Δ_p = 1 - m
+    sg = jax.lax.stop_gradient if detach_weights else (lambda v: v)
+    a_p = sg(jnp.maximum(1.0 + m - s, 0.0))
+    z_p = -g * a_p * (s - (1.0 - m))
+    # negatives: z = γ α_n (s - Δ_n), α_n = [s + m]_+, Δ_n = m
+    a_n = sg(jnp.maximum(s + m, 0.0))
+    z_n = g * a_n * (s - m)
+    l_p, w_p, has_p = _masked_lse(z_p, pos)
+    l_n, w_n, has_n = _masked_lse(z_n, neg)
+    valid = has_p & has_n
+    x = l_p + l_n
+    loss = jnp.where(valid, jax.nn.softplus(x), 0.0)
+    # ∂z/∂s, with the weights α held fixed (detach_weights) or differentiated too
+    dz_p = -g * a_p
+    dz_n = g * a_n
+    if not detach_weights:
+        dz_p = dz_p + g * (1.0 + m - s > 0) * (s - (1.0 - m))
+        dz_n = dz_n + g * (s + m > 0) * (s - m)
+    sig = jnp.where(valid, jax.nn.sigmoid(x), 0.0)[:, None]
+    g_s = sig * (w_p * dz_p + w_n * dz_n)  # ∂ℓ_i/∂s_ij
+    g_e = unit_backward((g_s + g_s.T) @ eh, eh, ne)
+    return loss.astype(e0.dtype), g_e.astype(e0.dtype)
+
+
+def circle_loss(
+    embeddings: ArrayLike,
+    labels: ArrayLike,
+    *,
+    margin: ArrayLike = 0.4,
+    gamma: ArrayLike = 80.0,
+    detach_weights: bool = False,
+) -> jax.Array:
+    r"""Circle loss: self-paced soft maxima over each anchor's positive and negative cosines.
+
+    .. math:: \ell_i = \log\Big(1 + \sum_{n \in N(i)} e^{\gamma \alpha_n (s_{in} - \Delta_n)}
+       \sum_{p \in P(i)} e^{-\gamma \alpha_p (s_{ip} - \Delta_p)}\Big),
+       \quad \alpha_p = [1 + m - s_{ip}]_+,\ \alpha_n = [s_{in} + m]_+,
+       \ \Delta_p = 1 - m,\ \Delta_n = m
+
+    Sun et al.'s pair-based form with class labels in the batch and ``s_ij = cos(e_i,
+    e_j)``. ``P(i)``: the other examples with anchor ``i``'s label; ``N(i)``: those with
+    another label. Computed as ``softplus(lse_P + lse_N)`` with each log-sum-exp shifted
+    by its masked maximum, so ``γ`` in the hundreds (the paper's 256) stays finite. An
+    anchor without a positive or without a negative gives 0 with a zero gradient. The
+    mean over the anchors that have both is pytorch-metric-learning's ``CircleLoss`` (its
+    ``m = 0.4``, ``γ = 80`` defaults, its ``AvgNonZeroReducer``: ``masked_mean(loss,
+    where=loss > 0)``). Piecewise smooth: ``α_n`` has a kink at ``s_in = -m``.
+
+    The gradient: by default ``jax.grad`` and the closed form differentiate the value,
+    weights ``α`` included. The paper's gradient (its Eq. 8, ``∂/∂s_n ∝ γ α_n``) and
+    pytorch-metric-learning's treat the weights as constants (``.detach()``):
+    ``detach_weights=True`` does the same, through :func:`jax.lax.stop_gradient`, and
+    then ``jax.grad`` (and the closed form) is no longer the derivative of the value,
+    which is the same either way.
+
+    Args:
+      embeddings: ``[batch, dim]``.
+      labels: integer class labels ``[batch]``.
+      margin: ``m``, the relaxation (the paper suggests 0.25 to 0.4).
+      gamma: ``γ > 0``, the scale (the paper: 80 to 256).
+      detach_weights: hold ``α_p``, ``α_n`` fixed in the gradient (the paper's and
+        pytorch-metric-learning's gradient).
+
+    Returns:
+      Per-anchor loss ``[batch]``, dtype of ``embeddings``. It couples the batch
+      (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> e = jnp.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+      >>> # anchors 0, 1: s_p = 1 (α_p = m, z_p = -γ m²), s_n = 0 (α_n = m, z_n = -γ m²):
+      >>> # log(1 + e^{-2 γ m²}) = log(1 + e^-1) with m = 0.5, γ = 2; anchor 2 has no positive
+      >>> jl.circle_loss(e, jnp.array([0, 0, 1]), margin=0.5, gamma=2.0).round(4).tolist()
+      [0.3133, 0.3133, 0.0]
+
+    References:
+      Sun et al., `Circle Loss: A Unified Perspective of Pair Similarity Optimization
+      <https://arxiv.org/abs/2002.10857>`_, 2020.
+    """
+    loss, _ = _circle_parts(embeddings, labels, margin, gamma, detach_weights, "circle_loss")
+    return loss
+
+
+@closed_form_of(circle_loss, _circle_parts)
+def _circle_loss_grad(_: jax.Array, g: jax.Array) -> jax.Array:
+    r"""``G_ij = ∂ℓ_i/∂s_ij = σ(lse_P + lse_N) softmax(z)_j ∂z_ij/∂s_ij`` on ``P(i)`` and ``N(i)``.
+
+    ``∂z/∂s = -γ α_p + γ [1 + m - s > 0] (s - Δ_p)`` on positives and ``γ α_n + γ [s + m
+    > 0] (s - Δ_n)`` on negatives (the second terms dropped with ``detach_weights``); then
+    ``∂/∂ê = (G + Gᵀ) ê`` (``s`` is symmetric) and back through ``ê = e/‖e‖``.
+    """
+    return g
+
+
+# --- CoSENT and AnglE -------------------------------------------------------------------
+
+# A pair similarity: (â, b̂) -> (score per pair, pullback of ∂L/∂score to (∂/∂â, ∂/∂b̂)).
+_Scored = tuple[jax.Array, Callable[[jax.Array], _Pair]]
+_Similarity = Callable[[jax.Array, jax.Array], _Scored]
+
+
+def _cosine_similarity(ah: jax.Array, bh: jax.Array) -> _Scored:
+    """``⟨â, b̂⟩``; its gradients are ``b̂`` and ``â``."""
+    return jnp.sum(ah * bh, axis=1), lambda g: (g[:, None] * bh, g[:, None] * ah)
+
+
+def _quarter_turn(v: jax.Array) -> jax.Array:
+    """``i v`` in the complex view ``v = v₁ + i v₂`` of the halves: ``[-v₂, v₁]``."""
+    first, last = jnp.split(v, 2, axis=1)
+    return jnp.concatenate([-last, first], axis=1)
+
+
+def _angle_similarity(ah: jax.Array, bh: jax.Array) -> _Scored:
+    """``|⟨â, b̂⟩ + ⟨â, i b̂⟩|``: ``|Re + Im|`` of ``Σ_k â_k conj(b̂_k)`` (halves as complex).
+
+    ``f = ⟨â, b̂ + J b̂⟩`` with ``J`` the quarter turn (``Jᵀ = -J``), so ``∂f/∂â = b̂ + J b̂``
+    and ``∂f/∂b̂ = â - J â``; ``|f|`` multiplies both by ``sign f``. An odd dimension is
+    padded with a zero column (which changes no norm), as sentence-transformers does.
+    """
+    dim = ah.shape[1]
+    if dim % 2:
+        ah, bh = (jnp.pad(v, ((0, 0), (0, 1))) for v in (ah, bh))
+    f = jnp.sum(ah * (bh + _quarter_turn(bh)), axis=1)
+
+    def pullback(g: jax.Array) -> _Pair:
+        gf = (g * jnp.sign(f))[:, None]
+        g_ah, g_bh = gf * (bh + _quarter_turn(bh)), gf * (ah - _quarter_turn(ah))
+        return g_ah[:, :dim], g_bh[:, :dim]
+
+    return jnp.abs(f), pullback
+
+
+def _ranked_pairs(
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    scale: ArrayLike,
+    fn: str,
+    similarity: _Similarity,
 ) -> tuple[jax.Array, _Pair]:
-    """Returns (the scalar loss, (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
+    """CoSENT's ranking of the pairs' ``similarity`` by their labels: (the scalar loss,
+    (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
     a0 = floating(embeddings_a, "embeddings_a", fn)
     b0 = floating(embeddings_b, "embeddings_b", fn)
     check_equal_shapes({"embeddings_a": a0, "embeddings_b": b0}, fn)
@@ -1282,15 +1589,22 @@ def _cosent_parts(
     bh, nb = unit(b0.astype(a.dtype))
     y = lab.astype(a.dtype)
     s = jnp.asarray(scale, a.dtype)
-    c = jnp.sum(ah * bh, axis=1)
+    c, pullback = similarity(ah, bh)
     z = s * (c[:, None] - c[None, :])  # pair i scored above pair j ...
     ranked_lower = y[:, None] < y[None, :]  # ... though its label is lower
     value, w = _log1p_sum_exp(z.reshape(1, -1), ranked_lower.reshape(1, -1))
     w = w.reshape(z.shape)
-    g_c = s * (jnp.sum(w, axis=1) - jnp.sum(w, axis=0))
-    g_a = unit_backward(g_c[:, None] * bh, ah, na)
-    g_b = unit_backward(g_c[:, None] * ah, bh, nb)
+    g_ah, g_bh = pullback(s * (jnp.sum(w, axis=1) - jnp.sum(w, axis=0)))
+    g_a = unit_backward(g_ah, ah, na)
+    g_b = unit_backward(g_bh, bh, nb)
     return value[0].astype(a0.dtype), (g_a.astype(a0.dtype), g_b.astype(a0.dtype))
+
+
+def _cosent_parts(
+    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, scale: ArrayLike, fn: str
+) -> tuple[jax.Array, _Pair]:
+    """Returns (the scalar loss, (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
+    return _ranked_pairs(embeddings_a, embeddings_b, labels, scale, fn, _cosine_similarity)
 
 
 def cosent_loss(
@@ -1348,6 +1662,75 @@ def _cosent_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
     return grads
 
 
+def _angle_parts(
+    embeddings_a: ArrayLike, embeddings_b: ArrayLike, labels: ArrayLike, scale: ArrayLike, fn: str
+) -> tuple[jax.Array, _Pair]:
+    """Returns (the scalar loss, (∂/∂a, ∂/∂b)), in the dtype of ``embeddings_a``."""
+    return _ranked_pairs(embeddings_a, embeddings_b, labels, scale, fn, _angle_similarity)
+
+
+def angle_loss(
+    embeddings_a: ArrayLike,
+    embeddings_b: ArrayLike,
+    labels: ArrayLike,
+    *,
+    scale: ArrayLike = 20.0,
+) -> jax.Array:
+    r"""AnglE: CoSENT on the pairs' angle similarity in complex space.
+
+    .. math:: \mathcal L = \log\Big(1 + \sum_{(i, j):\ y_i < y_j}
+       e^{s (\theta_i - \theta_j)}\Big), \quad
+       \theta_i = \Big|\operatorname{Re} q_i + \operatorname{Im} q_i\Big|, \quad
+       q_i = \frac{\sum_k z_{ik} \bar w_{ik}}{\lVert a_i \rVert \lVert b_i \rVert}
+
+    where ``z_i = a_i[:d/2] + i a_i[d/2:]`` and ``w_i`` likewise from ``b_i``: the first
+    half of each embedding is the real part, the second the imaginary part (an odd
+    dimension is padded with a zero). ``Re q`` is the cosine of the pair and ``Im q`` the
+    sine term, so ``θ = |cos + sin|``; :func:`cosent_loss` is the same ranking with
+    ``θ = cos``. One scalar; a batch whose labels are all equal gives 0. The same value as
+    sentence-transformers' ``AnglELoss`` (``pairwise_angle_sim``, ``scale = 20``), which
+    follows the authors' code; equation 3 of the paper writes the difference with the
+    opposite sign. ``|·|`` has a kink where ``cos + sin = 0``: the closed form is exact
+    away from it, and there it takes the gradient 0 (``sign 0 = 0``), as ``jax.grad`` and
+    PyTorch do. A zero-norm embedding normalises to 0 (``θ = 0``).
+
+    Args:
+      embeddings_a: ``[batch, dim]``.
+      embeddings_b: ``[batch, dim]``; row ``i`` pairs with row ``i`` of ``embeddings_a``.
+      labels: ``[batch]`` similarity scores of the pairs (float, int or bool).
+      scale: ``s``.
+
+    Returns:
+      A scalar in the dtype of ``embeddings_a``. It couples the batch
+      (``jaxlosses.parallel`` refuses it).
+
+    Example:
+      >>> import jax.numpy as jnp
+      >>> import jaxlosses as jl
+      >>> a, b = jnp.array([[1.0, 0.0], [1.0, 0.0]]), jnp.array([[1.0, 0.0], [1.0, 1.0]])
+      >>> # z = 1 and w = (1, 1 + i): q = (1, (1 - i)/√2), so θ = (1, 0); one term e^{s (1 - 0)}
+      >>> round(float(jl.angle_loss(a, b, jnp.array([0.0, 1.0]), scale=1.0)), 4)  # log(1 + e)
+      1.3133
+
+    References:
+      Li and Li, `AnglE-optimized Text Embeddings <https://arxiv.org/abs/2309.12871>`_,
+      2023 (ACL 2024: "AoE: Angle-optimized Embeddings for Semantic Textual Similarity").
+    """
+    loss, _ = _angle_parts(embeddings_a, embeddings_b, labels, scale, "angle_loss")
+    return loss
+
+
+@closed_form_of(angle_loss, _angle_parts)
+def _angle_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
+    r"""CoSENT's ``∂L/∂θ_i = s (Σ_j W_ij - Σ_j W_ji)``, then through ``θ = |f|``, ``f = ⟨â, b̂ + J b̂⟩``.
+
+    ``J`` is the quarter turn ``[v₁, v₂] ↦ [-v₂, v₁]`` (multiplication by ``i``), ``Jᵀ = -J``:
+    ``∂/∂â_i = ∂L/∂θ_i sign(f_i) (b̂_i + J b̂_i)``, ``∂/∂b̂_i = ∂L/∂θ_i sign(f_i) (â_i - J â_i)``,
+    back through the normalisations.
+    """
+    return grads
+
+
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
 
 register_checks(contrastive_loss, in_set("labels", (0.0, 1.0)))
@@ -1355,6 +1738,7 @@ register_checks(cosine_embedding_loss, in_set("targets", (-1.0, 1.0)))
 register_checks(hinge_embedding_loss, in_set("targets", (-1.0, 1.0)))
 register_checks(arcface_loss, labels_in_range("labels", "class_centers", axis=0))
 register_checks(cosface_loss, labels_in_range("labels", "class_centers", axis=0))
+register_checks(sub_center_arcface_loss, labels_in_range("labels", "class_centers", axis=0))
 
 
 # --- losses that couple the examples of a batch (jaxlosses.parallel refuses them) ---
@@ -1372,4 +1756,6 @@ register_batch_coupled(
     batch_all_triplet_loss, "every triplet of the batch, one scalar over the active ones"
 )
 register_batch_coupled(multi_similarity_loss, "positive and negative pairs over the whole batch")
+register_batch_coupled(circle_loss, "positive and negative pairs over the whole batch")
 register_batch_coupled(cosent_loss, "every two pairs of the batch are ranked, one scalar")
+register_batch_coupled(angle_loss, "every two pairs of the batch are ranked, one scalar")

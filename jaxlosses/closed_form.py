@@ -38,10 +38,12 @@ from ._divergence import _generalized_kl_divergence_grad as generalized_kl_diver
 from ._divergence import _js_divergence_grad as js_divergence
 from ._divergence import _kl_divergence_grad as kl_divergence
 from ._divergence import _kl_divergence_with_log_targets_grad as kl_divergence_with_log_targets
+from ._embedding import _angle_loss_grad as angle_loss
 from ._embedding import _arcface_loss_grad as arcface_loss
 from ._embedding import _batch_all_triplet_loss_grad as batch_all_triplet_loss
 from ._embedding import _batch_hard_triplet_loss_grad as batch_hard_triplet_loss
 from ._embedding import _batch_semi_hard_triplet_loss_grad as batch_semi_hard_triplet_loss
+from ._embedding import _circle_loss_grad as circle_loss
 from ._embedding import _contrastive_loss_grad as contrastive_loss
 from ._embedding import _cosent_loss_grad as cosent_loss
 from ._embedding import _cosface_loss_grad as cosface_loss
@@ -49,6 +51,7 @@ from ._embedding import _cosine_embedding_loss_grad as cosine_embedding_loss
 from ._embedding import _ge2e_loss_grad as ge2e_loss
 from ._embedding import _hinge_embedding_loss_grad as hinge_embedding_loss
 from ._embedding import _multi_similarity_loss_grad as multi_similarity_loss
+from ._embedding import _sub_center_arcface_loss_grad as sub_center_arcface_loss
 from ._embedding import _triplet_margin_loss_grad as triplet_margin_loss
 from ._fenchel_young import _multiclass_sparsemax_loss_grad as multiclass_sparsemax_loss
 from ._fenchel_young import _sparsemax_loss_grad as sparsemax_loss
@@ -130,6 +133,7 @@ from ._structured import _structured_softmax_margin_loss_grad as structured_soft
 
 __all__ = [
     "absolute_error",
+    "angle_loss",
     "approx_ndcg_loss",
     "arcface_loss",
     "asymmetric_loss",
@@ -140,6 +144,7 @@ __all__ = [
     "binary_cross_entropy",
     "binary_dice_loss",
     "categorical_cross_entropy",
+    "circle_loss",
     "clip_loss",
     "contrastive_loss",
     "convex_kl_divergence",
@@ -228,6 +233,7 @@ __all__ = [
     "structured_perceptron_loss",
     "structured_risk_loss",
     "structured_softmax_margin_loss",
+    "sub_center_arcface_loss",
     "supervised_contrastive_loss",
     "triplet_margin_loss",
     "tversky_loss",

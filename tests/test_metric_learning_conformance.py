@@ -14,6 +14,7 @@ and our closed form, reduced alike) must equal the peer's autograd to 1e-10.
 from __future__ import annotations
 
 import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -336,3 +337,125 @@ def test_cosent(rng, x64, labels):
         _close(g, t.grad.numpy(), f"jax.grad w.r.t. {name}")
         _close(c, t.grad.numpy(), f"closed form w.r.t. {name}")
     assert theirs.item() > 0.1
+
+
+@pytest.mark.parametrize("dim", [384, 383], ids=["even dim", "odd dim (zero-padded)"])
+@pytest.mark.parametrize("labels", ["sts", "binary"])
+def test_angle(rng, x64, labels, dim):
+    """sentence-transformers' ``AnglELoss`` is its ``CoSENTLoss`` with ``pairwise_angle_sim``
+    (``|cos + sin|``, halves of each embedding paired; an odd dimension padded with a zero).
+    The same pairs as :func:`test_cosent`; the value and both gradients must agree."""
+    st = _st().AnglELoss(model=None)
+    batch = 128
+    a = rng.standard_normal((batch, dim))
+    y = (
+        rng.integers(0, 6, batch).astype(np.float64)
+        if labels == "sts"
+        else rng.integers(0, 2, batch)
+    )
+    b = (y[:, None] / 5.0 + 0.3) * a + rng.standard_normal((batch, dim))
+    ta, tb = (torch.tensor(v, requires_grad=True) for v in (a, b))
+    theirs = st.compute_loss_from_embeddings([ta, tb], torch.tensor(y))
+    theirs.backward()
+    value, grads = jax.value_and_grad(lambda u, v: jl.angle_loss(u, v, y), (0, 1))(a, b)
+    _close(value, theirs.item(), "value")
+    closed = jl.closed_form.angle_loss(a, b, y)
+    for name, g, c, t in zip("ab", grads, closed, (ta, tb)):
+        _close(g, t.grad.numpy(), f"jax.grad w.r.t. {name}")
+        _close(c, t.grad.numpy(), f"closed form w.r.t. {name}")
+    # not vacuous: terms are violated, and the sine term changes the loss from CoSENT's
+    assert theirs.item() > 0.1
+    assert abs(theirs.item() - float(jl.cosent_loss(a, b, y))) > 1e-3
+
+
+CIRCLE_SETTINGS = [(0.4, 80.0), (0.25, 256.0), (0.25, 128.0)]  # pml's default, the paper's
+
+
+@pytest.mark.parametrize(("m", "gamma"), CIRCLE_SETTINGS, ids=["pml defaults", "face", "re-id"])
+@pytest.mark.parametrize("shape", [(32, 4, 256, 4), (64, 8, 128, 0)], ids=["132x256", "512x128"])
+def test_circle(rng, x64, m, gamma, shape):
+    """pytorch-metric-learning's ``CircleLoss`` averages over the non-zero anchors (its
+    ``AvgNonZeroReducer``) and detaches the weights ``α``: its gradient is ours with
+    ``detach_weights=True``. The value is the same either way; the default gradient
+    (through ``α``) differs, measurably.
+
+    Its ``torch.nn.Softplus`` turns into the identity above ``x = 20`` (torch's default
+    ``threshold``), off by ``log(1 + e^-x) < e^-20 ≈ 2e-9`` in value and ``σ(x) - 1`` in
+    slope; with the threshold raised to 700 (where ``log1p(exp(x))`` is still finite in
+    float64) pml's softplus is exact and the comparison holds to 1e-10. As shipped, it
+    agrees to the threshold's error."""
+    from pytorch_metric_learning import losses
+
+    classes, per_class, dim, lone = shape
+    e, labels = _batch(rng, classes=classes, per_class=per_class, dim=dim, lone=lone, noise=1.5)
+    pml = losses.CircleLoss(m=m, gamma=gamma)
+    shipped = _torch_value_and_grad(lambda t: pml(t, torch.tensor(labels)), e)
+    pml.soft_plus = torch.nn.Softplus(beta=1, threshold=700)
+    theirs = _torch_value_and_grad(lambda t: pml(t, torch.tensor(labels)), e)
+    bound = 2 * math.exp(-20)
+    np.testing.assert_allclose(shipped[0], theirs[0], rtol=bound)
+    np.testing.assert_allclose(shipped[1], theirs[1], rtol=0, atol=bound * np.abs(theirs[1]).max())
+    both = np.bincount(labels)[labels] > 1  # a positive (and, with several classes, a negative)
+    per = np.asarray(jl.circle_loss(e, labels, margin=m, gamma=gamma))
+    np.testing.assert_array_equal(per > 0, both)  # pml's non-zero anchors are exactly these
+    assert both.sum() < len(labels) if lone else both.all()
+
+    def nonzero_mean(x):
+        return jl.masked_mean(x, where=x > 0)
+
+    kw = {"margin": m, "gamma": gamma, "detach_weights": True}
+    count = both.sum()
+    _compare(nonzero_mean, jl.circle_loss, lambda g: g / count, e, labels, theirs, kw, "pml")
+
+    # the default differentiates the weights too: the same value, another gradient
+    kw = {"margin": m, "gamma": gamma}
+    value, grad = jax.value_and_grad(lambda x: nonzero_mean(jl.circle_loss(x, labels, **kw)))(e)
+    _close(value, theirs[0], "value with the weights differentiated")
+    closed = np.asarray(jl.closed_form.circle_loss(e, labels, **kw)) / count
+    _close(grad, closed, "jax.grad against the closed form, weights differentiated")
+    assert np.abs(grad - theirs[1]).max() > 1e-3 * np.abs(theirs[1]).max()
+
+
+@pytest.mark.parametrize(
+    ("classes", "sub_centers", "batch", "dim", "margin", "scale"),
+    [(100, 3, 256, 128, 0.5, 64.0), (40, 2, 512, 256, 0.3, 30.0)],
+    ids=["pml defaults 256x128", "40x2 centres 512x256"],
+)
+def test_sub_center_arcface(rng, x64, classes, sub_centers, batch, dim, margin, scale):
+    """pytorch-metric-learning's ``SubCenterArcFaceLoss`` holds ``W`` ``[dim, classes * K]``
+    (column ``c K + k`` is sub-centre ``k`` of class ``c``: ours is
+    ``W.T.reshape(classes, K, dim)``), takes the margin in degrees and returns the mean.
+    The value and the gradients w.r.t. the embeddings and the sub-centres must agree; the
+    embeddings lie near one sub-centre of their class (others compete), as in training."""
+    from pytorch_metric_learning import losses
+
+    w = rng.standard_normal((classes, sub_centers, dim))
+    labels = rng.integers(0, classes, batch)
+    near = w[labels, rng.integers(0, sub_centers, batch)]
+    e = near + 1.5 * rng.standard_normal((batch, dim))
+    pml = losses.SubCenterArcFaceLoss(
+        num_classes=classes,
+        embedding_size=dim,
+        margin=math.degrees(margin),
+        scale=scale,
+        sub_centers=sub_centers,
+    )
+    pml.W.data = torch.tensor(w.reshape(classes * sub_centers, dim).T.copy())
+    te = torch.tensor(e, requires_grad=True)
+    theirs = pml(te, torch.tensor(labels))
+    theirs.backward()
+    t_grads = (te.grad.numpy(), pml.W.grad.numpy().T.reshape(classes, sub_centers, dim))
+
+    kw = {"scale": scale, "margin": margin}
+    value, grads = jax.value_and_grad(
+        lambda u, v: jnp.mean(jl.sub_center_arcface_loss(u, v, labels, **kw)), (0, 1)
+    )(e, w)
+    _close(value, theirs.item(), "value")
+    closed = jl.closed_form.sub_center_arcface_loss(e, w, labels, **kw)
+    for name, g, c, t in zip(("embeddings", "class_centers"), grads, closed, t_grads):
+        _close(g, t, f"jax.grad w.r.t. {name}")
+        _close(np.asarray(c) / batch, t, f"closed form w.r.t. {name}")
+    # not vacuous: several sub-centres of a class receive gradient, and the loss is not tiny
+    assert theirs.item() > 0.1
+    hit = np.abs(t_grads[1]).sum(axis=2) > 0  # [classes, K]
+    assert np.sum(hit.sum(axis=1) > 1) > 0

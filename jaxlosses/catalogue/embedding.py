@@ -124,6 +124,49 @@ def _stress_margin_softmax() -> list[Case]:
     ]
 
 
+def _ref_sub_center_arcface(e, w, labels, *, scale=64.0, margin=0.5):
+    """Deng et al. 2020: each class's cosine is its nearest sub-centre's, then ArcFace."""
+    out = np.zeros(len(labels))
+    for n, y in enumerate(labels):
+        u = ref_unit(e[n])
+        cos = np.array([max(float(u @ ref_unit(c)) for c in centres) for centres in w])
+        theta = np.arccos(np.clip(cos[y], -1.0, 1.0))
+        target = (
+            np.cos(theta + margin) if theta + margin < np.pi else cos[y] - margin * np.sin(margin)
+        )
+        z = scale * cos
+        z[y] = scale * target
+        out[n] = special.logsumexp(z) - z[y]
+    return out
+
+
+N_SUB = 3
+
+
+def _sample_sub_center(rng: np.random.Generator) -> list[Case]:
+    w = normal(rng, N_CLASSES, N_SUB, DIM)
+    labels = ints(rng, N_EMB, N_CLASSES)
+    near = w[labels, ints(rng, N_EMB, N_SUB)]  # each embedding near one of its sub-centres
+    e = near + 0.8 * normal(rng, N_EMB, DIM)
+    opposite = -near + 0.1 * normal(rng, N_EMB, DIM)  # θ near π: ArcFace's fallback
+    axes = (0, None, 0)
+    return [
+        Case("embeddings near a sub-centre", (e, w, labels), in_axes=axes),
+        Case("scale=8, margin=0.3", (e, w, labels), {"scale": 8.0, "margin": 0.3}, in_axes=axes),
+        Case("embeddings opposite their sub-centre", (opposite, w, labels), {"scale": 4.0}, in_axes=axes),
+    ]  # fmt: skip
+
+
+def _stress_sub_center() -> list[Case]:
+    w = np.zeros((3, 2, 5), np.float32)  # class 2: two zero-norm sub-centres (a tie at 0)
+    w[0, 0, 0], w[0, 1, 1], w[1, 0, 1], w[1, 1, 2] = 1.0, 1e4, 1.0, -1e-3
+    e = np.array([[0.0] * 5, [1.0, 0, 0, 0, 0], [0, 1e4, 0, 0, 0], [-3.0, 0, 0, 0, 0]], np.float32)
+    return [
+        Case("zero-norm embedding and sub-centres, cos = ±1, tied sub-centres",
+             (e, w, np.array([0, 0, 1, 2], np.int32))),
+    ]  # fmt: skip
+
+
 def _ref_ge2e(e, w=10.0, b=-5.0, *, method="softmax"):
     n_spk, m_utt, _ = e.shape
     out = np.zeros((n_spk, m_utt))
@@ -347,6 +390,47 @@ def _stress_multi_similarity() -> list[Case]:
     ]  # fmt: skip
 
 
+def _ref_circle(e, labels, *, margin=0.4, gamma=80.0, detach_weights=False):
+    """Sun et al.'s Eq. 4 with the self-paced weights and margins of their Eq. 6 and 7."""
+    u = ref_unit(e)
+    out = np.zeros(len(labels))
+    for i in range(len(labels)):
+        pos, neg = _ref_pos_neg(labels, i)
+        if not (pos and neg):
+            continue
+        s_p = np.array([u[i] @ u[p] for p in pos])
+        s_n = np.array([u[i] @ u[n] for n in neg])
+        alpha_p, alpha_n = np.clip(1 + margin - s_p, 0, None), np.clip(s_n + margin, 0, None)
+        # log(1 + Σ_n e^{γ α_n (s_n - Δ_n)} Σ_p e^{-γ α_p (s_p - Δ_p)}), Δ_n = m, Δ_p = 1 - m
+        log_sums = special.logsumexp(gamma * alpha_n * (s_n - margin)) + special.logsumexp(
+            -gamma * alpha_p * (s_p - (1 - margin))
+        )
+        out[i] = np.logaddexp(0.0, log_sums)
+    return out
+
+
+def _sample_circle(rng: np.random.Generator) -> list[Case]:
+    e = normal(rng, 4, DIM, scale=1.5)[_MINED_LABELS] + normal(rng, len(_MINED_LABELS), DIM)
+    lab = _MINED_LABELS
+    return [
+        Case("defaults (margin 0.4, gamma 80)", (e, lab), in_axes=None),
+        Case("margin 0.25, gamma 256 (face recognition)", (e, lab), {"margin": 0.25, "gamma": 256.0}, in_axes=None),
+        Case("margin 0.1, gamma 4", (e, rng.permutation(lab)), {"margin": 0.1, "gamma": 4.0}, in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_circle() -> list[Case]:
+    v = _stress_mined()[0].args[0]
+    lab = np.array([0, 0, 1, 1, 2], np.int32)
+    return [
+        Case("zero-norm and coinciding rows", (v, lab), in_axes=None),
+        Case("gamma 1e4 (exponents of 1e4)", (v, lab), {"gamma": 1e4}, in_axes=None),
+        Case("weights detached, gamma 1e4", (v, lab), {"gamma": 1e4, "detach_weights": True}, in_axes=None),
+        Case("one class (no negative)", (v, np.zeros(5, np.int32)), in_axes=None),
+        Case("all labels distinct (no positive)", (v, np.arange(5, dtype=np.int32)), in_axes=None),
+    ]  # fmt: skip
+
+
 def _ref_cosent(a, b, y, *, scale=20.0):
     c = np.sum(ref_unit(a) * ref_unit(b), -1)
     terms = [0.0]
@@ -371,6 +455,46 @@ def _stress_cosent() -> list[Case]:
     y = np.array([0.0, 1.0, 2.0, 3.0, 4.0], np.float32)
     return [
         Case("zero-norm and coinciding rows, scale 1e4", (v, v[::-1].copy(), y), {"scale": 1e4}, in_axes=None),
+        Case("all labels equal (no term)", (v, -v, np.ones(5, np.float32)), in_axes=None),
+    ]  # fmt: skip
+
+
+def _ref_angle(a, b, y, *, scale=20.0):
+    """AnglE's angle difference, in complex numbers: halves of each row as real and imaginary
+    parts, ``q = Σ z conj(w) / (‖a‖ ‖b‖)``, ``θ = |Re q + Im q|``, then CoSENT's ranking."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if a.shape[1] % 2:
+        a, b = (np.pad(v, ((0, 0), (0, 1))) for v in (a, b))
+    h = a.shape[1] // 2
+    z, w = a[:, :h] + 1j * a[:, h:], b[:, :h] + 1j * b[:, h:]
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    q = np.sum(z * np.conj(w), axis=1) / np.where(norms == 0, 1.0, norms)
+    theta = np.abs(q.real + q.imag)
+    terms = [0.0]
+    for i in range(len(y)):
+        for j in range(len(y)):
+            if y[i] < y[j]:
+                terms.append(scale * (theta[i] - theta[j]))
+    return np.asarray(special.logsumexp(terms))
+
+
+def _sample_angle(rng: np.random.Generator) -> list[Case]:
+    a = normal(rng, 6, DIM + 1)
+    b = a + normal(rng, 6, DIM + 1)
+    y = np.array([0.0, 1.0, 1.0, 2.5, 4.0, 5.0])
+    return [
+        Case("STS-like scores with ties, scale 5", (a, b, y), {"scale": 5.0}, in_axes=None),
+        Case("binary labels, scale 20", (a, b, np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])), in_axes=None),
+        Case("odd dimension (zero-padded), scale 3", (a[:, :DIM], b[:, :DIM], y), {"scale": 3.0}, in_axes=None),
+    ]  # fmt: skip
+
+
+def _stress_angle() -> list[Case]:
+    v = _stress_mined()[0].args[0]
+    y = np.array([0.0, 1.0, 2.0, 3.0, 4.0], np.float32)
+    return [
+        Case("zero-norm and coinciding rows, scale 1e4", (v, v[::-1].copy(), y), {"scale": 1e4}, in_axes=None),
+        Case("opposite rows, labels reversed", (v, -v, y[::-1].copy()), in_axes=None),
         Case("all labels equal (no term)", (v, -v, np.ones(5, np.float32)), in_axes=None),
     ]  # fmt: skip
 
@@ -402,6 +526,13 @@ ENTRIES: list[Entry] = [
     Entry(name="cosface_loss", reference=_ref_cosface, sample=_sample_margin_softmax,
           stress=_stress_margin_softmax, argnums=(0, 1), properties=frozenset({NONNEG}),
           free_args=(0, 1)),
+    Entry(name="sub_center_arcface_loss", reference=_ref_sub_center_arcface,
+          sample=_sample_sub_center, stress=_stress_sub_center, argnums=(0, 1), smooth=False,
+          properties=frozenset({NONNEG}), free_args=(0, 1),
+          peers=(Peer("pytorch_metric_learning.losses.SubCenterArcFaceLoss",
+                      note="a module holding W [dim, classes * K] (ours: W.T.reshape(classes, K, dim)); "
+                           "margin in degrees; the mean",
+                      tested_by=f"{_MINED_TEST}::test_sub_center_arcface"),)),
     Entry(name="ge2e_loss", reference=_ref_ge2e, sample=_sample_ge2e, stress=_stress_ge2e,
           argnums=(0, 1, 2), smooth=False,
           accepts=frozenset({"embeddings:trunc", "w:int", "b:int"}),
@@ -445,9 +576,21 @@ ENTRIES: list[Entry] = [
           peers=(Peer("pytorch_metric_learning.losses.MultiSimilarityLoss",
                       note="a module, the mean over anchors; no miner",
                       tested_by=f"{_MINED_TEST}::test_multi_similarity"),)),
+    Entry(name="circle_loss", reference=_ref_circle, sample=_sample_circle,
+          stress=_stress_circle, smooth=False, accepts=frozenset({"embeddings:trunc"}),
+          properties=frozenset({NONNEG}),
+          peers=(Peer("pytorch_metric_learning.losses.CircleLoss",
+                      note="a module (m, gamma), the mean over anchors with a positive and a negative; "
+                           "its gradient holds the weights fixed: detach_weights=True",
+                      tested_by=f"{_MINED_TEST}::test_circle"),)),
     Entry(name="cosent_loss", reference=_ref_cosent, sample=_sample_cosent, stress=_stress_cosent,
           argnums=(0, 1), accepts=frozenset({"labels:int"}), free_args=(0, 1),
           properties=frozenset({NONNEG}),
           peers=(Peer(f"{_ST}.CoSENTLoss", note="a module; the same scalar",
                       tested_by=f"{_MINED_TEST}::test_cosent"),)),
+    Entry(name="angle_loss", reference=_ref_angle, sample=_sample_angle, stress=_stress_angle,
+          argnums=(0, 1), smooth=False, accepts=frozenset({"labels:int"}), free_args=(0, 1),
+          properties=frozenset({NONNEG}),
+          peers=(Peer(f"{_ST}.AnglELoss", note="a module; the same scalar",
+                      tested_by=f"{_MINED_TEST}::test_angle"),)),
 ]  # fmt: skip
