@@ -364,6 +364,29 @@ def _margin_head(
     return jnp.where(valid, loss, jnp.nan), dcos
 
 
+def _class_head_inputs(
+    embeddings: ArrayLike, class_centers: ArrayLike, labels: ArrayLike, fn: str, layout: str
+) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Checked (embeddings, class_centers, labels) of a margin-softmax head whose centres
+    have the shape ``layout`` describes (its bracket's length is their rank), last axis
+    ``dim``."""
+    e0 = floating(embeddings, "embeddings", fn)
+    w0 = floating(class_centers, "class_centers", fn)
+    lab = integer(labels, "labels", fn)
+    rank = layout[: layout.index("]")].count(",") + 1
+    if w0.ndim != rank or e0.ndim < 1 or e0.shape[-1] != w0.shape[-1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `class_centers` {w0.shape}; "
+            f"expected embeddings [..., dim] and class_centers {layout}."
+        )
+    if lab.shape != e0.shape[:-1]:
+        raise ValueError(
+            f"{fn}: `labels` has shape {lab.shape}; expected one integer class index per "
+            f"embedding, shape {e0.shape[:-1]}."
+        )
+    return e0, w0, lab
+
+
 def _margin_softmax(
     embeddings: ArrayLike,
     class_centers: ArrayLike,
@@ -374,20 +397,13 @@ def _margin_softmax(
     fn: str,
 ) -> tuple[jax.Array, _Pair]:
     """Returns (loss, (∂/∂embeddings, ∂/∂class_centers)), each in its input's dtype."""
-    e0 = floating(embeddings, "embeddings", fn)
-    w0 = floating(class_centers, "class_centers", fn)
-    lab = integer(labels, "labels", fn)
-    if w0.ndim != 2 or e0.ndim < 1 or e0.shape[-1] != w0.shape[1]:
-        raise ValueError(
-            f"{fn}: `embeddings` has shape {e0.shape} and `class_centers` {w0.shape}; "
-            "expected embeddings [..., dim] and class_centers [num_classes, dim] (a "
-            "PyTorch-style [dim, num_classes] weight needs `.T`)."
-        )
-    if lab.shape != e0.shape[:-1]:
-        raise ValueError(
-            f"{fn}: `labels` has shape {lab.shape}; expected one integer class index per "
-            f"embedding, shape {e0.shape[:-1]}."
-        )
+    e0, w0, lab = _class_head_inputs(
+        embeddings,
+        class_centers,
+        labels,
+        fn,
+        "[num_classes, dim] (a PyTorch-style [dim, num_classes] weight needs `.T`)",
+    )
     e = upcast(e0)
     w = w0.astype(e.dtype)
     k = w.shape[0]
@@ -530,21 +546,15 @@ def _sub_center_parts(
     fn: str,
 ) -> tuple[jax.Array, _Pair]:
     """Returns (loss, (∂/∂embeddings, ∂/∂class_centers)), each in its input's dtype."""
-    e0 = floating(embeddings, "embeddings", fn)
-    w0 = floating(class_centers, "class_centers", fn)
-    lab = integer(labels, "labels", fn)
-    if w0.ndim != 3 or e0.ndim < 1 or e0.shape[-1] != w0.shape[2]:
-        raise ValueError(
-            f"{fn}: `embeddings` has shape {e0.shape} and `class_centers` {w0.shape}; "
-            "expected embeddings [..., dim] and class_centers [num_classes, sub_centers, "
-            "dim] (pytorch-metric-learning's W [dim, num_classes * sub_centers] is "
-            "`W.T.reshape(num_classes, sub_centers, dim)`)."
-        )
-    if lab.shape != e0.shape[:-1]:
-        raise ValueError(
-            f"{fn}: `labels` has shape {lab.shape}; expected one integer class index per "
-            f"embedding, shape {e0.shape[:-1]}."
-        )
+    e0, w0, lab = _class_head_inputs(
+        embeddings,
+        class_centers,
+        labels,
+        fn,
+        "[num_classes, sub_centers, dim] "
+        "(pytorch-metric-learning's W [dim, num_classes * sub_centers] is "
+        "`W.T.reshape(num_classes, sub_centers, dim)`)",
+    )
     e = upcast(e0)
     w = w0.astype(e.dtype)
     n_cls, n_sub, dim = w.shape
