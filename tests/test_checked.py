@@ -70,6 +70,7 @@ GROUP_LABELS = (
     "batch_semi_hard_triplet_loss",
     "batch_all_triplet_loss",
     "multi_similarity_loss",
+    "circle_loss",
 )
 
 
