@@ -1,5 +1,5 @@
-"""Mined triplet and contrastive losses against sentence-transformers and
-pytorch-metric-learning.
+"""Mined triplet and contrastive losses against sentence-transformers,
+pytorch-metric-learning and (circle loss) Keras 3.
 
 Both libraries reduce over the batch inside a module, so the catalogue records name these
 tests (``Peer.tested_by``). sentence-transformers' loss methods are called on tensors
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 
 import jax
 import jax.numpy as jnp
@@ -414,6 +415,59 @@ def test_circle(rng, x64, m, gamma, shape):
     closed = np.asarray(jl.closed_form.circle_loss(e, labels, **kw)) / count
     _close(grad, closed, "jax.grad against the closed form, weights differentiated")
     assert np.abs(grad - theirs[1]).max() > 1e-3 * np.abs(theirs[1]).max()
+
+
+def _keras():
+    """Keras 3 on its JAX backend (set before its first import; it cannot change after)."""
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    keras = pytest.importorskip("keras")
+    backend = keras.backend.backend()
+    assert backend == "jax", f"keras was imported with the {backend!r} backend; KERAS_BACKEND=jax"
+    return keras
+
+
+@pytest.mark.parametrize(("m", "gamma"), CIRCLE_SETTINGS, ids=["keras defaults", "face", "re-id"])
+@pytest.mark.parametrize("shape", [(32, 4, 256, 4), (64, 8, 128, 0)], ids=["132x256", "512x128"])
+def test_circle_keras(rng, x64, m, gamma, shape):
+    """``keras.losses.circle`` (Keras 3, JAX backend) is per anchor, like ours, and
+    differentiates through the weights ``α``, like our default. It takes the embeddings
+    as already unit-norm (``s = u·v``, no normalisation) where ours normalises, so at unit
+    rows its gradient is ours plus a radial part: ours is its projection onto the tangent
+    plane, ``(I - u uᵀ) g``. Keras writes the loss in cosine distances ``d = max(1 - s, 0)``
+    (``α_p = [m + d]_+``, ``α_n = [1 + m - d]_+``); at unit rows that is the paper's form
+    in similarities. Anchors without a positive are 0 in both."""
+    keras = _keras()
+    classes, per_class, dim, lone = shape
+    u, labels = _batch(rng, classes=classes, per_class=per_class, dim=dim, lone=lone, noise=1.5)
+    kw = {"margin": m, "gamma": gamma}
+
+    def theirs(x):
+        return keras.losses.circle(jnp.asarray(labels), x, gamma=gamma, margin=m)
+
+    t_value = np.asarray(theirs(jnp.asarray(u)))
+    assert t_value.dtype == np.float64
+    _close(jl.circle_loss(u, labels, **kw), t_value, "keras: per-anchor values")
+    both = np.bincount(labels)[labels] > 1
+    np.testing.assert_array_equal(t_value > 0, both)  # zero exactly at the lone anchors
+    # a weighted sum, so that every anchor's gradient counts with its own scale
+    w = rng.uniform(0.5, 1.5, len(labels))
+    t_grad = np.asarray(jax.grad(lambda x: jnp.sum(w * theirs(x)))(jnp.asarray(u)))
+    assert np.isfinite(t_grad).all() and np.abs(t_grad).max() > 0
+    tangent = t_grad - np.sum(t_grad * u, axis=1, keepdims=True) * u
+    grad = jax.grad(lambda x: jnp.sum(w * jl.circle_loss(x, labels, **kw)))(u)
+    scale = np.abs(tangent).max()
+    np.testing.assert_allclose(
+        grad, tangent, rtol=RTOL, atol=RTOL * scale, err_msg="keras: jax.grad"
+    )
+    closed = np.asarray(jl.closed_form.circle_loss(u, labels, **kw))  # the gradient of the sum
+    if not lone:  # unit weights for the closed form: compare it with keras's plain sum
+        t_sum = np.asarray(jax.grad(lambda x: jnp.sum(theirs(x)))(jnp.asarray(u)))
+        t_sum = t_sum - np.sum(t_sum * u, axis=1, keepdims=True) * u
+        np.testing.assert_allclose(
+            closed, t_sum, rtol=RTOL, atol=RTOL * np.abs(t_sum).max(), err_msg="keras: closed form"
+        )
+    # the radial part keras keeps is not negligible: the comparison needs the projection
+    assert np.abs(t_grad - tangent).max() > 1e-3 * scale
 
 
 @pytest.mark.parametrize(

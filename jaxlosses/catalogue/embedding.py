@@ -582,7 +582,11 @@ ENTRIES: list[Entry] = [
           peers=(Peer("pytorch_metric_learning.losses.CircleLoss",
                       note="a module (m, gamma), the mean over anchors with a positive and a negative; "
                            "its gradient holds the weights fixed: detach_weights=True",
-                      tested_by=f"{_MINED_TEST}::test_circle"),)),
+                      tested_by=f"{_MINED_TEST}::test_circle"),
+                 Peer("keras.losses.circle",
+                      note="Keras 3 (JAX backend), per anchor; takes unit-norm embeddings as they "
+                           "are (no normalisation); its gradient goes through the weights, as ours",
+                      tested_by=f"{_MINED_TEST}::test_circle_keras"))),
     Entry(name="cosent_loss", reference=_ref_cosent, sample=_sample_cosent, stress=_stress_cosent,
           argnums=(0, 1), accepts=frozenset({"labels:int"}), free_args=(0, 1),
           properties=frozenset({NONNEG}),
