@@ -21,7 +21,7 @@ from ._core import (
     AxisName,
     closed_form_of,
     floating,
-    integer,
+    labelled_embeddings,
     positive_temperature,
     safe_div,
     unit,
@@ -264,18 +264,6 @@ def _multiple_negatives_ranking_loss_grad(_: jax.Array, grads: _Pair) -> _Pair:
 # --- NT-Xent ------------------------------------------------------------------------------
 
 
-def _labelled(embeddings: ArrayLike, labels: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:
-    """Validates embeddings ``[batch, dim]`` with one integer label per row."""
-    e0 = floating(embeddings, "embeddings", fn)
-    lab = integer(labels, "labels", fn)
-    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
-        raise ValueError(
-            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
-            "embeddings [batch, dim] and one integer label per row, [batch]."
-        )
-    return e0, lab
-
-
 def _ntxent_parts(
     embeddings: ArrayLike,
     labels: ArrayLike,
@@ -288,7 +276,7 @@ def _ntxent_parts(
     With ``axis_name`` this device's rows are the anchors, every device's rows (gathered)
     the columns; the sums over pairs and their count are ``psum``-ed, so the loss is the
     global mean on every device and the gradient this device's rows of the global one."""
-    e0, lab = _labelled(embeddings, labels, fn)
+    e0, lab = labelled_embeddings(embeddings, labels, fn)
     e = upcast(e0)
     # optax's cosine: v / sqrt(max(‖v‖², eps)), eps the input dtype's machine epsilon.
     floor = jnp.asarray(jnp.finfo(e0.dtype).eps, e.dtype)
@@ -735,13 +723,25 @@ def _siglip_parts(
     axis_name: AxisName | None,
     ring: bool,
     fn: str,
+    with_grads: bool = True,
 ) -> tuple[jax.Array, _Quad]:
-    """Returns (per-image loss, (∂/∂image, ∂/∂text, ∂/∂logit_scale, ∂/∂logit_bias))."""
+    """Returns (per-image loss, (∂/∂image, ∂/∂text, ∂/∂logit_scale, ∂/∂logit_bias)).
+
+    With ``ring``, ``with_grads=False`` computes the loss alone (see
+    :func:`_siglip_ring_parts`; the gradients returned are then ``None``).
+    """
     if ring:
         loss, grads = _siglip_ring_parts(
-            image_features, text_features, logit_scale, logit_bias, normalize, axis_name, fn
+            image_features,
+            text_features,
+            logit_scale,
+            logit_bias,
+            normalize,
+            axis_name,
+            fn,
+            with_grads=with_grads,
         )
-        return loss, cast(_Quad, grads)  # with_grads=True: never None
+        return loss, cast(_Quad, grads)
     s0 = _learned_scalar(logit_scale, "logit_scale", fn)
     b0 = _learned_scalar(logit_bias, "logit_bias", fn)
     sim, offset, pull, dtype = _similarity(image_features, text_features, normalize, axis_name, fn)
@@ -856,18 +856,7 @@ def siglip_loss(
       Zhai et al., `Sigmoid Loss for Language Image Pre-Training
       <https://arxiv.org/abs/2303.15343>`_, 2023.
     """
-    if ring:  # the ring's forward alone: jax.grad then runs the ring's own backward
-        loss, _ = _siglip_ring_parts(
-            image_features,
-            text_features,
-            logit_scale,
-            logit_bias,
-            normalize,
-            axis_name,
-            "siglip_loss",
-            with_grads=False,
-        )
-        return loss
+    # With the ring, its forward alone: jax.grad then runs the ring's own backward.
     loss, _ = _siglip_parts(
         image_features,
         text_features,
@@ -877,6 +866,7 @@ def siglip_loss(
         axis_name,
         ring,
         "siglip_loss",
+        with_grads=False,
     )
     return loss
 
@@ -902,7 +892,7 @@ def _supcon_parts(
     fn: str,
 ) -> tuple[jax.Array, jax.Array]:
     """Returns (per-anchor loss, ∂/∂embeddings), in the dtype of ``embeddings``."""
-    e0, lab = _labelled(embeddings, labels, fn)
+    e0, lab = labelled_embeddings(embeddings, labels, fn)
     e = upcast(e0)
     eh, ne = unit(e)
     positive_temperature(temperature, fn)

@@ -328,14 +328,20 @@ def fill_docstrings(*fns: Callable[..., object], **parts: str) -> None:
 # --- (prediction, label) parsers shared by loss families ----------------------------------
 
 
+def numeric(x: ArrayLike, name: str, fn: str) -> jax.Array:
+    """:func:`real`, and a TypeError naming the argument unless it is numeric or boolean."""
+    arr = real(x, name, fn)
+    if not (jnp.issubdtype(arr.dtype, jnp.number) or arr.dtype == jnp.bool_):
+        raise TypeError(f"{fn}: `{name}` must be numeric, got dtype {arr.dtype}.")
+    return arr
+
+
 def binary_inputs(
     first: ArrayLike, second: ArrayLike, names: tuple[str, str], fn: str
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     """Validates an element-wise (prediction, target) pair; returns (orig, x, y) upcast."""
     arr = floating(first, names[0], fn)
-    tgt = real(second, names[1], fn)
-    if not (jnp.issubdtype(tgt.dtype, jnp.number) or tgt.dtype == jnp.bool_):
-        raise TypeError(f"{fn}: `{names[1]}` must be numeric, got dtype {tgt.dtype}.")
+    tgt = numeric(second, names[1], fn)
     check_same_shape(arr, tgt, names, fn)
     x = upcast(arr)
     return arr, x, jnp.broadcast_to(tgt.astype(x.dtype), x.shape)
@@ -377,6 +383,48 @@ def class_scores(
     k = x.shape[-1]
     in_range = (lab >= 0) & (lab < k)
     return ClassScores(arr, x, jnp.where(in_range, lab, 0), valid, in_range, ax)
+
+
+def labelled_embeddings(
+    embeddings: ArrayLike, labels: ArrayLike, fn: str
+) -> tuple[jax.Array, jax.Array]:
+    """Validates embeddings ``[batch, dim]`` with one integer label per row."""
+    e0 = floating(embeddings, "embeddings", fn)
+    lab = integer(labels, "labels", fn)
+    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
+        raise ValueError(
+            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
+            "embeddings [batch, dim] and one integer label per row, [batch]."
+        )
+    return e0, lab
+
+
+def same_label_pairs(labels: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """``(same, positives)`` ``[B, B]``: equal labels, and equal labels off the diagonal."""
+    same = labels[:, None] == labels[None, :]
+    return same, same & ~jnp.eye(labels.shape[0], dtype=bool)
+
+
+def one_label_per_embedding(labels: jax.Array, embeddings: jax.Array, fn: str) -> None:
+    """Raises a ValueError unless ``labels`` has the embeddings' shape without ``dim``."""
+    if labels.shape != embeddings.shape[:-1]:
+        raise ValueError(
+            f"{fn}: `labels` has shape {labels.shape}; expected one integer class index per "
+            f"embedding, shape {embeddings.shape[:-1]}."
+        )
+
+
+def hidden_and_weight(hidden: ArrayLike, weight: ArrayLike, fn: str) -> tuple[jax.Array, jax.Array]:
+    """Validates a fused output layer's ``hidden [..., D]`` and ``weight [D, V]``."""
+    h = floating(hidden, "hidden", fn)
+    w = floating(weight, "weight", fn)
+    if h.ndim < 1 or w.ndim != 2 or w.shape[0] != h.shape[-1]:
+        raise ValueError(
+            f"{fn}: `hidden` has shape {h.shape} and `weight` has shape {w.shape}; expected "
+            "hidden [..., D] and weight [D, V] (logits = hidden @ weight). If your weight is "
+            "stored [V, D] (an embedding table), pass `weight.T`."
+        )
+    return h, w
 
 
 def unit(v: jax.Array, axis: int = -1) -> tuple[jax.Array, jax.Array]:

@@ -31,7 +31,10 @@ from ._core import (
     gather_last,
     hyperparameter,
     integer,
+    labelled_embeddings,
+    one_label_per_embedding,
     real,
+    same_label_pairs,
     unit,
     unit_backward,
     upcast,
@@ -379,11 +382,7 @@ def _class_head_inputs(
             f"{fn}: `embeddings` has shape {e0.shape} and `class_centers` {w0.shape}; "
             f"expected embeddings [..., dim] and class_centers {layout}."
         )
-    if lab.shape != e0.shape[:-1]:
-        raise ValueError(
-            f"{fn}: `labels` has shape {lab.shape}; expected one integer class index per "
-            f"embedding, shape {e0.shape[:-1]}."
-        )
+    one_label_per_embedding(lab, e0, fn)
     return e0, w0, lab
 
 
@@ -1024,17 +1023,10 @@ def _mined_setup(
     embeddings: ArrayLike, labels: ArrayLike, margin: ArrayLike, distance: str, fn: str
 ) -> tuple[jax.Array, jax.Array, Callable[[jax.Array], jax.Array], jax.Array, jax.Array, jax.Array]:
     """``(e0, D, pull-back, positives [B, B], negatives [B, B], margin)``."""
-    e0 = floating(embeddings, "embeddings", fn)
-    lab = integer(labels, "labels", fn)
-    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
-        raise ValueError(
-            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
-            "embeddings [batch, dim] and one integer label per row, [batch]."
-        )
+    e0, lab = labelled_embeddings(embeddings, labels, fn)
     e = upcast(e0)
     d, back = _pairwise(e, distance, fn)
-    same = lab[:, None] == lab[None, :]
-    pos = same & ~jnp.eye(e.shape[0], dtype=bool)
+    same, pos = same_label_pairs(lab)
     return e0, d, back, pos, ~same, jnp.asarray(margin, e.dtype)
 
 
@@ -1317,18 +1309,11 @@ def _multi_similarity_parts(
     fn: str,
 ) -> tuple[jax.Array, jax.Array]:
     """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
-    e0 = floating(embeddings, "embeddings", fn)
-    lab = integer(labels, "labels", fn)
-    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
-        raise ValueError(
-            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
-            "embeddings [batch, dim] and one integer label per row, [batch]."
-        )
+    e0, lab = labelled_embeddings(embeddings, labels, fn)
     e = upcast(e0)
     eh, ne = unit(e)
     s = eh @ eh.T
-    same = lab[:, None] == lab[None, :]
-    pos = same & ~jnp.eye(e.shape[0], dtype=bool)
+    same, pos = same_label_pairs(lab)
     a, b, lam = (jnp.asarray(v, e.dtype) for v in (alpha, beta, base))
     l_pos, w_pos = _log1p_sum_exp(-a * (s - lam), pos)
     l_neg, w_neg = _log1p_sum_exp(b * (s - lam), ~same)
@@ -1428,18 +1413,11 @@ def _circle_parts(
     """Returns (per-anchor loss, ∂/∂embeddings of the summed loss), dtype of ``embeddings``."""
     finite_number(margin, "margin", fn)
     hyperparameter(gamma, "gamma", fn, low=0.0, open_low=True, why="the scale of the logits")
-    e0 = floating(embeddings, "embeddings", fn)
-    lab = integer(labels, "labels", fn)
-    if e0.ndim != 2 or lab.shape != e0.shape[:1]:
-        raise ValueError(
-            f"{fn}: `embeddings` has shape {e0.shape} and `labels` {lab.shape}; expected "
-            "embeddings [batch, dim] and one integer label per row, [batch]."
-        )
+    e0, lab = labelled_embeddings(embeddings, labels, fn)
     e = upcast(e0)
     eh, ne = unit(e)
     s = eh @ eh.T
-    same = lab[:, None] == lab[None, :]
-    pos = same & ~jnp.eye(e.shape[0], dtype=bool)
+    same, pos = same_label_pairs(lab)
     neg = ~same
     m, g = jnp.asarray(margin, e.dtype), jnp.asarray(gamma, e.dtype)
     # positives: z = -γ α_p (s - Δ_p), α_p = [1 + m - s]_+, Δ_p = 1 - m

@@ -31,7 +31,7 @@ from jax.typing import ArrayLike
 
 from ._checks import labels_in_range, register_checks, unused_where
 from ._classification import class_weights, smoothing
-from ._core import closed_form_of, compute_dtype, floating, integer
+from ._core import closed_form_of, compute_dtype, floating, hidden_and_weight, integer
 from ._coupling import varying_like
 
 __all__ = ["linear_softmax_cross_entropy"]
@@ -375,15 +375,8 @@ def _inputs(
     ``custom_vjp`` is taken (the closed form passes all the loss's arguments) and not used;
     ``vocab_axis_name`` is checked here and used by the loss.
     """
-    h = floating(hidden, "hidden", fn)
-    w = floating(weight, "weight", fn)
+    h, w = hidden_and_weight(hidden, weight, fn)
     y = integer(labels, "labels", fn)
-    if h.ndim < 1 or w.ndim != 2 or w.shape[0] != h.shape[-1]:
-        raise ValueError(
-            f"{fn}: `hidden` has shape {h.shape} and `weight` has shape {w.shape}; expected "
-            "hidden [..., D] and weight [D, V] (logits = hidden @ weight). If your weight is "
-            "stored [V, D] (an embedding table), pass `weight.T`."
-        )
     if y.shape != h.shape[:-1]:
         raise ValueError(
             f"{fn}: `labels` has shape {y.shape} but `hidden` {h.shape} needs labels of "

@@ -31,7 +31,14 @@ import jax.numpy as jnp
 from jax import lax
 from jax.typing import ArrayLike
 
-from ._core import closed_form_of, compute_dtype, fill_docstrings, floating, hyperparameter
+from ._core import (
+    closed_form_of,
+    compute_dtype,
+    fill_docstrings,
+    floating,
+    hidden_and_weight,
+    hyperparameter,
+)
 from ._coupling import varying_like
 from ._distillation import _kl_terms, _log_ratio, _softmax_vjp, _static_beta
 from ._fused import (
@@ -235,14 +242,7 @@ def _inputs(
     fn,
 ):
     """Validated ``(h, w, b, ht, wt, bt, mask, T, β)``; masked tokens' inputs zeroed."""
-    h = floating(hidden, "hidden", fn)
-    w = floating(weight, "weight", fn)
-    if h.ndim < 1 or w.ndim != 2 or w.shape[0] != h.shape[-1]:
-        raise ValueError(
-            f"{fn}: `hidden` has shape {h.shape} and `weight` has shape {w.shape}; expected "
-            "hidden [..., D] and weight [D, V] (logits = hidden @ weight). If your weight is "
-            "stored [V, D] (an embedding table), pass `weight.T`."
-        )
+    h, w = hidden_and_weight(hidden, weight, fn)
     batch, v = h.shape[:-1], w.shape[1]
     ht = floating(teacher_hidden, "teacher_hidden", fn)
     wt = None

@@ -40,6 +40,7 @@ from ._core import (
     integer,
     is_array,
     mask_for,
+    numeric,
     real,
     upcast,
 )
@@ -190,9 +191,7 @@ def _costs(
     k = arr.shape[ax]
     if cost is None:
         return 1.0 - jax.nn.one_hot(y, k, dtype=dtype)
-    c = jnp.asarray(cost)
-    if not (jnp.issubdtype(c.dtype, jnp.number) or c.dtype == jnp.bool_):
-        raise TypeError(f"{fn}: `cost` must be numeric, got dtype {c.dtype}.")
+    c = numeric(cost, "cost", fn)
     c = c.astype(dtype)
     if c.shape == (k, k):
         return c[y]
@@ -796,9 +795,7 @@ def _multilabel_soft_margin(
 ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, int]:
     """``(logits as given, x, y, w / n, valid, n > 0, axis)``, classes last."""
     arr = floating(logits, "logits", fn)
-    lab = real(labels, "labels", fn)
-    if not (jnp.issubdtype(lab.dtype, jnp.number) or lab.dtype == jnp.bool_):
-        raise TypeError(f"{fn}: `labels` must be numeric, got dtype {lab.dtype}.")
+    lab = numeric(labels, "labels", fn)
     if lab.shape != arr.shape:
         raise ValueError(
             f"{fn}: `labels` has shape {lab.shape} but `logits` has shape {arr.shape}; they "

@@ -21,6 +21,7 @@ from ._core import (
     floating,
     hyperparameter,
     integer,
+    one_label_per_embedding,
     unit,
     unit_backward,
     upcast,
@@ -72,11 +73,7 @@ def _proxy_inputs(
             f"embeddings {shape} and proxies [num_classes, dim] (a PyTorch-style "
             "[dim, num_classes] weight needs `.T`)."
         )
-    if lab.shape != e0.shape[:-1]:
-        raise ValueError(
-            f"{fn}: `labels` has shape {lab.shape}; expected one integer class index per "
-            f"embedding, shape {e0.shape[:-1]}."
-        )
+    one_label_per_embedding(lab, e0, fn)
     return e0, p0, lab
 
 

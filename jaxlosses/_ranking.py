@@ -26,6 +26,7 @@ from ._core import (
     fill_docstrings,
     floating,
     mask_for,
+    numeric,
     real,
     upcast,
 )
@@ -253,9 +254,7 @@ def _list_inputs(
             f"{fn}: `scores` must be [..., list_size]; got a scalar. Pass one score per "
             "item, e.g. `scores[None]` for a single list."
         )
-    lab = real(labels, "labels", fn)
-    if not (jnp.issubdtype(lab.dtype, jnp.number) or lab.dtype == jnp.bool_):
-        raise TypeError(f"{fn}: `labels` must be numeric, got dtype {lab.dtype}.")
+    lab = numeric(labels, "labels", fn)
     if lab.shape != arr.shape:
         raise ValueError(
             f"{fn}: `labels` has shape {lab.shape} but `scores` has shape {arr.shape}; they "

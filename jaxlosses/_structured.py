@@ -227,6 +227,22 @@ def _crf_log_partition_grad(ch: crf.Chain, method: str) -> tuple[jax.Array, jax.
     return crf.grads_out(node, jnp.sum(pair, axis=(0, 1)), ch)
 
 
+def _gold_and_log_z(
+    emissions: ArrayLike,
+    tags: ArrayLike,
+    transitions: ArrayLike,
+    mask: ArrayLike | None,
+    start_transitions: ArrayLike | None,
+    end_transitions: ArrayLike | None,
+    method: str,
+    fn: str,
+) -> tuple[_Tagged, jax.Array, jax.Array]:
+    """The validated chain, the gold paths' scores and ``log Z`` (before ``per_sequence``)."""
+    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+    log_z = crf.log_partition(*t.ch.scores(), method=crf.resolve_method(method, t.ch, fn))
+    return t, t.score(t.gold), log_z
+
+
 def crf_log_likelihood(
     emissions: ArrayLike,
     tags: ArrayLike,
@@ -264,10 +280,17 @@ def crf_log_likelihood(
       Lafferty, McCallum and Pereira, Conditional Random Fields: Probabilistic Models for
       Segmenting and Labeling Sequence Data, ICML 2001.
     """
-    fn = "crf_log_likelihood"
-    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
-    log_z = crf.log_partition(*t.ch.scores(), method=crf.resolve_method(method, t.ch, fn))
-    return t.per_sequence(t.score(t.gold) - log_z)
+    t, gold, log_z = _gold_and_log_z(
+        emissions,
+        tags,
+        transitions,
+        mask,
+        start_transitions,
+        end_transitions,
+        method,
+        "crf_log_likelihood",
+    )
+    return t.per_sequence(gold - log_z)
 
 
 @closed_form_of(crf_log_likelihood, _tagged_method_of)
@@ -319,10 +342,10 @@ def crf_loss(
       Lafferty, McCallum and Pereira, Conditional Random Fields: Probabilistic Models for
       Segmenting and Labeling Sequence Data, ICML 2001.
     """
-    fn = "crf_loss"
-    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
-    log_z = crf.log_partition(*t.ch.scores(), method=crf.resolve_method(method, t.ch, fn))
-    return t.per_sequence(log_z - t.score(t.gold))
+    t, gold, log_z = _gold_and_log_z(
+        emissions, tags, transitions, mask, start_transitions, end_transitions, method, "crf_loss"
+    )
+    return t.per_sequence(log_z - gold)
 
 
 @closed_form_of(crf_loss, _tagged_method_of)

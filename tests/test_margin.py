@@ -330,3 +330,18 @@ def test_ctc_empty_time_axis():
     assert a_phi.shape == (0, 3, 3) and a_emit.shape == (0, 3, 2)
     with pytest.raises(TypeError, match="`zero_infinity`"):
         jl.ctc_loss(*args, zero_infinity=1)
+
+
+@pytest.mark.parametrize(
+    "loss", [jl.cost_augmented_hinge_loss, jl.softmax_margin_loss, jl.risk_loss]
+)
+def test_complex_cost_is_refused(loss):
+    # A complex cost matrix was cast to real, its imaginary part dropped without a word.
+    scores, labels = jnp.zeros((2, 3)), jnp.array([0, 1])
+    cost = jnp.ones((3, 3), jnp.complex64) + 1j
+    with pytest.raises(TypeError, match="`cost` is complex"):
+        loss(scores, labels, cost=cost)
+    # The real part alone is accepted and gives the real-cost loss.
+    np.testing.assert_allclose(
+        loss(scores, labels, cost=jnp.real(cost)), loss(scores, labels, cost=jnp.ones((3, 3)))
+    )
