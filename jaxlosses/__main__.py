@@ -243,7 +243,7 @@ def _use_compilation_cache(args: argparse.Namespace) -> str | None:
 
 def _verify(args: argparse.Namespace) -> int:
     from .catalogue import CATALOGUE
-    from .verify import verify_entry
+    from .verify import _program_store, program_directory, verify_entry
 
     cache = _use_compilation_cache(args)
 
@@ -268,10 +268,11 @@ def _verify(args: argparse.Namespace) -> int:
     progress = _Progress(len(names), sys.stderr, enabled=not args.quiet)
     by_name = {}
     if jobs == 1:
-        for i, name in enumerate(names, 1):
-            progress.start(i, name)
-            by_name[name] = verify_entry(CATALOGUE[name], seed=args.seed)
-            progress.done(by_name[name].passed, by_name[name].seconds)
+        with _program_store(program_directory(cache) if cache else None):
+            for i, name in enumerate(names, 1):
+                progress.start(i, name)
+                by_name[name] = verify_entry(CATALOGUE[name], seed=args.seed)
+                progress.done(by_name[name].passed, by_name[name].seconds)
     else:
         for report in _verify_in_workers(names, args.seed, jobs, cache):
             by_name[report.name] = report
@@ -451,9 +452,10 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
         "--cache-dir",
         metavar="DIR",
         default=None,
-        help="JAX's persistent compilation cache for the checks (default: "
-        "$JAXLOSSES_CACHE_DIR or ~/.cache/jaxlosses/jax); compiling is most of the cold "
-        "run, so later runs are several times faster",
+        help="JAX's persistent compilation cache for the checks, and in it the checks' "
+        "own executables (default: $JAXLOSSES_CACHE_DIR or ~/.cache/jaxlosses/jax); "
+        "compiling and tracing are most of the cold run, so later runs are several times "
+        "faster",
     )
     v.add_argument(
         "--no-cache", action="store_true", help="compile everything afresh (no persistent cache)"

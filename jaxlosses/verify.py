@@ -40,9 +40,16 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
+import hashlib
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import os
+import pickle
+import sys
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import jax
@@ -233,6 +240,195 @@ def _claimed_tuple(g: Any, n: int) -> tuple[Any, ...]:
     return g
 
 
+# --- verify's own compiled programs, kept between runs -----------------------------------
+#
+# JAX's persistent cache keeps compiled code, but finding an entry means tracing and lowering
+# the program again (its key is the lowered module); for the checks that is most of a warm
+# run. The command (`python -m jaxlosses verify`, with its cache on) also keeps the
+# executables of the programs below, keyed by what determines them without tracing: the
+# source of this package, the versions of Python, JAX, jaxlib and NumPy, the backend, the
+# configuration that changes tracing, what the program closes over (the loss and its closed
+# form by qualified name, keyword arguments and non-array arguments by value) and the shapes
+# and dtypes of the arrays it is called with. A program that closes over anything else (a
+# user's function, a lambda) has no key and is traced as before. Every check still runs
+# every program on its inputs; only the tracing and lowering of an unchanged program are
+# skipped.
+
+_PROGRAMS: list[str | None] = [None]  # the directory, while the command has the store on
+_CONFIG = (
+    "jax_default_matmul_precision",
+    "jax_numpy_rank_promotion",
+    "jax_numpy_dtype_promotion",
+    "jax_debug_nans",
+    "jax_debug_infs",
+    "jax_enable_checks",
+    "jax_default_prng_impl",
+)
+
+
+@contextlib.contextmanager
+def _program_store(directory: str | None) -> Iterator[None]:
+    """Keeps (and reuses) the executables of the checks' programs in ``directory``."""
+    previous, _PROGRAMS[0] = _PROGRAMS[0], directory
+    try:
+        yield
+    finally:
+        _PROGRAMS[0] = previous
+
+
+class _NoKey(Exception):
+    """What a program closes over cannot be named without tracing it."""
+
+
+@functools.lru_cache(maxsize=1)
+def _fingerprint() -> str:
+    """This engine's source and the versions that trace and compile the programs."""
+    import jaxlib
+
+    with open(os.path.abspath(__file__), "rb") as fh:  # the checks' own programs
+        h = hashlib.sha256(fh.read())
+    versions = (sys.version, jax.__version__, jaxlib.__version__, np.__version__)
+    h.update(repr(versions).encode())
+    return h.hexdigest()
+
+
+@functools.cache
+def _source_digest(module: str) -> str:
+    """A digest of :func:`_imported_sources`: what a function defined in ``module`` runs."""
+    h = hashlib.sha256()
+    for name, source in sorted(_imported_sources(module).items()):
+        h.update(name.encode() + b"\0" + source)
+    return h.hexdigest()
+
+
+def _imported_sources(module: str) -> dict[str, bytes]:
+    """The source of a package module and of every package module it imports, at any
+    depth (imports inside functions included), by module name."""
+    import ast
+
+    package = __name__.split(".")[0]
+    root = os.path.dirname(os.path.abspath(__file__))
+    seen: dict[str, bytes] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen or name.split(".")[0] != package:
+            continue
+        parts = name.split(".")[1:]
+        path = os.path.join(root, *parts) + ".py"
+        if not os.path.exists(path):
+            path = os.path.join(root, *parts, "__init__.py")
+        if not os.path.exists(path):  # a name imported from a module: that module
+            todo.append(name.rsplit(".", 1)[0])
+            continue
+        with open(path, "rb") as fh:
+            seen[name] = fh.read()
+        is_package = path.endswith("__init__.py")
+        here = name.split(".") if is_package else name.split(".")[:-1]
+        for node in ast.walk(ast.parse(seen[name])):
+            if isinstance(node, ast.Import):
+                todo += [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = here[: len(here) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                if node.module:
+                    todo.append(target)
+                todo += [f"{target}.{a.name}" for a in node.names]  # submodules by name
+    return seen
+
+
+def _described(x: Any) -> Any:
+    """A canonical, printable description of a closed-over value; :class:`_NoKey` if none."""
+    if isinstance(x, jax.Array | np.ndarray):
+        a = np.asarray(x)
+        if a.dtype == object:
+            raise _NoKey
+        return ("array", a.shape, str(a.dtype), hashlib.sha256(a.tobytes()).hexdigest())
+    if isinstance(x, np.generic):
+        return ("scalar", str(x.dtype), repr(x.item()))
+    if x is None or isinstance(x, bool | int | float | complex | str):
+        return (type(x).__name__, repr(x))
+    if isinstance(x, tuple | list):
+        return (type(x).__name__, tuple(_described(v) for v in x))
+    if isinstance(x, dict):
+        return ("dict", tuple((repr(k), _described(v)) for k, v in sorted(x.items(), key=repr)))
+    if isinstance(x, functools.partial):
+        return ("partial", _described(x.func), _described(x.args), _described(x.keywords))
+    module, name = getattr(x, "__module__", None), getattr(x, "__qualname__", "")
+    ours = bool(module) and str(module).split(".")[0] == __name__.split(".")[0]
+    if callable(x) and ours and "<" not in name:  # not a lambda or local: named by its source
+        return ("function", module, name, _source_digest(str(module)))
+    raise _NoKey
+
+
+def _program_key(what: Any, static: Mapping[int, Any], arrays: Sequence[Any]) -> str | None:
+    """The store's key of a program, or ``None`` when it has none."""
+    try:
+        closed = _described((what, sorted(static.items())))
+    except _NoKey:
+        return None
+    device = jax.devices()[0]
+    description = (
+        _fingerprint(),
+        closed,
+        tuple((a.shape, str(a.dtype), bool(getattr(a, "weak_type", False))) for a in arrays),
+        str(jax.dtypes.canonicalize_dtype(np.float64)),  # x64 on or off (in context)
+        tuple(str(getattr(jax.config, name, None)) for name in _CONFIG),
+        device.platform,
+        device.device_kind,
+        os.environ.get("XLA_FLAGS", ""),
+    )
+    return hashlib.sha256(repr(description).encode()).hexdigest()
+
+
+def _stored_program(jitted: Any, key: str, directory: str, arrays: Sequence[Any]) -> Any:
+    """The executable of ``jitted`` for these arrays: loaded from the store, or compiled
+    (through JAX's own cache) and stored."""
+    from jax.experimental import serialize_executable
+
+    path = os.path.join(directory, key + ".bin")
+    try:
+        with open(path, "rb") as fh:
+            payload, in_tree, out_tree = pickle.loads(zlib.decompress(fh.read()))
+        return serialize_executable.deserialize_and_load(payload, in_tree, out_tree)
+    except Exception:  # absent, torn or from elsewhere: compile it
+        pass
+    lowered = jitted.lower(*arrays)
+    # An executable that JAX loaded from its own persistent cache does not serialize again
+    # (the copy misses code), so this one is compiled afresh: a key JAX never writes under
+    # (the flag flipped), and no write (a minimum compile time no compile reaches).
+    flags = (
+        "jax_compilation_cache_include_metadata_in_key",
+        "jax_persistent_cache_min_compile_time_secs",
+    )
+    saved = tuple(getattr(jax.config, flag) for flag in flags)
+    jax.config.update(flags[0], not saved[0])
+    jax.config.update(flags[1], 1e12)
+    try:
+        compiled = lowered.compile()
+    finally:
+        for flag, value in zip(flags, saved):
+            jax.config.update(flag, value)
+    try:
+        payload = serialize_executable.serialize(compiled)
+        # Stored only if the copy loads and gives the same outputs, bit for bit.
+        copy = serialize_executable.deserialize_and_load(*payload)
+        same = jax.tree_util.tree_map(
+            lambda a, b: np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True),
+            compiled(*arrays),
+            copy(*arrays),
+        )
+        if all(jax.tree_util.tree_leaves(same)):
+            os.makedirs(directory, exist_ok=True)
+            temporary = f"{path}.{os.getpid()}.tmp"
+            with open(temporary, "wb") as fh:
+                fh.write(zlib.compress(pickle.dumps(payload), 1))
+            os.replace(temporary, path)
+    except Exception:  # a read-only or full disk, or a copy that fails: checked as before
+        pass
+    return compiled
+
+
 class _Staged:
     """``fn(*args, **kw)`` compiled once for the example's shapes: positional arrays are
     traced, every other argument (keywords, Python scalars) is closed over as a constant.
@@ -243,13 +439,22 @@ class _Staged:
     again. A function that cannot be traced (a user's NumPy gradient) runs eagerly.
     """
 
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kw: Mapping[str, Any]):
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kw: Mapping[str, Any],
+        what: Any = None,
+    ):
         self.fn, self.kw = fn, kw
         self.pos = tuple(i for i, a in enumerate(args) if isinstance(a, jax.Array))
         self.static = {i: a for i, a in enumerate(args) if i not in self.pos}
         self.n = len(args)
         self.eager = False
         self.jitted = jax.jit(self._call)
+        # ``what``: all that ``fn`` closes over, for the program store (None: not stored).
+        self.what = what
+        self.program: Any = None
 
     def _full(self, arrays: Sequence[Any]) -> list[Any]:
         it = iter(arrays)
@@ -258,11 +463,27 @@ class _Staged:
     def _call(self, *arrays: Any) -> Any:
         return self.fn(*self._full(arrays), **self.kw)
 
+    def _program(self, arrays: Sequence[Any]) -> Any:
+        directory = _PROGRAMS[0]
+        if directory is None or self.what is None:
+            return self.jitted
+        key = _program_key((self.what, self.kw), self.static, arrays)
+        if key is None:
+            return self.jitted
+        return _stored_program(self.jitted, key, directory, arrays)
+
     def __call__(self, args: Sequence[Any]) -> Any:
         arrays = [args[i] for i in self.pos]
         if not self.eager:
             try:
-                return self.jitted(*arrays)
+                if self.program is None:
+                    self.program = self._program(arrays)
+                try:
+                    return self.program(*arrays)
+                except TypeError:  # other shapes than the stored program's
+                    if self.program is self.jitted:
+                        raise
+                    return self.jitted(*arrays)
             except (jax.errors.ConcretizationTypeError, jax.errors.TracerArrayConversionError,
                     jax.errors.TracerBoolConversionError, jax.errors.TracerIntegerConversionError):  # fmt: skip
                 self.eager = True
@@ -298,7 +519,7 @@ def _staged_grad(
         f = _summed(loss_fn, full, kw, nums)
         return jax.grad(f, argnums=tuple(range(len(nums))))(*(full[i] for i in nums))
 
-    return _Staged(grads, args, {})
+    return _Staged(grads, args, {}, what=("grad", loss_fn, kw, nums))
 
 
 # --- the check -------------------------------------------------------------------
@@ -383,7 +604,8 @@ def check(
         # gradient and jax.grad w.r.t. every floating positional argument (the argnums
         # first), at the example and at the random points near it (same shapes).
         others = tuple(i for i, a in enumerate(args) if _is_float_array(a) and i not in nums)
-        bundle = _Staged(_bundle(loss_fn, grad_fn, kw, nums + others), args, {})
+        named = ("bundle", loss_fn, grad_fn, kw, nums + others)
+        bundle = _Staged(_bundle(loss_fn, grad_fn, kw, nums + others), args, {}, named)
         try:
             jitted, claimed, auto_all = bundle(args)
             claimed = _claimed_tuple(claimed, len(nums))
@@ -417,7 +639,9 @@ def check(
         # every other floating argument.
         # One compiled sum of the loss over all positional arrays serves every argument's
         # stencils (one program per example, not one per argument).
-        summed = _Staged(lambda *full: jnp.sum(loss_fn(*full, **kw)), args, {})
+        summed = _Staged(
+            lambda *full: jnp.sum(loss_fn(*full, **kw)), args, {}, what=("summed", loss_fn, kw)
+        )
         for i, name in enumerate(names):
             a = args[i] if i < len(args) else None
             if not _is_float_array(a):
@@ -676,7 +900,8 @@ def _vmap_error(
         return loss_fn(*pos, **mkw, **static_kw)
 
     mapped = jax.vmap(per_example, in_axes=(*axes, {k: kw_axes[k] for k in mapped_kw}))
-    batched = _Staged(mapped, (*args, mapped_kw), {})((*args, mapped_kw))
+    what = ("vmap", loss_fn, axes, {k: kw_axes[k] for k in mapped_kw}, static_kw)
+    batched = _Staged(mapped, (*args, mapped_kw), {}, what)((*args, mapped_kw))
     return rel_error(batched, value)
 
 
@@ -698,7 +923,8 @@ def _stress_problem(
         claimed = grad_fn(*full, **kw) if grad_fn is not None else None
         return loss_fn(*full, **kw), auto, claimed
 
-    value, grads, claimed = _Staged(run, args, {})(args)
+    what = ("stress", loss_fn, grad_fn, kw, nums)
+    value, grads, claimed = _Staged(run, args, {}, what)(args)
     want = jnp.asarray(args[0]).dtype
     if jnp.asarray(value).dtype != want:
         return f"returned dtype {jnp.asarray(value).dtype} for a {want} input", None
@@ -777,6 +1003,12 @@ def _worker_init(cache: str | None) -> None:
         jax.config.update("jax_compilation_cache_dir", cache)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+        _PROGRAMS[0] = program_directory(cache)  # this process checks catalogue losses only
+
+
+def program_directory(cache: str) -> str:
+    """Where ``python -m jaxlosses verify`` keeps its programs: inside JAX's cache."""
+    return os.path.join(cache, "jaxlosses-programs")
 
 
 def _verify_one(name: str, seed: int) -> Report:

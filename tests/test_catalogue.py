@@ -15,7 +15,7 @@ import pytest
 import jaxlosses
 from jaxlosses import closed_form
 from jaxlosses.catalogue import CATALOGUE, FAMILIES, MODULES
-from jaxlosses.verify import rel_error, verify_entry
+from jaxlosses.verify import _program_store, program_directory, rel_error, verify_entry
 
 NAMES = list(CATALOGUE)
 WHERE = [n for n, e in CATALOGUE.items() if e.where_slices]
@@ -84,8 +84,15 @@ def test_not_losses_are_real_exports():
 
 @pytest.mark.parametrize("name", NAMES)
 def test_verify_entry(name):
-    """Value vs reference, autodiff vs closed form, FD, check_grads, stress, jit, vmap."""
-    report = verify_entry(CATALOGUE[name])
+    """Value vs reference, autodiff vs closed form, FD, check_grads, stress, jit, vmap.
+
+    With the suite's compilation cache on (tests/conftest.py), the checks' programs are
+    kept where `python -m jaxlosses verify` keeps them, as that command does
+    (tests/test_verify_engine.py: the same report either way).
+    """
+    cache = jax.config.jax_compilation_cache_dir
+    with _program_store(program_directory(cache) if cache else None):
+        report = verify_entry(CATALOGUE[name])
     assert report.passed, "\n".join(report.failures)
     assert report.autodiff_error <= 1e-9
 

@@ -185,3 +185,79 @@ def test_a_loss_that_reduces_over_the_batch_is_named_as_such():
     report = verify.check(mean_loss, lambda x, y: 4 * (x - y) ** 3 / x.size, X, Y)
     assert not report.passed
     assert any("reduces over the batch" in f for f in report.failures)
+
+
+# --- the program store of `python -m jaxlosses verify` ----------------------------------
+
+
+def _report(entry, store=None):
+    with verify._program_store(None if store is None else str(store)):
+        report = verify.verify_entry(entry).as_dict()
+    report.pop("seconds")
+    return report
+
+
+def test_the_program_store_gives_the_same_report_and_is_read_back(tmp_path):
+    """Stored programs are loaded on the next run (nothing is written again) and every
+    measured error, note and failure is the same as without the store."""
+    from jaxlosses.catalogue import CATALOGUE
+
+    entry = CATALOGUE["huber_loss"]  # keyword arguments, stress inputs, a kink
+    plain = _report(entry)
+    first = _report(entry, tmp_path)
+    files = sorted(tmp_path.iterdir())
+    assert len(files) >= 4  # value+gradients, finite differences, vmap, stress, per case
+    written = {f: f.stat().st_mtime_ns for f in files}
+    second = _report(entry, tmp_path)
+    assert sorted(tmp_path.iterdir()) == files
+    assert all(f.stat().st_mtime_ns == written[f] for f in files)  # loaded, not rewritten
+    assert first == plain and second == plain
+
+
+def test_a_torn_program_file_is_compiled_again(tmp_path):
+    from jaxlosses.catalogue import CATALOGUE
+
+    entry = CATALOGUE["l2_loss"]
+    plain = _report(entry, tmp_path)
+    for f in tmp_path.iterdir():
+        f.write_bytes(b"torn")
+    assert _report(entry, tmp_path) == plain
+    assert all(f.read_bytes() != b"torn" for f in tmp_path.iterdir())
+
+
+def test_a_users_loss_is_checked_but_never_stored(tmp_path):
+    """Only what the package's source determines has a key: a function defined outside
+    it (here, in the test module) could change without the key changing."""
+    with verify._program_store(str(tmp_path)):
+        report = verify.check(_loss, _grad, X, Y)
+    assert report.passed and not any(tmp_path.iterdir())
+
+
+def test_a_program_key_changes_with_what_the_program_closes_over():
+    import jaxlosses as jl
+
+    x = jnp.ones((2, 3))
+
+    def key(what, arrays=(x,), static=None):
+        return verify._program_key(what, static or {}, list(arrays))
+
+    base = key(("summed", jl.huber_loss, {"delta": 1.0}))
+    assert base is not None and key(("summed", jl.huber_loss, {"delta": 1.0})) == base
+    assert key(("summed", jl.huber_loss, {"delta": 2.0})) != base  # a hyperparameter
+    assert key(("summed", jl.l2_loss, {"delta": 1.0})) != base  # the loss
+    assert key(("bundle", jl.huber_loss, {"delta": 1.0})) != base  # the program
+    assert key(("summed", jl.huber_loss, {"delta": 1.0}), (jnp.ones((3, 3)),)) != base
+    assert key(("summed", jl.huber_loss, {"delta": 1.0}), static={1: 0.5}) != base
+    w = np.array([1.0, 2.0])
+    assert key(("s", jl.huber_loss, {"w": w})) != key(("s", jl.huber_loss, {"w": w + 1}))
+    assert key(("summed", lambda v: v, {})) is None  # a lambda: no key
+    assert key(("summed", _loss, {})) is None  # defined outside the package: no key
+
+
+def test_a_program_key_covers_the_source_its_loss_imports():
+    """A loss's programs are keyed by its module's source and every package module that
+    module imports, so an edit to a helper module re-traces exactly the losses using it."""
+    focal = set(verify._imported_sources("jaxlosses._focal"))
+    assert {"jaxlosses._focal", "jaxlosses._classification", "jaxlosses._core"} <= focal
+    assert "jaxlosses._embedding" not in focal and "jaxlosses.catalogue" not in focal
+    assert "jaxlosses._crf" in verify._imported_sources("jaxlosses._structured")
