@@ -9,9 +9,13 @@ probability the derivative of ``x log x`` (one-sided ``-inf``) is taken as 0.
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 from jax import lax
+from jax.custom_derivatives import SymbolicZero
 from jax.typing import ArrayLike
 
 from ._checks import nonnegative, register_checks, simplex
@@ -24,7 +28,6 @@ from ._core import (
     floating,
     mask_for,
     safe_log,
-    xlogx,
 )
 from ._core import upcast as _upcast
 
@@ -81,14 +84,38 @@ def _masked(g: jax.Array, mask: jax.Array | None) -> jax.Array:
     return g if mask is None else jnp.where(mask, g, 0.0)
 
 
-def _t_log_p(t: jax.Array, lp: jax.Array) -> jax.Array:
-    """``t * log p``, 0 where ``t = 0`` and ``log p = -inf`` (a class outside both supports).
+@jax.custom_jvp
+def _kl_terms(t: jax.Array, lp: jax.Array) -> jax.Array:
+    """``t log t - t log p`` element-wise, 0 where ``t = 0`` (``0 log 0 = 0``, and ``0 log 0``
+    of a class outside both supports, ``log p = -inf``, too); a NaN in either stays NaN.
 
-    Double where: the ``-inf`` never meets the 0, so the value is 0 and both gradients are 0
-    there (not ``0 * -inf = NaN``). A NaN in either argument still gives NaN.
+    One expression (one select around one product), so that XLA computes it in a single
+    pass feeding the sum: written as ``xlogx(t) - t log p`` it materialises two
+    ``[N, V]`` intermediates, 1.7x optax's time at an LM head's 4096 x 32000.
     """
     absent = (t == 0) & (lp == -jnp.inf)
-    return jnp.where(absent, 0.0, t * jnp.where(absent, 0.0, lp))
+    return jnp.where(absent, 0.0, t * (safe_log(t) - jnp.where(absent, 0.0, lp)))
+
+
+@functools.partial(_kl_terms.defjvp, symbolic_zeros=True)
+def _kl_terms_jvp(
+    primals: tuple[jax.Array, jax.Array], tangents: tuple[Any, Any]
+) -> tuple[jax.Array, jax.Array]:
+    """``∂/∂log p = -t`` (0 where ``t = 0``, so no mask: the backward pass reads ``t``
+    alone); ``∂/∂t = log t + 1 - log p`` for ``t > 0``, ``-log p`` for ``t <= 0``, with
+    ``log p`` taken as 0 out of both supports: the derivatives of ``xlogx(t) - t log p``
+    with its double wheres."""
+    t, lp = primals
+    t_dot, lp_dot = tangents
+    out = _kl_terms(t, lp)
+    tangent = jnp.zeros_like(out)
+    if not isinstance(lp_dot, SymbolicZero):
+        tangent = tangent - t * lp_dot
+    if not isinstance(t_dot, SymbolicZero):
+        absent = (t == 0) & (lp == -jnp.inf)
+        d_t = safe_log(t) + jnp.where(t > 0, 1.0, 0.0) - jnp.where(absent, 0.0, lp)
+        tangent = tangent + t_dot * d_t
+    return out, tangent
 
 
 def kl_divergence(
@@ -122,7 +149,7 @@ def kl_divergence(
       0.3465...
     """
     arr, lp, t, axes, mask = _kl_inputs(log_predictions, targets, axis, where, "kl_divergence")
-    return jnp.sum(xlogx(t) - _t_log_p(t, lp), axis=axes, where=mask).astype(arr.dtype)
+    return jnp.sum(_kl_terms(t, lp), axis=axes, where=mask).astype(arr.dtype)
 
 
 @closed_form_of(kl_divergence, _kl_inputs)
@@ -190,7 +217,7 @@ def generalized_kl_divergence(
     arr, lp, t, axes, mask = _kl_inputs(
         log_predictions, targets, axis, where, "generalized_kl_divergence"
     )
-    terms = xlogx(t) - _t_log_p(t, lp) - t + jnp.exp(lp)
+    terms = _kl_terms(t, lp) - t + jnp.exp(lp)
     return jnp.sum(terms, axis=axes, where=mask).astype(arr.dtype)
 
 
