@@ -227,20 +227,10 @@ def _crf_log_partition_grad(ch: crf.Chain, method: str) -> tuple[jax.Array, jax.
     return crf.grads_out(node, jnp.sum(pair, axis=(0, 1)), ch)
 
 
-def _gold_and_log_z(
-    emissions: ArrayLike,
-    tags: ArrayLike,
-    transitions: ArrayLike,
-    mask: ArrayLike | None,
-    start_transitions: ArrayLike | None,
-    end_transitions: ArrayLike | None,
-    method: str,
-    fn: str,
-) -> tuple[_Tagged, jax.Array, jax.Array]:
-    """The validated chain, the gold paths' scores and ``log Z`` (before ``per_sequence``)."""
-    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+def _gold_and_log_z(t: _Tagged, method: str, fn: str) -> tuple[jax.Array, jax.Array]:
+    """The gold paths' scores and ``log Z`` of a validated chain (before ``per_sequence``)."""
     log_z = crf.log_partition(*t.ch.scores(), method=crf.resolve_method(method, t.ch, fn))
-    return t, t.score(t.gold), log_z
+    return t.score(t.gold), log_z
 
 
 def crf_log_likelihood(
@@ -280,16 +270,9 @@ def crf_log_likelihood(
       Lafferty, McCallum and Pereira, Conditional Random Fields: Probabilistic Models for
       Segmenting and Labeling Sequence Data, ICML 2001.
     """
-    t, gold, log_z = _gold_and_log_z(
-        emissions,
-        tags,
-        transitions,
-        mask,
-        start_transitions,
-        end_transitions,
-        method,
-        "crf_log_likelihood",
-    )
+    fn = "crf_log_likelihood"
+    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+    gold, log_z = _gold_and_log_z(t, method, fn)
     return t.per_sequence(gold - log_z)
 
 
@@ -342,9 +325,9 @@ def crf_loss(
       Lafferty, McCallum and Pereira, Conditional Random Fields: Probabilistic Models for
       Segmenting and Labeling Sequence Data, ICML 2001.
     """
-    t, gold, log_z = _gold_and_log_z(
-        emissions, tags, transitions, mask, start_transitions, end_transitions, method, "crf_loss"
-    )
+    fn = "crf_loss"
+    t = _tagged(emissions, tags, transitions, mask, start_transitions, end_transitions, fn)
+    gold, log_z = _gold_and_log_z(t, method, fn)
     return t.per_sequence(log_z - gold)
 
 
