@@ -246,7 +246,8 @@ def _claimed_tuple(g: Any, n: int) -> tuple[Any, ...]:
 # the program again (its key is the lowered module); for the checks that is most of a warm
 # run. The command (`python -m jaxlosses verify`, with its cache on) also keeps the
 # executables of the programs below, keyed by what determines them without tracing: the
-# source of this package, the versions of Python, JAX, jaxlib and NumPy, the backend, the
+# source of this engine and of each loss's module with every package module it imports
+# (:func:`_source_digest`), the versions of Python, JAX, jaxlib and NumPy, the backend, the
 # configuration that changes tracing, what the program closes over (the loss and its closed
 # form by qualified name, keyword arguments and non-array arguments by value) and the shapes
 # and dtypes of the arrays it is called with. A program that closes over anything else (a
