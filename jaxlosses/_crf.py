@@ -36,7 +36,15 @@ from jax.typing import ArrayLike
 
 from ._core import broadcast_or_raise, compute_dtype, floating, integer
 from ._coupling import varying_like
-from ._primitives import lse_of_shifted, shift
+from ._primitives import shift
+from ._semiring import (
+    Product,
+    choose_method,
+    combine,
+    lse,
+    shifted_matrix,
+    tree_product,
+)
 
 __all__ = ["crf_decode", "crf_marginals"]
 
@@ -194,12 +202,6 @@ def _normalise(v: jax.Array) -> tuple[jax.Array, jax.Array]:
     return shifted, c[..., 0]
 
 
-def _lse(v: jax.Array, axis: int) -> jax.Array:
-    """Stable ``logsumexp`` over one axis; ``-inf`` (with a finite gradient) if all ``-inf``."""
-    shifted, c = shift(v, (axis,), None)
-    return jnp.squeeze(lse_of_shifted(shifted, (axis,)) + c, axis)
-
-
 @jax.jit
 def forward(
     x: jax.Array, a: jax.Array, s: jax.Array, f: jax.Array, m: jax.Array
@@ -214,14 +216,14 @@ def forward(
     def step(carry, inp):
         alpha, logc = carry
         xt, mt = inp
-        nxt, c = _normalise(_lse(alpha[:, :, None] + a[None], axis=1) + xt)
+        nxt, c = _normalise(lse(alpha[:, :, None] + a[None], axis=1) + xt)
         alpha = jnp.where(mt[:, None], nxt, alpha)
         logc = jnp.where(mt, logc + c, logc)
         return (alpha, logc), alpha
 
     (last, logc), rest = lax.scan(step, (alpha0, logc0), (x[1:], m[1:]))
     alphas = jnp.concatenate([alpha0[None], rest], axis=0)
-    return alphas, logc + _lse(last + f[None, :], axis=-1)
+    return alphas, logc + lse(last + f[None, :], axis=-1)
 
 
 @jax.jit
@@ -232,7 +234,7 @@ def backward(x: jax.Array, a: jax.Array, f: jax.Array, m: jax.Array) -> jax.Arra
 
     def step(beta, inp):
         xn, mn = inp  # emissions and mask of the *next* step
-        nxt, _ = _normalise(_lse(a[None] + (xn + beta)[:, None, :], axis=2))
+        nxt, _ = _normalise(lse(a[None] + (xn + beta)[:, None, :], axis=2))
         beta = jnp.where(mn[:, None], nxt, beta)
         return beta, beta
 
@@ -397,86 +399,17 @@ def grads_out(
 # the price of K-fold more work (matrix-matrix instead of vector-matrix products) and
 # [T, N, K, K] memory instead of [T, N, K].
 
-METHODS = ("auto", "sequential", "parallel")
-
-# "auto" on an accelerator picks "parallel" from this many steps on ...
-PARALLEL_MIN_STEPS = 64
-# ... while the [T, N, K, K] step matrices have at most this many entries (2 ** 27: 512 MiB
-# in float32 per copy; the scans hold a few copies). On CPU "auto" is always "sequential":
-# bench/crf_parallel.py measured no length at which "parallel" wins there
-# (bench/results/crf_parallel_cpu.md).
-PARALLEL_MAX_ENTRIES = 2**27
-
 
 def resolve_method(method: str, ch: Chain, fn: str) -> str:
     """``"sequential"`` or ``"parallel"`` for the ``method`` argument of ``fn``.
 
     ``"auto"``: ``"parallel"`` on a non-CPU backend (:func:`jax.default_backend`) when
     ``T >= PARALLEL_MIN_STEPS`` and ``T * N * K * K <= PARALLEL_MAX_ENTRIES``, else
-    ``"sequential"``. A chain of one step has nothing to scan and is always sequential.
+    ``"sequential"`` (:func:`jaxlosses._semiring.choose_method`). A chain of one step has
+    nothing to scan and is always sequential.
     """
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(
-            f"{fn}: `method` must be one of {', '.join(map(repr, METHODS))}, got {method!r}. "
-            '"auto" picks by backend, sequence length and number of tags.'
-        )
     t, n, k = ch.x.shape
-    if t == 1:
-        return "sequential"
-    if method == "auto":
-        fits = t * n * k * k <= PARALLEL_MAX_ENTRIES
-        long = t >= PARALLEL_MIN_STEPS
-        return "parallel" if jax.default_backend() != "cpu" and long and fits else "sequential"
-    return method
-
-
-def log_matmul(p: jax.Array, q: jax.Array) -> jax.Array:
-    """``log(exp(p) @ exp(q))`` over the last two axes, exact for entries of any magnitude.
-
-    Each entry ``C[i, j] = log sum_k exp(p[i, k] + q[k, j])`` is shifted by its own max over
-    ``k``. (Factoring the shift as a row max of ``p`` plus a column max of ``q``, which turns
-    this into a real matmul, underflows to ``-inf`` when the best ``k`` of ``(i, j)`` is
-    neither's best, routinely so for scores of 1e4.) Beyond ``_BROADCAST_TAGS`` tags the
-    ``K`` terms are visited by a loop, so no ``[..., K, K, K]`` array is formed. An entry whose terms are all ``-inf`` is
-    ``-inf`` (never ``-inf - (-inf)``); a NaN term makes its entry NaN.
-    """
-    k = p.shape[-1]
-    if k <= _BROADCAST_TAGS:  # few tags: all K terms at once, K times the memory of C
-        terms = p[..., :, :, None] + q[..., None, :, :]
-        top = jnp.max(terms, axis=-2, keepdims=True)
-        top = lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
-        total = jnp.sum(jnp.exp(terms - top), axis=-2)
-        empty = total == 0
-        return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1.0, total)) + top[..., 0, :])
-
-    def term(i: jax.Array | int) -> jax.Array:
-        left = lax.dynamic_index_in_dim(p, i, p.ndim - 1, keepdims=False)
-        right = lax.dynamic_index_in_dim(q, i, q.ndim - 2, keepdims=False)
-        return left[..., :, None] + right[..., None, :]
-
-    top = lax.fori_loop(1, k, lambda i, acc: jnp.maximum(acc, term(i)), term(0))
-    top = lax.stop_gradient(jnp.where(jnp.isfinite(top), top, 0.0))
-    total = lax.fori_loop(0, k, lambda i, acc: acc + jnp.exp(term(i) - top), jnp.zeros_like(top))
-    empty = total == 0
-    return jnp.where(empty, -jnp.inf, jnp.log(jnp.where(empty, 1.0, total)) + top)
-
-
-_BROADCAST_TAGS = 8  # up to this many tags, log_matmul forms its [..., K, K, K] terms
-
-
-Product = tuple[jax.Array, jax.Array]  # ([..., K, K] shifted to max 0, [...] the shift)
-
-
-def _shifted_matrix(v: jax.Array) -> Product:
-    shifted, c = shift(v, (v.ndim - 2, v.ndim - 1), None)
-    return shifted, c[..., 0, 0]
-
-
-def _combine(left: Product, right: Product) -> Product:
-    """The semiring product ``left @ right`` of two shifted matrices, shifted again."""
-    (p, cp), (q, cq) = left, right
-    prod, c = _shifted_matrix(log_matmul(p, q))
-    return prod, cp + cq + c
+    return choose_method(method, t, t * n * k * k, fn)
 
 
 def _step_matrices(x: jax.Array, a: jax.Array, m: jax.Array) -> Product:
@@ -484,17 +417,7 @@ def _step_matrices(x: jax.Array, a: jax.Array, m: jax.Array) -> Product:
     k = a.shape[0]
     eye = jnp.where(jnp.eye(k, dtype=bool), 0.0, -jnp.inf).astype(x.dtype)[None, None]
     mats = jnp.where(m[1:, :, None, None], a[None, None] + x[1:, :, None, :], eye)
-    return _shifted_matrix(mats)
-
-
-def _tree_product(mats: Product) -> Product:
-    """``M_1 @ ... @ M_{T-1}`` by a balanced tree of pairwise products (depth log T)."""
-    p, c = mats
-    while p.shape[0] > 1:
-        even = p.shape[0] // 2 * 2
-        pp, cc = _combine((p[0:even:2], c[0:even:2]), (p[1:even:2], c[1:even:2]))
-        p, c = jnp.concatenate([pp, p[even:]]), jnp.concatenate([cc, c[even:]])
-    return p[0], c[0]
+    return shifted_matrix(mats)
 
 
 def _tree_log_partition(
@@ -502,10 +425,10 @@ def _tree_log_partition(
 ) -> jax.Array:
     alpha0, c0 = _normalise(s[None, :] + x[0])
     if x.shape[0] == 1:
-        return c0 + _lse(alpha0 + f[None, :], axis=-1)
-    prod, c = _tree_product(_step_matrices(x, a, m))
-    last = _lse(alpha0[:, :, None] + prod, axis=1)
-    return c0 + c + _lse(last + f[None, :], axis=-1)
+        return c0 + lse(alpha0 + f[None, :], axis=-1)
+    prod, c = tree_product(_step_matrices(x, a, m))
+    last = lse(alpha0[:, :, None] + prod, axis=1)
+    return c0 + c + lse(last + f[None, :], axis=-1)
 
 
 @jax.jit
@@ -522,17 +445,17 @@ def parallel_messages(
     alpha0, c0 = _normalise(s[None, :] + x[0])
     beta_last, _ = _normalise(varying_like(jnp.broadcast_to(f, (n, k)), x))
     if t == 1:
-        return alpha0[None], beta_last[None], c0 + _lse(alpha0 + f[None, :], axis=-1)
+        return alpha0[None], beta_last[None], c0 + lse(alpha0 + f[None, :], axis=-1)
     mats, c = _step_matrices(x, a, m)
     # One scan for both directions: the suffix M_{t+1} ... M_{T-1} is the transpose of the
     # prefix product of the transposed matrices in reverse order, M_{T-1}^T ... M_{t+1}^T.
     backwards = jnp.swapaxes(mats[::-1], 2, 3), c[::-1]
     both = jnp.concatenate([mats, backwards[0]], axis=1), jnp.concatenate([c, backwards[1]], 1)
-    products, c_products = lax.associative_scan(_combine, both)
+    products, c_products = lax.associative_scan(combine, both)
     prefix, reversed_suffix = products[:, :n], products[:, n:]
-    alphas, c_alpha = _normalise(_lse(alpha0[None, :, :, None] + prefix, axis=2))
-    log_z = c0 + c_products[-1, :n] + c_alpha[-1] + _lse(alphas[-1] + f[None, :], axis=-1)
-    betas, _ = _normalise(_lse(f[None, None, :, None] + reversed_suffix, axis=2))
+    alphas, c_alpha = _normalise(lse(alpha0[None, :, :, None] + prefix, axis=2))
+    log_z = c0 + c_products[-1, :n] + c_alpha[-1] + lse(alphas[-1] + f[None, :], axis=-1)
+    betas, _ = _normalise(lse(f[None, None, :, None] + reversed_suffix, axis=2))
     alphas = jnp.concatenate([alpha0[None], alphas], axis=0)
     betas = jnp.concatenate([betas[::-1], beta_last[None]], axis=0)
     return alphas, betas, log_z

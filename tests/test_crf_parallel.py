@@ -21,7 +21,7 @@ from jax.test_util import check_grads
 from scipy import special
 
 import jaxlosses
-from jaxlosses import _crf
+from jaxlosses import _crf, _semiring
 
 
 class _Jitted:
@@ -301,7 +301,7 @@ def test_log_matmul_is_exact_where_a_rank_one_shift_underflows():
         want = special.logsumexp(
             p.astype(np.float64)[..., :, :, None] + q.astype(np.float64)[..., None, :, :], axis=-2
         )
-    got = _crf.log_matmul(jnp.asarray(p), jnp.asarray(q))
+    got = _semiring.log_matmul(jnp.asarray(p), jnp.asarray(q))
     np.testing.assert_array_equal(np.isneginf(got), np.isneginf(want))
     finite = np.isfinite(want)
     np.testing.assert_allclose(np.asarray(got, np.float64)[finite], want[finite], rtol=1e-6)
@@ -311,9 +311,9 @@ def test_log_matmul_is_exact_where_a_rank_one_shift_underflows():
         rank_one = np.log(np.exp(p - row) @ np.exp(q - col)) + row + col
     assert np.mean(np.isneginf(rank_one[finite])) > 0.5
     eye = jnp.where(jnp.eye(3, dtype=bool), 0.0, -jnp.inf)
-    np.testing.assert_array_equal(_crf.log_matmul(eye, eye), eye)
+    np.testing.assert_array_equal(_semiring.log_matmul(eye, eye), eye)
     g = jax.grad(
-        lambda d: _crf.log_matmul(jnp.where(jnp.eye(3, dtype=bool), d, -jnp.inf), eye)[0, 0]
+        lambda d: _semiring.log_matmul(jnp.where(jnp.eye(3, dtype=bool), d, -jnp.inf), eye)[0, 0]
     )
     np.testing.assert_array_equal(g(jnp.ones((3, 3))), np.eye(3)[0][:, None] * np.eye(3)[0])
 
@@ -346,7 +346,7 @@ def test_auto_rule(monkeypatch):
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     assert _crf.resolve_method("auto", _chain(64, 64, 10), "f") == "parallel"
     assert _crf.resolve_method("auto", _chain(63, 64, 10), "f") == "sequential"  # short
-    big = _crf.PARALLEL_MAX_ENTRIES // (64 * 50 * 50) + 1
+    big = _semiring.PARALLEL_MAX_ENTRIES // (64 * 50 * 50) + 1
     assert _crf.resolve_method("auto", _chain(big, 64, 50), "f") == "sequential"  # memory
     assert _crf.resolve_method("auto", _chain(big - 1, 64, 50), "f") == "parallel"
     assert _crf.resolve_method("sequential", _chain(512, 64, 10), "f") == "sequential"
