@@ -40,7 +40,6 @@ def _timed(fn: Any, args: tuple[Any, ...]) -> float:
 
 
 def bench_config(k: int, t: int, batch: int, rounds: int, a: argparse.Namespace) -> dict:
-    import jax
     import jax.numpy as jnp
     import numpy as np
 
@@ -56,14 +55,36 @@ def bench_config(k: int, t: int, batch: int, rounds: int, a: argparse.Namespace)
     row: dict[str, Any] = {"K": k, "T": t, "batch": batch, "entries": t * batch * k * k}
     ch = _crf.chain(e, tr, mask, None, None, "bench")
     row["auto"] = _crf.resolve_method("auto", ch, "bench")
-    args = (e, tr, tags, mask)
+
+    def loss(e: Any, tr: Any, tags: Any, mask: Any, method: str) -> Any:
+        return jl.crf_loss(e, tags, tr, mask=mask, method=method).mean()
+
+    return time_methods(loss, (e, tr, tags, mask), (0, 1), row, rounds, a)
+
+
+def time_methods(
+    loss: Any,
+    args: tuple[Any, ...],
+    argnums: tuple[int, ...],
+    row: dict[str, Any],
+    rounds: int,
+    a: argparse.Namespace,
+) -> dict[str, Any]:
+    """Times ``value_and_grad(loss)`` for each method in alternating rounds, into ``row``.
+
+    ``loss(*args, method=...)``; the gradient is w.r.t. ``argnums``. Adds each method's
+    planned temporary bytes, its round times (or why it was skipped), the fastest-round
+    ratio parallel / sequential and the band of the per-round ratios.
+    """
+    import jax
+
     compiled: dict[str, Any] = {}
     for method in METHODS:
 
-        def loss(e: Any, tr: Any, tags: Any, mask: Any, method: str = method) -> Any:
-            return jl.crf_loss(e, tags, tr, mask=mask, method=method).mean()
+        def one(*xs: Any, method: str = method) -> Any:
+            return loss(*xs, method=method)
 
-        c = jax.jit(jax.value_and_grad(loss, argnums=(0, 1))).lower(*args).compile()
+        c = jax.jit(jax.value_and_grad(one, argnums=argnums)).lower(*args).compile()
         mem = c.memory_analysis()
         temp = None if mem is None else int(mem.temp_size_in_bytes)
         row[f"{method}_temp_bytes"] = temp
@@ -93,19 +114,29 @@ def _ms(ts: list[float]) -> str:
     return f"{1e3 * min(ts):.1f} [{1e3 * min(ts):.1f}, {1e3 * max(ts):.1f}]"
 
 
+CRF_TEXT = (
+    "CRF: sequential vs parallel-in-time",
+    "Value-and-grad of `crf_loss(...).mean()` w.r.t. emissions and transitions, float32, "
+    "batch {batch}, variable lengths in (T/2, T].",
+)
+
+
 def markdown(res: dict) -> str:
+    """The table of a run: one row per size, the sizes in ``res["size_keys"]`` order."""
+    title, what = res.get("text", CRF_TEXT)
+    keys = res.get("size_keys", ["K", "T"])
     lines = [
-        f"# CRF: sequential vs parallel-in-time (backend {res['backend']})",
+        f"# {title} (backend {res['backend']})",
         "",
-        f"`{res['command']}` — {res['machine']}; jax {res['jax']}. Value-and-grad of "
-        "`crf_loss(...).mean()` w.r.t. emissions and transitions, float32, batch "
-        f"{res['batch']}, variable lengths in (T/2, T]. Times in ms: fastest round "
-        "[fastest, slowest]; ratio = parallel / sequential (< 1: parallel faster), of the "
-        "fastest rounds [band of per-round ratios]. Rounds alternate the order of the "
-        "methods. Temp: XLA's planned temporary buffers.",
+        f"`{res['command']}` — {res['machine']}; jax {res['jax']}. "
+        + what.format(batch=res["batch"])
+        + " Times in ms: fastest round [fastest, slowest]; ratio = parallel / sequential "
+        "(< 1: parallel faster), of the fastest rounds [band of per-round ratios]. Rounds "
+        "alternate the order of the methods. Temp: XLA's planned temporary buffers.",
         "",
-        "| K | T | rounds | sequential ms | parallel ms | ratio | temp seq / par (MiB) | auto |",
-        "|---|---|---|---|---|---|---|---|",
+        "| " + " | ".join(keys) + " | rounds | sequential ms | parallel ms | ratio "
+        "| temp seq / par (MiB) | auto |",
+        "|" + "---|" * (len(keys) + 6),
     ]
     for r in res["rows"]:
         seq = _ms(r["sequential_s"]) if "sequential_s" in r else r.get("sequential_skipped", "")
@@ -119,27 +150,28 @@ def markdown(res: dict) -> str:
             "?" if r[f"{m}_temp_bytes"] is None else f"{r[f'{m}_temp_bytes'] / 2**20:.0f}"
             for m in METHODS
         )
-        lines.append(
-            f"| {r['K']} | {r['T']} | {r['rounds']} | {seq} | {par} | {ratio} | {mem} "
-            f"| {r['auto']} |"
-        )
+        sizes = " | ".join(str(r[k]) for k in keys)
+        lines.append(f"| {sizes} | {r['rounds']} | {seq} | {par} | {ratio} | {mem} | {r['auto']} |")
     wins = [r for r in res["rows"] if r.get("ratio_best", 2.0) < 1.0]
     lines += [
         "",
         "Crossover: "
         + (
-            ", ".join(f"K={r['K']} T={r['T']} ({r['ratio_best']:.2f})" for r in wins)
+            ", ".join(
+                " ".join(f"{k}={r[k]}" for k in keys) + f" ({r['ratio_best']:.2f})" for r in wins
+            )
             if wins
-            else "none — the parallel method is slower at every measured (K, T) on this backend."
+            else "none — the parallel method is slower at every measured size on this backend."
         ),
         "",
     ]
     return "\n".join(lines)
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tags", type=int, nargs="+", default=[2, 10, 50])
+def parser(doc: str, sizes: str, default_sizes: list[int]) -> argparse.ArgumentParser:
+    """The command line shared by the parallel-in-time benchmarks."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument(f"--{sizes}", type=int, nargs="+", default=default_sizes)
     p.add_argument("--lengths", type=int, nargs="+", default=[16, 128, 512, 2048])
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--rounds", type=int, default=7)
@@ -147,32 +179,41 @@ def main() -> None:
     p.add_argument("--slow-rounds", type=int, default=3, help="... this many rounds")
     p.add_argument("--max-gib", type=float, default=3.0, help="skip methods planning more")
     p.add_argument("--out", type=Path, default=RESULTS)
-    a = p.parse_args()
+    return p
 
+
+def run(a: argparse.Namespace, name: str, sizes: list[int], config: Any, **text: Any) -> None:
+    """Runs ``config(size, T, batch, rounds, a)`` over the grid; writes ``<name>_<backend>``."""
     import jax
 
     backend = jax.default_backend()
     t0 = time.perf_counter()
     rows = []
-    for k in a.tags:
+    for size in sizes:
         for t in a.lengths:
-            row = bench_config(k, t, a.batch, a.rounds, a)
+            row = config(size, t, a.batch, a.rounds, a)
             print(json.dumps(row), flush=True)
             rows.append(row)
     res = {
         "backend": backend,
-        "command": " ".join(["python -m bench.crf_parallel", *sys.argv[1:]]),
+        "command": " ".join([f"python -m bench.{name}", *sys.argv[1:]]),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "jax": jax.__version__,
         "batch": a.batch,
         "rows": rows,
         "total_s": time.perf_counter() - t0,
+        **text,
     }
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / f"crf_parallel_{backend}.json").write_text(json.dumps(res, indent=1))
-    (a.out / f"crf_parallel_{backend}.md").write_text(markdown(res))
+    (a.out / f"{name}_{backend}.json").write_text(json.dumps(res, indent=1))
+    (a.out / f"{name}_{backend}.md").write_text(markdown(res))
     print(markdown(res))
-    print(f"wrote {a.out}/crf_parallel_{backend}.json/.md in {res['total_s']:.0f} s")
+    print(f"wrote {a.out}/{name}_{backend}.json/.md in {res['total_s']:.0f} s")
+
+
+def main() -> None:
+    a = parser(__doc__, "tags", [2, 10, 50]).parse_args()
+    run(a, "crf_parallel", a.tags, bench_config)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,14 @@ from ._checks import (
 from ._core import closed_form_of, floating, integer, is_array, real, upcast
 from ._coupling import varying_like
 from ._primitives import log_softmax_parts
+from ._semiring import (
+    choose_method,
+    combine,
+    log_vecmat,
+    lse,
+    shifted_matrix,
+    tree_product,
+)
 
 __all__ = ["ctc_loss", "ctc_loss_with_forward_probs"]
 
@@ -52,13 +60,24 @@ def _ctc_inputs(
     log_epsilon: ArrayLike,
     fn: str,
     zero_infinity: bool = False,
+    method: str = "auto",
 ) -> tuple[
-    jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, jax.Array, int, bool, tuple[int, ...]
+    jax.Array,
+    jax.Array,
+    jax.Array,
+    jax.Array,
+    jax.Array,
+    jax.Array,
+    int,
+    bool,
+    str,
+    tuple[int, ...],
 ]:
     """Validates the CTC inputs and flattens the batch, for the loss and its closed form.
 
     Returns ``(orig, x [B, T, K], pad [B, T] bool, labels [B, N], label_lengths [B],
-    log_epsilon, blank_id, zero_infinity, batch_shape)``.
+    log_epsilon, blank_id, zero_infinity, method, batch_shape)``, ``method`` resolved to
+    ``"sequential"`` or ``"parallel"``.
     """
     arr = floating(logits, "logits", fn)
     if arr.ndim < 2:
@@ -107,7 +126,11 @@ def _ctc_inputs(
     lab = lab.reshape(b, n)
     lengths = n - jnp.sum(ypad.reshape(b, n) != 0, axis=-1)
     eps = jnp.asarray(log_epsilon, x.dtype)
-    return arr, x, pad, lab, lengths, eps, blank, bool(zero_infinity), batch
+    states = 2 * n + 2  # the parallel lattice: N + 1 blanks, N labels, the log_epsilon source
+    how = choose_method(method, t_len, t_len * b * states * states, fn)
+    if t_len == 0:
+        how = "sequential"  # no frames, nothing to scan
+    return arr, x, pad, lab, lengths, eps, blank, bool(zero_infinity), how, batch
 
 
 def _infeasible(pad: jax.Array, lab: jax.Array, lengths: jax.Array) -> jax.Array:
@@ -205,7 +228,9 @@ class _Lattice:
 
         Returns ``(log_beta_phi [T, B, N+1], log_beta_emit [T, B, N])``.
         """
-        eps = self.eps
+        # The exact adjoint of `forward`: a state that cannot finish has log beta = -inf
+        # (the forward's log_epsilon entries are constants, which nothing flows back to).
+        eps = jnp.asarray(-jnp.inf, self.eps.dtype)
         pos = jnp.arange(self.n + 1)
         bphi0 = varying_like(jnp.where(pos[None, :] == self.lengths[:, None], 0.0, eps), pad)
         bemit0 = varying_like(jnp.where(pos[None, :-1] == self.lengths[:, None] - 1, 0.0, eps), pad)
@@ -240,7 +265,128 @@ def _absorb(phi: jax.Array, emit: jax.Array) -> jax.Array:
     return jnp.concatenate([phi[:, :1], jnp.logaddexp(phi[:, 1:], emit)], axis=1)
 
 
-@functools.partial(jax.jit, static_argnums=(5, 6))
+# --- parallel in time -------------------------------------------------------------------
+#
+# One frame of the forward recursion is a log-semiring matrix product alpha_t = alpha_{t-1}
+# M_t over S = 2N + 2 states: the N + 1 blanks phi[n], the N labels emit[n] and a constant
+# state c (value 0 at every frame) that stands for the `log_epsilon` the sequential scan
+# feeds into a forbidden skip (into emit[0], and into emit[n] when label n repeats label
+# n - 1). With M_t[i, j] = A[i, j] + e_t[j] at an unpadded frame (e_t the frame's blank or
+# label log-probability, 0 for c) and the identity at a padded one, log Z is
+# v_0 M_0 ... M_{T-1} end: the product is associative, so it takes log T depth by a tree of
+# products (the value) or an associative scan (prefixes and suffixes: the forward and
+# backward messages, for the gradient and the forward probabilities). `jaxlosses._semiring`
+# holds the products.
+
+
+def _parallel_lattice(lattice: _Lattice, pad: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """``(v0 [B, S], mats [T, B, S, S], end [B, S])`` of the CTC lattice as a matrix chain.
+
+    State ``n`` is ``phi[n]`` (``n = 0..N``), ``N + 1 + n`` is ``emit[n]``, ``2N + 1`` is
+    the ``log_epsilon`` source; ``end`` selects ``phi[len] (+) emit[len - 1]``.
+    """
+    n, eps = lattice.n, lattice.eps
+    states = 2 * n + 2
+    phi, emit, c = np.arange(n + 1), n + 1 + np.arange(n), 2 * n + 1
+    dtype = lattice.lp_blank.dtype
+    neg = jnp.asarray(-jnp.inf, dtype)
+    base = np.full((states, states), -np.inf)
+    base[phi, phi] = 0.0  # a blank again
+    base[emit, emit] = 0.0  # the same label again
+    base[emit, phi[1:]] = 0.0  # label n ends: a blank after n + 1 labels
+    base[phi[:-1], emit] = 0.0  # from a blank, the next label
+    base[c, c] = 0.0
+    b = lattice.lp_blank.shape[0]
+    a = jnp.broadcast_to(jnp.asarray(base, dtype), (b, states, states))
+    # emit[n-1] -> emit[n] skips the blank unless label n repeats label n - 1, where (and
+    # into emit[0]) the sequential scan offers log_epsilon instead: the c -> emit edge.
+    forbidden = lattice.repeat.at[:, 0].set(True)  # [B, N]
+    a = a.at[:, emit[:-1], emit[1:]].set(jnp.where(forbidden[:, 1:], neg, 0.0))
+    a = a.at[:, c, emit].set(jnp.where(forbidden, eps, neg))
+    lp_emit, lp_blank, is_pad = lattice._time_major(pad)
+    t_len = lp_blank.shape[0]
+    frame = jnp.concatenate(
+        [
+            jnp.broadcast_to(lp_blank[:, :, None], (t_len, b, n + 1)),
+            lp_emit,
+            jnp.zeros((t_len, b, 1), dtype),
+        ],
+        axis=-1,
+    )  # [T, B, S]
+    eye = jnp.asarray(np.where(np.eye(states, dtype=bool), 0.0, -np.inf), dtype)
+    mats = jnp.where(is_pad[:, :, None, None], eye, a[None] + frame[:, :, None, :])
+    v0 = jnp.concatenate(
+        [jnp.zeros((b, 1), dtype), jnp.full((b, 2 * n), eps, dtype), jnp.zeros((b, 1), dtype)],
+        axis=-1,
+    )
+    pos = jnp.arange(states)[None, :]
+    length = lattice.lengths[:, None]
+    last = (pos == length) | ((pos == n + length) & (length >= 1))
+    end = jnp.where(last, 0.0, neg)
+    return varying_like(v0, pad), mats, varying_like(end, pad)
+
+
+def _chain_messages(
+    v0: jax.Array, mats: jax.Array, end: jax.Array
+) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """``(alphas [T, B, S], betas [T, B, S], beta before frame 0 [B, S], log Z [B])``.
+
+    ``alphas[t] = v0 M_0 ... M_t`` and ``betas[t] = M_{t+1} ... M_{T-1} end``, from one
+    associative scan over the prefix products and the suffix products (the suffix
+    ``M_t ... M_{T-1}`` is the transpose of the prefix product of the transposed matrices in
+    reverse order).
+    """
+    b = v0.shape[0]
+    steps = shifted_matrix(mats)
+    backwards = jnp.swapaxes(steps[0][::-1], -1, -2), steps[1][::-1]
+    both = (
+        jnp.concatenate([steps[0], backwards[0]], axis=1),
+        jnp.concatenate([steps[1], backwards[1]], axis=1),
+    )
+    products = lax.associative_scan(combine, both)
+    prefix = products[0][:, :b], products[1][:, :b]
+    suffix = products[0][:, b:], products[1][:, b:]
+    alphas = log_vecmat(v0[None], prefix)
+    ends = log_vecmat(end[None], suffix)  # ends[k] = M_{T-1-k} ... M_{T-1} end
+    betas = jnp.concatenate([ends[:-1][::-1], end[None]], axis=0)
+    log_z = lse(alphas[-1] + end, axis=-1)
+    return alphas, betas, ends[-1], log_z
+
+
+@jax.custom_jvp
+def _chain_log_z(v0: jax.Array, mats: jax.Array, end: jax.Array) -> jax.Array:
+    """``log(v0 M_0 ... M_{T-1} end)`` ``[B]`` by a balanced tree of products."""
+    return lse(log_vecmat(v0, tree_product(shifted_matrix(mats))) + end, axis=-1)
+
+
+@_chain_log_z.defjvp
+def _chain_log_z_jvp(
+    primals: tuple[jax.Array, ...], tangents: tuple[jax.Array, ...]
+) -> tuple[jax.Array, jax.Array]:
+    """``d log Z``: each entry's tangent weighted by its posterior (edge or state occupancy).
+
+    The posteriors come from the parallel messages, so the derivative keeps the ``log T``
+    depth and stores no per-combine residuals (autodiff through the products' loops would).
+    """
+    v0, mats, end = primals
+    dv0, dmats, dend = tangents
+    alphas, betas, beta_start, log_z = _chain_messages(v0, mats, end)
+    before = jnp.concatenate([v0[None], alphas[:-1]], axis=0)
+    edges = jnp.exp(before[..., :, None] + mats + betas[..., None, :] - log_z[None, :, None, None])
+    d_log_z = (
+        jnp.sum(edges * dmats, axis=(0, 2, 3))
+        + jnp.sum(jnp.exp(v0 + beta_start - log_z[:, None]) * dv0, axis=-1)
+        + jnp.sum(jnp.exp(alphas[-1] + end - log_z[:, None]) * dend, axis=-1)
+    )
+    return log_z, d_log_z
+
+
+def _split_states(v: jax.Array, n: int) -> tuple[jax.Array, jax.Array]:
+    """``[..., S]`` parallel-lattice messages as ``(phi [..., N+1], emit [..., N])``."""
+    return v[..., : n + 1], v[..., n + 1 : 2 * n + 1]
+
+
+@functools.partial(jax.jit, static_argnums=(5, 6, 7, 8))
 def _ctc_forward(
     x: jax.Array,
     pad: jax.Array,
@@ -249,14 +395,33 @@ def _ctc_forward(
     eps: jax.Array,
     blank: int,
     zero_infinity: bool = False,
-) -> tuple[jax.Array, jax.Array, jax.Array]:
-    """``(loss [B], log_alpha_phi [T, B, N+1], log_alpha_emit [T, B, N])``, compiled once."""
+    method: str = "sequential",
+    alphas: bool = True,
+) -> tuple[jax.Array, jax.Array | None, jax.Array | None]:
+    """``(loss [B], log_alpha_phi [T, B, N+1], log_alpha_emit [T, B, N])``, compiled once.
+
+    ``method="parallel"``: ``log Z`` by a tree of matrix products, the alphas (when
+    ``alphas``; else ``None``) by an associative scan.
+    """
     nan_in = jnp.any(jnp.isnan(x) & ~pad[:, :, None], axis=(1, 2))
+    # Padded frames are never read; zeroing them first keeps a NaN there out of the
+    # gradient too (the softmax of a NaN frame times a zero cotangent is NaN).
+    x = jnp.where(pad[:, :, None], 0.0, x)
     if zero_infinity:
         bad, x, lengths = _zeroed_inputs(x, pad, lab, lengths)
     lattice = _Lattice(x, lab, lengths, blank, eps)
-    alpha_phi, alpha_emit, log_z = lattice.forward(pad)
-    if x.shape[1]:  # T = 0: no frames, the alphas are empty
+    alpha_phi: jax.Array | None = None
+    alpha_emit: jax.Array | None = None
+    if method == "parallel":
+        chain = _parallel_lattice(lattice, pad)
+        log_z = _chain_log_z(*chain)
+        if alphas:
+            alpha_phi, alpha_emit = _split_states(_chain_messages(*chain)[0], lattice.n)
+    else:
+        alpha_phi, alpha_emit, log_z = lattice.forward(pad)
+    if (
+        alpha_phi is not None and alpha_emit is not None and x.shape[1]
+    ):  # T = 0: no frames, the alphas are empty
         alpha_phi = alpha_phi.at[-1].set(_absorb(alpha_phi[-1], alpha_emit[-1]))
     raw = -log_z
     # The true loss is >= 0; float32 rounding can make a confident one about -1e-8. The
@@ -280,6 +445,7 @@ def ctc_loss_with_forward_probs(
     *,
     blank_id: int = 0,
     log_epsilon: ArrayLike = -1e5,
+    method: str = "auto",
 ) -> tuple[jax.Array, jax.Array, jax.Array]:
     r"""CTC loss and the CTC forward (alpha) log-probabilities.
 
@@ -299,6 +465,7 @@ def ctc_loss_with_forward_probs(
       blank_id: the class id of the blank.
       log_epsilon: the stand-in for ``log 0`` (unreachable states); a loss near
         ``-log_epsilon`` means the labels cannot be aligned to the frames.
+      method: how to run the forward algorithm, as in :func:`ctc_loss`.
 
     Returns:
       ``(loss, logalpha_blank, logalpha_nonblank)``: the loss with the batch shape, and
@@ -324,10 +491,11 @@ def ctc_loss_with_forward_probs(
       ICML 2006.
     """
     fn = "ctc_loss_with_forward_probs"
-    arr, x, pad, lab, lengths, eps, blank, _, batch = _ctc_inputs(
-        logits, logit_paddings, labels, label_paddings, blank_id, log_epsilon, fn
+    arr, x, pad, lab, lengths, eps, blank, _, how, batch = _ctc_inputs(
+        logits, logit_paddings, labels, label_paddings, blank_id, log_epsilon, fn, method=method
     )
-    loss, alpha_phi, alpha_emit = _ctc_forward(x, pad, lab, lengths, eps, blank)
+    loss, alpha_phi, alpha_emit = _ctc_forward(x, pad, lab, lengths, eps, blank, False, how)
+    assert alpha_phi is not None and alpha_emit is not None
     t_len, n = x.shape[1], lab.shape[-1]
     return (
         loss.reshape(batch).astype(arr.dtype),
@@ -345,6 +513,7 @@ def ctc_loss(
     blank_id: int = 0,
     log_epsilon: ArrayLike = -1e5,
     zero_infinity: bool = False,
+    method: str = "auto",
 ) -> jax.Array:
     r"""CTC loss: the negative log-probability of the labels, summed over alignments.
 
@@ -381,6 +550,15 @@ def ctc_loss(
       log_epsilon: the stand-in for ``log 0``.
       zero_infinity: give infeasible examples loss 0 and gradient 0 (PyTorch's
         ``zero_infinity``).
+      method: how to run the forward (and, for the gradient, backward) algorithm.
+        ``"sequential"``: a :func:`jax.lax.scan` over the frames (depth ``T``).
+        ``"parallel"``: log-semiring products of per-frame ``[S, S]`` matrices over the
+        ``S = 2N + 2`` lattice states by :func:`jax.lax.associative_scan` (depth
+        ``log T``, ``S`` times the work, ``[T, B, S, S]`` memory), the same values to
+        rounding. ``"auto"`` (default): ``"parallel"`` on an accelerator for ``T >= 64``
+        when the matrices fit (``T * B * S * S <= 2**27``), else ``"sequential"``
+        (always on CPU, where ``bench/results/ctc_parallel_cpu.md`` measured no length at
+        which the parallel method is faster).
 
     Returns:
       Per-sequence loss with the batch shape, dtype of ``logits``.
@@ -397,7 +575,7 @@ def ctc_loss(
       Graves et al., `Connectionist temporal classification
       <https://doi.org/10.1145/1143844.1143891>`_, ICML 2006.
     """
-    arr, x, pad, lab, lengths, eps, blank, zero_inf, batch = _ctc_inputs(
+    arr, x, pad, lab, lengths, eps, blank, zero_inf, how, batch = _ctc_inputs(
         logits,
         logit_paddings,
         labels,
@@ -406,8 +584,9 @@ def ctc_loss(
         log_epsilon,
         "ctc_loss",
         zero_infinity,
+        method,
     )
-    loss, _, _ = _ctc_forward(x, pad, lab, lengths, eps, blank, zero_inf)
+    loss, _, _ = _ctc_forward(x, pad, lab, lengths, eps, blank, zero_inf, how, False)
     return loss.reshape(batch).astype(arr.dtype)
 
 
@@ -421,6 +600,7 @@ def _ctc_loss_grad(
     eps: jax.Array,
     blank: int,
     zero_infinity: bool,
+    method: str,
     batch: tuple[int, ...],
 ) -> jax.Array:
     """``softmax(x_t) - gamma_t`` on unpadded frames, 0 on padded ones.
@@ -429,11 +609,11 @@ def _ctc_loss_grad(
     that emit ``k`` at frame ``t`` (the blank states for ``k = blank``). With
     ``zero_infinity``, 0 for an infeasible example.
     """
-    g = _ctc_grad(x, pad, lab, lengths, eps, blank, zero_infinity)
+    g = _ctc_grad(x, pad, lab, lengths, eps, blank, zero_infinity, method)
     return g.reshape(arr.shape).astype(arr.dtype)
 
 
-@functools.partial(jax.jit, static_argnums=(5, 6))
+@functools.partial(jax.jit, static_argnums=(5, 6, 7))
 def _ctc_grad(
     x: jax.Array,
     pad: jax.Array,
@@ -442,16 +622,32 @@ def _ctc_grad(
     eps: jax.Array,
     blank: int,
     zero_infinity: bool = False,
+    method: str = "sequential",
 ) -> jax.Array:
-    """``softmax - gamma`` for the flattened batch ``[B, T, K]``."""
+    """``softmax - gamma`` for the flattened batch ``[B, T, K]``.
+
+    ``gamma_t`` sums to 1 over ``k`` unless no alignment exists: then the forward pass's
+    ``log_epsilon`` source carries the rest of the mass (frames spent "before" a forbidden
+    skip emit nothing), so the softmax term is weighted by ``sum_k gamma_t(k)``, which
+    makes the closed form ``jax.grad`` of the forward pass for infeasible examples too.
+    ``method="parallel"``: the messages of the matrix chain (:func:`_chain_messages`).
+    """
     nan_in = jnp.any(jnp.isnan(x) & ~pad[:, :, None], axis=(1, 2))
+    # Padded frames are never read; zeroing them first keeps a NaN there out of the
+    # gradient too (the softmax of a NaN frame times a zero cotangent is NaN).
+    x = jnp.where(pad[:, :, None], 0.0, x)
     bad = jnp.zeros(x.shape[:1], bool)
     if zero_infinity:
         bad, x, lengths = _zeroed_inputs(x, pad, lab, lengths)
         bad = bad & ~nan_in
     lattice = _Lattice(x, lab, lengths, blank, eps)
-    alpha_phi, alpha_emit, log_z = lattice.forward(pad)
-    beta_phi, beta_emit = lattice.backward(pad)
+    if method == "parallel":
+        alphas, betas, _, log_z = _chain_messages(*_parallel_lattice(lattice, pad))
+        alpha_phi, alpha_emit = _split_states(alphas, lattice.n)
+        beta_phi, beta_emit = _split_states(betas, lattice.n)
+    else:
+        alpha_phi, alpha_emit, log_z = lattice.forward(pad)
+        beta_phi, beta_emit = lattice.backward(pad)
 
     def posterior(log_alpha: jax.Array, log_beta: jax.Array) -> jax.Array:
         # Occupation probabilities are at most 1; the clip only matters when the labels
@@ -464,7 +660,8 @@ def _ctc_grad(
     gamma = jnp.einsum("tbn,bnk->btk", gamma_emit, onehot)
     gamma = gamma.at[:, :, blank].add(gamma_blank.T)
     keep = ~pad[:, :, None] & (lattice.ok & ~bad)[:, None, None]
-    return jnp.where(keep, lattice.probs - gamma, 0.0)
+    total = jnp.sum(gamma, axis=-1, keepdims=True)
+    return jnp.where(keep, total * lattice.probs - gamma, 0.0)
 
 
 # --- run-time value checks (jaxlosses.checked) ---------------------------------------
