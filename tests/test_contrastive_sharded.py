@@ -19,10 +19,6 @@ from typing import Any
 import pytest
 from _devices import run_json
 
-# Its module fixture runs once per worker: keep the module's tests on one worker
-# (`--dist loadgroup` in pyproject.toml) so the expensive part is not done twice.
-pytestmark = pytest.mark.xdist_group("test_contrastive_sharded")
-
 N_DEV, PER_DEV, DIM = 8, 4, 6
 TOL = 1e-12
 

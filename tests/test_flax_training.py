@@ -24,10 +24,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-# Its module fixture runs once per worker: keep the module's tests on one worker
-# (`--dist loadgroup` in pyproject.toml) so the expensive part is not done twice.
-pytestmark = pytest.mark.xdist_group("test_flax_training")
-
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "flax_nnx_training.py"
 

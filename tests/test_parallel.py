@@ -19,10 +19,6 @@ import numpy as np
 import pytest
 from _devices import run_json
 
-# Its module fixture runs once per worker: keep the module's tests on one worker
-# (`--dist loadgroup` in pyproject.toml) so the expensive part is not done twice.
-pytestmark = pytest.mark.xdist_group("test_parallel")
-
 N_DEV = 8
 B, K, D = 32, 5, 3  # global batch (4 per device), classes, features
 

@@ -26,10 +26,6 @@ import numpy as np
 import pytest
 from _devices import run_json
 
-# Its module fixture runs once per worker: keep the module's tests on one worker
-# (`--dist loadgroup` in pyproject.toml) so the expensive part is not done twice.
-pytestmark = pytest.mark.xdist_group("test_sharded_catalogue")
-
 N_DEV = 8
 TOL = 1e-12
 

@@ -60,10 +60,6 @@ from plots import sweep  # noqa: E402
 
 del sys.path[0]
 
-# Its module fixture runs once per worker: keep the module's tests on one worker
-# (`--dist loadgroup` in pyproject.toml) so the expensive part is not done twice.
-pytestmark = pytest.mark.xdist_group("test_site")
-
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:

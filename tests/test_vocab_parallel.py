@@ -28,10 +28,6 @@ import numpy as np
 import pytest
 from _devices import run_json
 
-# Its module fixture runs once per worker: keep the module's tests on one worker
-# (`--dist loadgroup` in pyproject.toml) so the expensive part is not done twice.
-pytestmark = pytest.mark.xdist_group("test_vocab_parallel")
-
 N_DEV = 8
 N, D, V = 48, 6, 40  # V = 40 is no other size in the program: the HLO check can find it
 TOL = 1e-12
