@@ -167,6 +167,53 @@ def _round_medians(
     return out
 
 
+def time_pair(
+    sides: dict[str, Callable[[], Any]], slowest: str, rounds: int, budget: float
+) -> dict[str, Any]:
+    """Times zero-argument calls in alternating rounds, ``budget`` seconds in all.
+
+    ``repeats`` per round follows from one call of ``slowest``; returns ``repeats``,
+    ``rounds``, ``<side>_s`` (median over rounds of each round's median) and, for two sides,
+    ``ratio`` (first / second, median over rounds) with its band ``ratio_low``/``ratio_high``.
+    """
+    import jax
+
+    t0 = time.perf_counter()
+    jax.block_until_ready(sides[slowest]())
+    one = time.perf_counter() - t0
+    repeats = int(min(25, max(3, budget / max(one, 1e-6) / (2 * rounds))))
+    per_round = _round_medians(sides, (), rounds, repeats)
+    out: dict[str, Any] = {"repeats": repeats, "rounds": rounds}
+    out.update({f"{k}_s": statistics.median(v) for k, v in per_round.items()})
+    if len(sides) == 2:
+        first, second = per_round.values()
+        ratios = [a / b for a, b in zip(first, second)]
+        out.update(ratio=statistics.median(ratios), ratio_low=min(ratios), ratio_high=max(ratios))
+    return out
+
+
+def slower_line(rows: list[dict[str, Any]], peer: str) -> str:
+    """The table's last line: the losses slower than ``peer`` by over 10 % in every round."""
+    slower = [r for r in rows if r.get("ratio_low", 0.0) > 1.10]
+    return (
+        f"Ratio < 1: jaxlosses faster. Slower than {peer} by more than 10 % in every round: "
+        + (", ".join(f"{r['loss']} ({r['shape']})" for r in slower) or "none")
+        + "."
+    )
+
+
+def arguments(prog: str, doc: str) -> argparse.ArgumentParser:
+    """The command line of the realistic-shape benchmarks."""
+    p = argparse.ArgumentParser(prog=prog, description=doc.splitlines()[0])
+    p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
+    p.add_argument(
+        "--budget", type=float, default=4.0, help="seconds of timed calls per loss (default 4)"
+    )
+    p.add_argument("--loss", nargs="+", help="only these losses")
+    p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    return p
+
+
 def bench(rounds: int, budget: float, only: list[str] | None = None) -> list[dict[str, Any]]:
     import jax
     import jax.numpy as jnp
@@ -190,15 +237,8 @@ def bench(rounds: int, budget: float, only: list[str] | None = None) -> list[dic
             t0 = time.perf_counter()
             compiled[lib] = jax.jit(jax.value_and_grad(mean)).lower(*jargs).compile()
             row[f"{lib}_compile_s"] = time.perf_counter() - t0
-        slowest = "jaxlosses" if no_peer else "optax"
-        t0 = time.perf_counter()
-        jax.block_until_ready(compiled[slowest](*jargs))
-        one = time.perf_counter() - t0
-        repeats = int(min(25, max(3, budget / max(one, 1e-6) / (2 * rounds))))
-        per_round = _round_medians(compiled, jargs, rounds, repeats)
-        row.update(
-            repeats=repeats, rounds=rounds, jaxlosses_s=statistics.median(per_round["jaxlosses"])
-        )
+        sides = {lib: (lambda c=c, a=jargs: c(*a)) for lib, c in compiled.items()}
+        row.update(time_pair(sides, "jaxlosses" if no_peer else "optax", rounds, budget))
         if no_peer:
             row["peer"] = no_peer
             print(f"  {name:42s} {what:48s} {1e3 * row['jaxlosses_s']:.1f} ms; {no_peer}")
@@ -207,13 +247,6 @@ def bench(rounds: int, budget: float, only: list[str] | None = None) -> list[dic
         # Values agree (the conformance tests prove it; here it guards the inputs).
         v_ours, v_peer = (float(compiled[k](*jargs)[0]) for k in ("jaxlosses", "optax"))
         row["value_rel_diff"] = abs(v_ours - v_peer) / max(abs(v_peer), 1e-30)
-        ratios = [a / b for a, b in zip(per_round["jaxlosses"], per_round["optax"])]
-        row.update(
-            optax_s=statistics.median(per_round["optax"]),
-            ratio=statistics.median(ratios),
-            ratio_low=min(ratios),
-            ratio_high=max(ratios),
-        )
         rows.append(row)
         print(
             f"  {name:42s} {what:48s} x{row['ratio']:.2f} "
@@ -250,27 +283,12 @@ def markdown(res: dict[str, Any]) -> str:
             f"{r['ratio_high']:.2f} | {r['jaxlosses_compile_s']:.2f} / "
             f"{r['optax_compile_s']:.2f} | {r['value_rel_diff']:.1e} |"
         )
-    slower = [r for r in res["rows"] if r.get("ratio_low", 0.0) > 1.10]
-    lines += [
-        "",
-        "Ratio < 1: jaxlosses faster. Slower than optax by more than 10 % in every round: "
-        + (", ".join(f"{r['loss']} ({r['shape']})" for r in slower) or "none")
-        + ".",
-    ]
+    lines += ["", slower_line(res["rows"], "optax")]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
-        prog="python -m bench.realistic", description=__doc__.splitlines()[0]
-    )
-    p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
-    p.add_argument(
-        "--budget", type=float, default=4.0, help="seconds of timed calls per loss (default 4)"
-    )
-    p.add_argument("--loss", nargs="+", help="only these losses")
-    p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
-    a = p.parse_args(argv)
+    a = arguments("python -m bench.realistic", __doc__).parse_args(argv)
     import jax
     import optax
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from _devices import run_json
+from _session import once
 
 N_DEV, PER_DEV, DIM = 8, 4, 6
 TOL = 1e-12
@@ -211,8 +212,12 @@ def _worker() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def child() -> dict[str, Any]:
-    return run_json(Path(__file__).resolve(), N_DEV, timeout=600)
+def child(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return once(
+        "test_contrastive_sharded",
+        tmp_path_factory,
+        lambda: run_json(Path(__file__).resolve(), N_DEV, timeout=600),
+    )
 
 
 @pytest.mark.parametrize(

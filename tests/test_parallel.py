@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _devices import run_json
+from _session import once
 
 N_DEV = 8
 B, K, D = 32, 5, 3  # global batch (4 per device), classes, features
@@ -217,8 +218,12 @@ def _worker() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def child() -> dict[str, Any]:
-    return run_json(Path(__file__).resolve(), N_DEV, timeout=300)
+def child(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return once(
+        "test_parallel",
+        tmp_path_factory,
+        lambda: run_json(Path(__file__).resolve(), N_DEV, timeout=300),
+    )
 
 
 TOL = 1e-12

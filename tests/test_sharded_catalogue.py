@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _devices import run_json
+from _session import once
 
 N_DEV = 8
 TOL = 1e-12
@@ -152,7 +153,7 @@ def _worker() -> dict[str, Any]:
             xs = [jnp.asarray(args[i]) for i in learned]
             argnums = tuple(range(len(xs)))
             try:
-                v1, g1 = jax.value_and_grad(single, argnums)(*xs)
+                v1, g1 = jax.jit(jax.value_and_grad(single, argnums))(*xs)
                 v8, g8 = jax.jit(jax.value_and_grad(sharded, argnums))(*xs)
             except Exception as err:  # reported per entry by the test
                 res["error"] = f"{case.label}: {type(err).__name__}: {err}"[:2000]
@@ -210,10 +211,14 @@ def _sharded_closed_form_error(entry, mesh, args, kwargs, rep_pos, rep_kw) -> fl
 
 
 @pytest.fixture(scope="module")
-def child() -> dict[str, Any]:
+def child(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     # One child checks the whole catalogue (96 losses); on a busy 2-core machine it ran past
     # the old 900 s limit, so the limit is now only there to catch a hang.
-    return run_json(Path(__file__).resolve(), N_DEV, timeout=2700)
+    return once(
+        "test_sharded_catalogue",
+        tmp_path_factory,
+        lambda: run_json(Path(__file__).resolve(), N_DEV, timeout=2700),
+    )
 
 
 def _names() -> list[str]:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _devices import run_json
+from _session import once
 
 N_DEV = 8
 N, D, V = 48, 6, 40  # V = 40 is no other size in the program: the HLO check can find it
@@ -268,8 +269,12 @@ def _worker() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def child() -> dict[str, Any]:
-    return run_json(Path(__file__).resolve(), N_DEV, timeout=600)
+def child(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    return once(
+        "test_vocab_parallel",
+        tmp_path_factory,
+        lambda: run_json(Path(__file__).resolve(), N_DEV, timeout=600),
+    )
 
 
 MESHES = ["make_2x4", "hand_2x4", "make_1x8", "hand_1x8"]
