@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.realistic import arguments, slower_line, time_pair
+from bench.realistic import arguments, print_row, slower_line, time_pair
 
 # (loss, inputs, peer, the module the peer needs, builder name)
 CASES = [
@@ -227,11 +227,7 @@ def bench(rounds: int, budget: float, only: list[str] | None) -> list[dict[str, 
         peer_value = float(peer_value if isinstance(peer_value, float) else peer_value[0])
         row["value_rel_diff"] = abs(value - peer_value) / max(abs(peer_value), 1e-30)
         rows.append(row)
-        print(
-            f"  {loss:42s} {what:48s} x{row['ratio']:.2f} "
-            f"[{row['ratio_low']:.2f}, {row['ratio_high']:.2f}]",
-            flush=True,
-        )
+        print_row(loss, what, row)
     return rows
 
 

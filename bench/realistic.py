@@ -248,12 +248,17 @@ def bench(rounds: int, budget: float, only: list[str] | None = None) -> list[dic
         v_ours, v_peer = (float(compiled[k](*jargs)[0]) for k in ("jaxlosses", "optax"))
         row["value_rel_diff"] = abs(v_ours - v_peer) / max(abs(v_peer), 1e-30)
         rows.append(row)
-        print(
-            f"  {name:42s} {what:48s} x{row['ratio']:.2f} "
-            f"[{row['ratio_low']:.2f}, {row['ratio_high']:.2f}]",
-            flush=True,
-        )
+        print_row(name, what, row)
     return rows
+
+
+def print_row(name: str, what: str, row: dict[str, Any]) -> None:
+    """One line of progress: the loss, its inputs, the ratio and its band."""
+    print(
+        f"  {name:42s} {what:48s} x{row['ratio']:.2f} "
+        f"[{row['ratio_low']:.2f}, {row['ratio_high']:.2f}]",
+        flush=True,
+    )
 
 
 def markdown(res: dict[str, Any]) -> str:
