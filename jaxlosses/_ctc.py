@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import math
 import operator
-from typing import Any
+from typing import Any, cast
 
 import jax
 import jax.numpy as jnp
@@ -495,7 +495,7 @@ def ctc_loss_with_forward_probs(
         logits, logit_paddings, labels, label_paddings, blank_id, log_epsilon, fn, method=method
     )
     loss, alpha_phi, alpha_emit = _ctc_forward(x, pad, lab, lengths, eps, blank, False, how)
-    assert alpha_phi is not None and alpha_emit is not None
+    alpha_phi, alpha_emit = cast(jax.Array, alpha_phi), cast(jax.Array, alpha_emit)  # alphas=True
     t_len, n = x.shape[1], lab.shape[-1]
     return (
         loss.reshape(batch).astype(arr.dtype),
