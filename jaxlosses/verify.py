@@ -55,7 +55,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.test_util import check_grads
 
 __all__ = ["CaseReport", "Report", "Tolerances", "check", "verify_entry"]
 
@@ -584,8 +583,6 @@ def check(
         args = tuple(_to_x64(a) for a in example_args)
         kw = {k: _to_x64(v) for k, v in kwargs.items()}
         names = _arg_names(loss_fn, len(args))
-        f = _summed(loss_fn, args, kw, nums)
-        diff = tuple(args[i] for i in nums)
 
         value = loss_fn(*args, **kw)
         if reference is not None:
@@ -667,7 +664,7 @@ def check(
 
         report.check_grads_order = order or (2 if smooth else 1)
         try:
-            _check_grads(jax.jit(f), diff, report.check_grads_order, report)
+            _check_grads(_Derivatives(loss_fn, args, kw, nums), report.check_grads_order, report)
         except AssertionError as e:
             report.check_grads_ok = False
             fail(f"jax.test_util.check_grads failed: {str(e).strip().splitlines()[0]}")
@@ -852,17 +849,128 @@ def _fd_check(
              f"{worst.describe('gradient')} > tolerance {tolerances.finite_difference:.0e}")  # fmt: skip
 
 
-def _check_grads(
-    f: Callable[..., Any], diff: tuple[Any, ...], order: int, report: CaseReport
-) -> None:
+class _Derivatives:
+    """The functions :func:`jax.test_util.check_grads` differentiates, each a :class:`_Staged`
+    program of the loss's full positional arguments (kept in the program store).
+
+    ``check_grads(jax.jit(f), diff, order)`` traces and lowers a new program for every
+    ``jax.jvp``/``jax.vjp`` it takes of ``f`` and of its derivatives, at every call: on a
+    warm cache that was most of a check's time. Here each of those functions (``f``; its
+    JVP and VJP; at order 2 the JVP and VJP of the JVP and of ``x -> vjp(f, x)(f(x))``) is
+    one compiled program, and jax's own :func:`~jax.test_util.check_jvp` and
+    :func:`~jax.test_util.check_vjp` compare them with finite differences exactly as
+    ``check_grads`` does (same directions, step and tolerances).
+    """
+
+    def __init__(self, loss_fn: Callable[..., Any], args: tuple[Any, ...],
+                 kw: Mapping[str, Any], nums: tuple[int, ...]):  # fmt: skip
+        self.loss_fn, self.args, self.kw, self.nums = loss_fn, args, kw, nums
+        self.programs: dict[str, _Staged] = {}
+
+    def _f(self, full: Sequence[Any], d: Sequence[Any]) -> jax.Array:
+        full = list(full)
+        for i, x in zip(self.nums, d):
+            full[i] = x
+        return jnp.sum(self.loss_fn(*full, **self.kw))
+
+    def _body(self, kind: str, flat: Sequence[Any]) -> Any:
+        n, m = len(self.args), len(self.nums)
+        full, extra = flat[:n], list(flat[n:])
+        p = tuple(full[i] for i in self.nums)
+
+        def f(*d: Any) -> jax.Array:
+            return self._f(full, d)
+
+        def jvp(p: tuple[Any, ...], t: tuple[Any, ...]) -> Any:
+            return jax.jvp(f, p, t)
+
+        def rev(*d: Any) -> Any:
+            out, pull = jax.vjp(f, *d)
+            return pull(out)
+
+        t = tuple(extra[:m])
+        if kind == "f":
+            return f(*p)
+        if kind == "jvp":
+            return jvp(p, t)
+        if kind == "vjp":
+            out, pull = jax.vjp(f, *p)
+            return out, pull(extra[0])
+        if kind == "rev":
+            return rev(*p)
+        if kind == "jvp_jvp":
+            return jax.jvp(jvp, (p, t), (tuple(extra[m : 2 * m]), tuple(extra[2 * m :])))
+        if kind == "vjp_jvp":
+            out, pull = jax.vjp(jvp, p, t)
+            return out, pull((extra[m], extra[m + 1]))
+        if kind == "jvp_rev":
+            return jax.jvp(rev, p, t)
+        out, pull = jax.vjp(rev, *p)  # "vjp_rev"
+        return out, pull(tuple(extra))
+
+    def __call__(self, kind: str, p: Sequence[Any], *extra: Any) -> Any:
+        """The ``kind`` program at diff arguments ``p``, with flat extra arrays."""
+        full = list(self.args)
+        for i, x in zip(self.nums, p):
+            full[i] = x
+        flat = (*full, *extra)
+        if kind not in self.programs:
+            example = tuple(jnp.asarray(a) if isinstance(a, np.ndarray) else a for a in flat)
+            what = ("check_grads", kind, self.loss_fn, self.kw, self.nums)
+            self.programs[kind] = _Staged(
+                lambda *flat, kind=kind: self._body(kind, flat), example, {}, what=what
+            )
+        return self.programs[kind](flat)
+
+    def check(self, order: int, modes: tuple[str, ...]) -> None:
+        """``check_grads(jax.jit(f), diff, order, modes)`` (``order`` 1 or 2)."""
+        from jax.test_util import check_jvp, check_vjp
+
+        call = self.__call__
+        diff = tuple(self.args[i] for i in self.nums)
+        f = lambda *p: call("f", p)  # noqa: E731
+        jvp = lambda p, t: call("jvp", p, *t)  # noqa: E731
+        rev = lambda *p: call("rev", p)  # noqa: E731
+
+        def vjp_of(kind: str, primal: Callable[..., Any]) -> Callable[..., Any]:
+            def vjp(*p: Any) -> Any:
+                out = primal(*p)
+                flat_p = p[0] if kind == "vjp_jvp" else p
+                extra = p[1] if kind == "vjp_jvp" else ()
+
+                def pull(ct: Any) -> Any:
+                    return call(kind, flat_p, *extra, *jax.tree_util.tree_leaves(ct))[1]
+
+                return out, pull
+
+            return vjp
+
+        if "fwd" in modes:
+            check_jvp(f, jvp, diff, err_msg="JVP")
+            if order > 1:
+                two = (diff, diff)
+
+                def jvp_jvp(pt: Any, dpt: Any) -> Any:
+                    return call("jvp_jvp", pt[0], *pt[1], *dpt[0], *dpt[1])
+
+                check_jvp(jvp, jvp_jvp, two, err_msg="JVP of JVP")
+                check_vjp(jvp, vjp_of("vjp_jvp", jvp), two, err_msg="VJP of JVP")
+        if "rev" in modes:
+            check_vjp(f, vjp_of("vjp", f), diff, err_msg="VJP")
+            if order > 1:
+                check_jvp(rev, lambda p, t: call("jvp_rev", p, *t), diff, err_msg="JVP of VJP")
+                check_vjp(rev, vjp_of("vjp_rev", rev), diff, err_msg="VJP of VJP")
+
+
+def _check_grads(f: _Derivatives, order: int, report: CaseReport) -> None:
     """check_grads in both modes; reverse only for a custom_vjp function (no forward mode)."""
     try:
-        check_grads(f, diff, order=order, modes=("fwd", "rev"))
+        f.check(order, ("fwd", "rev"))
     except TypeError as e:
         if "custom_vjp" not in str(e) and "forward-mode" not in str(e):
             raise
         report.notes.append("forward mode unavailable (a custom_vjp rule): reverse mode only")
-        check_grads(f, diff, order=1, modes=("rev",))
+        f.check(1, ("rev",))
 
 
 def _reduces_over_batch(value: Any, args: tuple[Any, ...], in_axes: Any) -> str:

@@ -166,6 +166,47 @@ def test_a_custom_vjp_loss_is_reported_not_crashed():
     assert any("reverse mode only" in n for n in report.notes)
 
 
+def _wrong_second_derivative():
+    import jax
+
+    @jax.custom_jvp
+    def quartic(d):
+        return d**4
+
+    # The tangent 4 d^3 t is right; its own derivative (12 d^2) is cut to zero.
+    quartic.defjvp(lambda p, t: (p[0] ** 4, 4 * jax.lax.stop_gradient(p[0]) ** 3 * t[0]))
+
+    def loss(x, y):
+        return jnp.sum(quartic(x - y), axis=-1)
+
+    return loss
+
+
+def test_a_wrong_second_derivative_fails_check_grads():
+    """First derivatives right, second wrong: only check_grads at order 2 sees it."""
+    loss = _wrong_second_derivative()
+    assert verify.check(loss, _grad, X, Y, order=1).passed  # first order alone: right
+    report = verify.check(loss, _grad, X, Y)
+    assert report.check_grads_order == 2
+    assert not report.check_grads_ok
+    assert any("check_grads failed" in f for f in report.failures), report.failures
+
+
+@pytest.mark.parametrize("mode", ["fwd", "rev"])
+def test_each_mode_of_the_compiled_check_grads_sees_a_wrong_second_derivative(mode, x64):
+    """The compiled derivative programs fail where jax.test_util.check_grads fails, mode by
+    mode: the JVP of the JVP, and the JVP/VJP of ``x -> vjp(f, x)(f(x))``."""
+    from jax.test_util import check_grads
+
+    loss, args = _wrong_second_derivative(), (jnp.asarray(X), jnp.asarray(Y))
+    derivatives = verify._Derivatives(loss, args, {}, (0,))
+    derivatives.check(1, (mode,))  # first order passes
+    with pytest.raises(AssertionError):
+        derivatives.check(2, (mode,))
+    with pytest.raises(AssertionError):  # as jax's own check does
+        check_grads(lambda x: jnp.sum(loss(x, args[1])), (args[0],), order=2, modes=(mode,))
+
+
 def test_a_wrong_gradient_wrt_the_targets_is_caught():
     """Only the first argument has a claimed gradient; the targets' jax.grad is checked by FD."""
     import jax
